@@ -1,0 +1,154 @@
+"""The `mytrader` command: run cycles, show the leaderboard, reset the arena."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mytrader.config import ConfigError, Settings, load_settings
+from mytrader.leaderboard import Standing, standings
+from mytrader.runner import CycleSummary, open_arena
+from mytrader.store.db import ArenaStore
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def cycle_lines(summary: CycleSummary) -> list[str]:
+    head = f"[bold]cycle {summary.cycle}[/bold] {summary.as_of}"
+    if summary.resumed:
+        head += " [yellow](resumed)[/yellow]"
+    lines = [head]
+    for agent, result in summary.decisions.items():
+        d = result.decision
+        what = f"{d.decision} {d.quantity} {d.symbol}" if d.decision != "HOLD" else "HOLD"
+        note = f" [red]({result.error})[/red]" if result.error else ""
+        lines.append(f"  {agent:<9} {what:<18} conf {d.confidence:>3}{note}")
+    if summary.vote:
+        v = summary.vote.decision
+        what = f"{v.decision} {v.quantity} {v.symbol}" if v.decision != "HOLD" else "HOLD"
+        lines.append(f"  {'vote':<9} {what:<18} {summary.vote.reason}")
+    for order in summary.orders:
+        if order.status != "filled":
+            lines.append(
+                f"  [dim]{order.account}: {order.side} {order.qty} {order.symbol} "
+                f"{order.status}: {order.reason}[/dim]"
+            )
+    return lines
+
+
+@app.command()
+def run(
+    cycles: Annotated[int, typer.Option(min=1, help="Cycles to run in this call.")] = 1,
+    quiet: Annotated[bool, typer.Option(help="Only the leaderboard at the end.")] = False,
+) -> None:
+    """Run cycles of the arena; each call continues where the last one ended."""
+    settings = settings_or_exit()
+    with open_arena(settings) as arena:
+        progress = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        with progress:
+            task = progress.add_task("cycles", total=cycles)
+            for _ in range(cycles):
+                summary = arena.run_cycle()
+                if summary.status == "exhausted":
+                    progress.stop()
+                    console.print(f"[yellow]{summary.message}[/yellow]")
+                    break
+                if not quiet:
+                    for line in cycle_lines(summary):
+                        progress.console.print(line)
+                progress.advance(task)
+        arena.prune()
+        show_table(current_standings(arena.services.store, settings.arena_id))
+
+
+def current_standings(store: ArenaStore, arena: str) -> list[Standing]:
+    return standings(store.latest_snapshots(arena), store.usage(arena))
+
+
+def show_table(rows: list[Standing]) -> None:
+    if not rows:
+        console.print("No cycle recorded yet: run `mytrader run --cycles 20`.")
+        return
+    table = Table(title=f"Leaderboard at cycle {rows[0].cycle} ({rows[0].as_of})")
+    for col in ("account", "equity", "return %", "cash", "positions", "trades", "fees", "win rate"):
+        table.add_column(col, justify="left" if col == "account" else "right")
+    table.add_column("LLM $", justify="right")
+    for r in rows:
+        table.add_row(
+            r.account,
+            f"{r.equity:,.2f}",
+            f"{r.return_pct:+.2f}",
+            f"{r.cash:,.2f}",
+            f"{r.positions_value:,.2f}",
+            str(r.trades),
+            f"{r.fees:,.2f}",
+            "-" if r.win_rate is None else f"{r.win_rate:.0%}",
+            f"{r.llm_cost_usd:.4f}",
+        )
+    console.print(table)
+
+
+@app.command()
+def leaderboard(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """Per account: equity, return, cash, positions, trades, fees, win rate, LLM cost."""
+    settings = settings_or_exit()
+    store = ArenaStore.from_settings(settings)
+    try:
+        rows = current_standings(store, settings.arena_id)
+    finally:
+        store.close()
+    if as_json:
+        sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in rows], indent=2) + "\n")
+    else:
+        show_table(rows)
+
+
+@app.command()
+def reset(
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+) -> None:
+    """Forget the arena: its checkpoints, trades, logs and snapshots."""
+    settings = settings_or_exit()
+    if not yes and not typer.confirm(f"Delete arena '{settings.arena_id}' and all its records?"):
+        raise typer.Exit(1)
+    with open_arena(settings) as arena:
+        arena.reset()
+    console.print(f"Arena '{settings.arena_id}' reset.")
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """MyTrader: an arena of LLM traders on LangGraph."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,159 @@
+"""Settings, read from the environment and `.env` (pydantic-settings).
+
+Nothing here runs at import time: call `load_settings()` where settings are needed.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PERSONAS: tuple[str, ...] = ("grok", "deepseek", "openai")
+COLLABORATIVE = "collaborative"
+ACCOUNTS: tuple[str, ...] = (*PERSONAS, COLLABORATIVE)
+
+
+_SECRET_FIELDS = {"alpaca_api_key", "alpaca_api_secret", "openrouter_api_key", "database_url"}
+
+
+class ConfigError(ValueError):
+    """A setting has a wrong value; the message names the setting."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the arena. Environment names are the field names in upper case."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Outside systems (the seed's names). Empty means: use the offline implementation.
+    alpaca_api_key: SecretStr | None = None
+    alpaca_api_secret: SecretStr | None = None
+    alpaca_base_url: str = "https://paper-api.alpaca.markets"
+    openrouter_api_key: SecretStr | None = None
+    openrouter_base_url: str = "https://openrouter.ai/api/v1"
+    database_url: SecretStr | None = None
+    mytrader_home: Path = Field(default_factory=lambda: Path.home() / ".mytrader")
+
+    # Which model each persona runs on. "house" is the offline deterministic model.
+    grok_model: str = "x-ai/grok-4-fast"
+    deepseek_model: str = "deepseek/deepseek-chat-v3.1"
+    openai_model: str = "openai/gpt-4.1-mini"
+    # "auto": real model when OPENROUTER_API_KEY is set, house model otherwise.
+    grok_llm: Literal["auto", "house", "openrouter"] = "auto"
+    deepseek_llm: Literal["auto", "house", "openrouter"] = "auto"
+    openai_llm: Literal["auto", "house", "openrouter"] = "auto"
+
+    # How agents talk to their models.
+    max_tool_rounds: int = 4
+    llm_temperature: float = 0.7
+    llm_timeout_s: float = 60.0
+    llm_max_retries: int = 2
+
+    # The arena.
+    arena_id: str = "arena"
+    starting_cash: Decimal = Decimal("100000")
+    fee_per_trade: Decimal = Decimal("1")
+    critique_interval: int = 5
+    vote_mode: Literal["majority", "weighted"] = "majority"
+    market_data_path: Path | None = None
+    warmup_days: int = 60
+    movers_top: int = 5
+
+    # Risk limits (percentages of the book's equity or of the average cost).
+    max_position_pct: Decimal = Decimal("25")
+    daily_loss_limit_pct: Decimal = Decimal("5")
+    stop_loss_pct: Decimal = Decimal("10")
+    take_profit_pct: Decimal = Decimal("25")
+    buy_limit_buffer_pct: Decimal = Decimal("3")
+
+    @field_validator("starting_cash")
+    @classmethod
+    def _positive_cash(cls, v: Decimal) -> Decimal:
+        if v <= 0:
+            raise ValueError("must be greater than 0")
+        return v
+
+    @field_validator("fee_per_trade")
+    @classmethod
+    def _fee(cls, v: Decimal) -> Decimal:
+        if v < 0:
+            raise ValueError("must be 0 or more")
+        return v
+
+    @field_validator("critique_interval", "movers_top", "max_tool_rounds")
+    @classmethod
+    def _at_least_one(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be at least 1")
+        return v
+
+    @field_validator("warmup_days")
+    @classmethod
+    def _warmup(cls, v: int) -> int:
+        if v < 35:
+            raise ValueError("must be at least 35 (MACD needs 35 bars)")
+        return v
+
+    @field_validator(
+        "max_position_pct",
+        "daily_loss_limit_pct",
+        "stop_loss_pct",
+        "take_profit_pct",
+        "buy_limit_buffer_pct",
+    )
+    @classmethod
+    def _percent(cls, v: Decimal) -> Decimal:
+        if v < 0 or v > 1000:
+            raise ValueError("must be a percentage between 0 and 1000 (0 disables)")
+        return v
+
+    @field_validator("arena_id")
+    @classmethod
+    def _arena_id(cls, v: str) -> str:
+        if not v or len(v) > 24 or not v.replace("-", "").replace("_", "").isalnum():
+            raise ValueError("must be 1-24 letters, digits, '-' or '_'")
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            url = v.get_secret_value()
+            if url and not url.startswith(("postgresql://", "postgres://")):
+                raise ValueError("must start with postgresql:// (or be unset)")
+        return v
+
+    def model_for(self, persona: str) -> str:
+        return str(getattr(self, f"{persona}_model"))
+
+    def llm_kind(self, persona: str) -> Literal["house", "openrouter"]:
+        kind = getattr(self, f"{persona}_llm")
+        if kind == "auto":
+            return "openrouter" if self.openrouter_api_key else "house"
+        return kind  # type: ignore[no-any-return]
+
+    @property
+    def postgres_url(self) -> str | None:
+        if self.database_url is None:
+            return None
+        return self.database_url.get_secret_value() or None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings; a wrong value raises ConfigError naming the setting (env name)."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"])
+            # Never echo a secret back: only non-secret values are shown.
+            shown = "" if name in _SECRET_FIELDS else f" (got {err.get('input')!r})"
+            problems.append(f"{name.upper()}: {err['msg']}{shown}")
+        raise ConfigError("bad setting: " + "; ".join(problems)) from None

@@ -1,0 +1,193 @@
+"""agent: one persona's turn. Critique when due, then analyze and decide.
+
+Runs once per persona in parallel (Send). The model proposes; code validates: an
+invalid answer gets one repair turn, then becomes a HOLD with the reason recorded.
+A failing model (timeout, HTTP error, garbage) never fails the cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
+
+from mytrader.graph.context import ArenaServices
+from mytrader.llm.parsing import DecisionParseError, parse_decision, strip_reasoning
+from mytrader.prompts import (
+    critique_messages,
+    critique_payload,
+    decision_messages,
+    decision_payload,
+    repair_message,
+)
+from mytrader.state import AgentDecision, AgentTask, Book, CritiqueNote, Decision, MarketView
+from mytrader.store.records import LogEntry, Usage
+
+log = logging.getLogger(__name__)
+
+
+class UsageMeter:
+    """Adds up tokens and dollars of every model answer in one agent turn."""
+
+    def __init__(self, agent: str, model: str) -> None:
+        self.usage = Usage(agent=agent, model=model)
+
+    def add(self, message: BaseMessage) -> None:
+        self.usage.calls += 1
+        meta = getattr(message, "usage_metadata", None) or {}
+        self.usage.tokens_in += int(meta.get("input_tokens", 0))
+        self.usage.tokens_out += int(meta.get("output_tokens", 0))
+        token_usage = (getattr(message, "response_metadata", None) or {}).get("token_usage") or {}
+        cost = token_usage.get("cost")  # OpenRouter reports the dollar cost of the call
+        if cost is not None:
+            self.usage.cost_usd += Decimal(str(cost))
+
+
+def text_of(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    parts = [p.get("text", "") if isinstance(p, dict) else str(p) for p in content]
+    return "".join(parts)
+
+
+def call_config(agent: str, step: str, model_id: str, cycle: int) -> RunnableConfig:
+    return {
+        "run_name": f"{agent}.{step}",
+        "tags": [f"agent:{agent}", f"model:{model_id}", step],
+        "metadata": {"agent": agent, "model": model_id, "cycle": cycle, "step": step},
+    }
+
+
+class AgentTurn:
+    """One persona's critique-and-decide turn; keeps its logs and usage as it goes."""
+
+    def __init__(self, services: ArenaServices, task: AgentTask) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.agent = task["agent"]
+        self.cycle = task["cycle"]
+        self.view = MarketView.model_validate(task["market"])
+        self.book = Book.model_validate(task["book"])
+        note = task.get("critique")
+        self.critique = CritiqueNote.model_validate(note) if note else None
+        self.model: BaseChatModel = services.models[self.agent]
+        self.model_id = services.model_ids.get(self.agent, self.agent)
+        self.tools: Sequence[BaseTool] = services.tools.get(self.agent, [])
+        self.logs: list[LogEntry] = []
+        self.meter = UsageMeter(self.agent, self.model_id)
+
+    def _log(self, kind: str, content: str) -> None:
+        self.logs.append(LogEntry(agent=self.agent, kind=kind, content=content))  # type: ignore[arg-type]
+
+    def critique_due(self) -> bool:
+        done = self.critique.trades_at if self.critique else 0
+        return self.book.trades - done >= self.settings.critique_interval
+
+    def run_critique(self) -> CritiqueNote | None:
+        done = self.critique.trades_at if self.critique else 0
+        payload = critique_payload(
+            agent=self.agent,
+            cycle=self.cycle,
+            view=self.view,
+            book=self.book,
+            critique=self.critique,
+            trades_since=self.book.trades - done,
+        )
+        messages = critique_messages(payload, self.agent)
+        try:
+            answer = self.model.invoke(
+                messages, config=call_config(self.agent, "critique", self.model_id, self.cycle)
+            )
+        except Exception as exc:  # a failed critique keeps the old one; the turn goes on
+            self._log("CRITIQUE", f"critique failed: {type(exc).__name__}: {exc}")
+            return None
+        self.meter.add(answer)
+        text = strip_reasoning(text_of(answer)).strip() or "(empty critique)"
+        self._log("CRITIQUE", text)
+        return CritiqueNote(text=text, cycle=self.cycle, trades_at=self.book.trades)
+
+    def ask(self, messages: list[BaseMessage]) -> AIMessage | None:
+        """The model's final answer after at most max_tool_rounds of tool calls."""
+        model: Any = self.model.bind_tools(self.tools) if self.tools else self.model
+        config = call_config(self.agent, "analyze", self.model_id, self.cycle)
+        by_name = {t.name: t for t in self.tools}
+        for _ in range(self.settings.max_tool_rounds + 1):
+            answer = model.invoke(messages, config=config)
+            self.meter.add(answer)
+            if not getattr(answer, "tool_calls", None):
+                return answer  # type: ignore[no-any-return]
+            messages = [*messages, answer]
+            for call in answer.tool_calls:
+                tool = by_name.get(call["name"])
+                result = tool.invoke(call["args"]) if tool else f"unknown tool {call['name']}"
+                messages.append(ToolMessage(content=str(result), tool_call_id=call["id"]))
+        return None
+
+    def decide(self, critique: CritiqueNote | None) -> AgentDecision:
+        payload = decision_payload(
+            agent=self.agent,
+            cycle=self.cycle,
+            view=self.view,
+            book=self.book,
+            critique=critique,
+            fee=self.settings.fee_per_trade,
+            max_position_pct=self.settings.max_position_pct,
+        )
+        messages = decision_messages(payload, self.agent)
+        allowed = set(self.view.symbols) | set(self.book.positions)
+        error, raw = "", ""
+        for attempt in range(2):  # the answer, then one repair turn
+            try:
+                answer = self.ask(messages)
+            except Exception as exc:
+                error = f"model error: {type(exc).__name__}: {exc}"
+                break
+            if answer is None:
+                error = f"tool loop exceeded {self.settings.max_tool_rounds} rounds"
+                break
+            raw = text_of(answer)
+            self._log("THOUGHT", raw)
+            try:
+                decision = parse_decision(raw, allowed)
+                return AgentDecision(agent=self.agent, decision=decision, model=self.model_id, raw=raw)
+            except DecisionParseError as exc:
+                error = f"invalid answer{' after repair' if attempt else ''}: {exc}"
+                messages = [*messages, answer, repair_message(str(exc))]
+        return AgentDecision(
+            agent=self.agent,
+            decision=Decision.hold(f"HOLD because {error}"),
+            error=error,
+            model=self.model_id,
+            raw=raw,
+        )
+
+    def run(self) -> dict[str, Any]:
+        critique = self.critique
+        update: dict[str, Any] = {}
+        if self.critique_due():
+            fresh = self.run_critique()
+            if fresh is not None:
+                critique = fresh
+                update["critiques"] = {self.agent: fresh.model_dump(mode="json")}
+        result = self.decide(critique)
+        self._log("DECISION", result.model_dump_json(exclude={"raw"}))
+        return {
+            **update,
+            "decisions": {self.agent: result.model_dump(mode="json")},
+            "logs": [e.model_dump(mode="json") for e in self.logs],
+            "usage": {self.agent: self.meter.usage.model_dump(mode="json")},
+        }
+
+
+def make_agent(services: ArenaServices) -> Callable[[AgentTask], dict[str, Any]]:
+    def agent(task: AgentTask) -> dict[str, Any]:
+        return AgentTurn(services, task).run()
+
+    return agent

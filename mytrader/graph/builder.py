@@ -1,0 +1,60 @@
+"""The arena's cycle as one LangGraph state machine.
+
+START -> screener -> agent x3 (Send, in parallel) -> vote -> executor -> record -> END
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
+
+from mytrader.config import PERSONAS
+from mytrader.graph.agent import make_agent
+from mytrader.graph.context import ArenaServices
+from mytrader.graph.executor import make_executor
+from mytrader.graph.record import make_record
+from mytrader.graph.screener import make_screener
+from mytrader.graph.vote import make_vote
+from mytrader.state import AgentTask, ArenaInput, ArenaState
+
+GRAPH_NAME = "mytrader"
+
+
+def fan_out(state: ArenaState) -> list[Send] | Literal["__end__"]:
+    """One Send per persona with plain data only (the payload is checkpointed)."""
+    if state.get("status") != "trading":
+        return END
+    books, critiques = state["books"], state.get("critiques") or {}
+    return [
+        Send(
+            "agent",
+            AgentTask(
+                agent=persona,
+                cycle=state["cycle"],
+                as_of=state["as_of"] or "",
+                market=state["market"] or {},
+                book=books[persona],
+                critique=critiques.get(persona),
+            ),
+        )
+        for persona in PERSONAS
+    ]
+
+
+def build_builder(services: ArenaServices) -> StateGraph:
+    """All nodes and edges, no persistence: callers compile with their own checkpointer."""
+    builder = StateGraph(ArenaState, input_schema=ArenaInput)
+    builder.add_node("screener", make_screener(services))
+    builder.add_node("agent", make_agent(services))  # type: ignore[call-overload]
+    builder.add_node("vote", make_vote(services))
+    builder.add_node("executor", make_executor(services))
+    builder.add_node("record", make_record(services))
+    builder.add_edge(START, "screener")
+    builder.add_conditional_edges("screener", fan_out, ["agent", END])
+    builder.add_edge("agent", "vote")
+    builder.add_edge("vote", "executor")
+    builder.add_edge("executor", "record")
+    builder.add_edge("record", END)
+    return builder

@@ -1,0 +1,48 @@
+"""What the nodes are given: settings, broker, one chat model per persona, the store.
+
+Built by the caller (the CLI, a test, or the Studio factory in app.py) and handed to the
+graph builder, so no node builds a client or reads a global.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
+
+from mytrader.config import Settings
+from mytrader.market.broker import Broker
+
+if TYPE_CHECKING:
+    from mytrader.store.db import ArenaStore
+
+
+@dataclass
+class ArenaServices:
+    settings: Settings
+    broker: Broker
+    models: Mapping[str, BaseChatModel]  # persona -> chat model
+    store: ArenaStore
+    model_ids: Mapping[str, str] = field(default_factory=dict)  # persona -> id shown in logs
+    tools: Mapping[str, list[BaseTool]] = field(default_factory=dict)  # persona -> tools
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def arena_key(config: RunnableConfig | Mapping[str, Any] | None, default: str) -> str:
+    """A short, stable name of the arena (the thread) for order ids and table rows.
+
+    The CLI's thread id is the arena id itself; Studio's thread ids are UUIDs, shortened
+    so client order ids stay within Alpaca's safe 48 characters.
+    """
+    thread = ((config or {}).get("configurable") or {}).get("thread_id") or default
+    thread = str(thread)
+    if len(thread) <= 24 and thread.replace("-", "").replace("_", "").isalnum():
+        return thread
+    return "t" + hashlib.sha1(thread.encode()).hexdigest()[:12]

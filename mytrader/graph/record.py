@@ -1,0 +1,63 @@
+"""record: writes the cycle to the database, in one transaction, and marks the books.
+
+trades (every executor leg, refused ones included), agent_logs (THOUGHT, CRITIQUE,
+DECISION), llm_usage and one portfolio snapshot per account. Rows are keyed by
+(arena, cycle, ...) so a rerun of this node writes nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from mytrader.config import ACCOUNTS
+from mytrader.graph.context import ArenaServices, arena_key
+from mytrader.state import ArenaState, Book, MarketView, OrderResult
+from mytrader.store.records import CycleRecord, LogEntry, Snapshot, Usage
+
+
+def snapshot_of(book: Book, prices: dict[str, Any], cycle: int, as_of: str) -> Snapshot:
+    value = book.positions_value(prices)
+    return Snapshot(
+        account=book.account,
+        cycle=cycle,
+        as_of=as_of,
+        cash=book.cash,
+        positions_value=value,
+        equity=book.cash + value,
+        realized_pnl=book.realized_pnl,
+        fees=book.fees,
+        trades=book.trades,
+        wins=book.wins,
+        losses=book.losses,
+        starting_cash=book.starting_cash,
+        positions={s: p.qty for s, p in sorted(book.positions.items())},
+    )
+
+
+def make_record(services: ArenaServices) -> Callable[..., dict[str, Any]]:
+    def record(state: ArenaState, config: RunnableConfig) -> dict[str, Any]:
+        arena = arena_key(config, services.settings.arena_id)
+        cycle, as_of = state["cycle"], state["as_of"] or ""
+        view = MarketView.model_validate(state["market"])
+        prices = {s: v.price for s, v in view.symbols.items()}
+        books = {a: Book.model_validate(state["books"][a]) for a in ACCOUNTS}
+        snapshots = [snapshot_of(books[a], prices, cycle, as_of) for a in ACCOUNTS]
+        for book in books.values():
+            book.mark(prices)
+        services.store.record_cycle(
+            CycleRecord(
+                arena=arena,
+                cycle=cycle,
+                as_of=as_of,
+                trades=[OrderResult.model_validate(o) for o in state.get("orders") or []],
+                logs=[LogEntry.model_validate(e) for e in state.get("logs") or []],
+                snapshots=snapshots,
+                usage=[Usage.model_validate(u) for u in (state.get("usage") or {}).values()],
+            )
+        )
+        return {"books": {a: b.model_dump(mode="json") for a, b in books.items()}}
+
+    return record

@@ -1,0 +1,82 @@
+"""The one interface every market and broker implements: the simulated exchange
+(offline, over bundled real bars) and the Alpaca adapter.
+
+Time is explicit: every read takes `as_of`, the decision's now, and returns nothing
+from after it. `next_session` is the clock: offline it steps one trading day.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from mytrader.state.models import Movers, OrderRequest, OrderResult
+
+
+class Bar(BaseModel):
+    date: str  # ISO date of the session
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: int
+
+
+class AssetInfo(BaseModel):
+    symbol: str
+    name: str = ""
+    sector: str = "other"
+    tradable: bool = True
+
+
+class BrokerError(RuntimeError):
+    """The broker answered with an error (refusal, unknown order, outage)."""
+
+
+class DuplicateOrderError(BrokerError):
+    """An order with this client_order_id exists already (Alpaca: 422 'must be unique')."""
+
+
+class HistoryExhausted(RuntimeError):
+    """The offline market has no trading day left to step to."""
+
+
+@runtime_checkable
+class Broker(Protocol):
+    """Market data and order routing. Implementations must be safe to read from threads."""
+
+    name: str
+
+    def next_session(self, after: str | None) -> str | None:
+        """The next `as_of` after `after` (None: the first one); None when history is exhausted."""
+        ...
+
+    def is_open(self, as_of: str) -> bool:
+        """Whether an order decided at `as_of` can be placed."""
+        ...
+
+    def universe(self) -> list[str]:
+        """Symbols that can be traded."""
+        ...
+
+    def asset(self, symbol: str) -> AssetInfo | None:
+        """Static facts about a symbol; None if unknown."""
+        ...
+
+    def bars(self, symbols: list[str], as_of: str, limit: int) -> dict[str, list[Bar]]:
+        """Daily bars up to and including `as_of`, oldest first, at most `limit` per symbol."""
+        ...
+
+    def movers(self, as_of: str, top: int) -> Movers:
+        """Top gainers, top losers and most active by volume on the session of `as_of`."""
+        ...
+
+    def submit_order(self, order: OrderRequest) -> OrderResult:
+        """Place an order. Raises DuplicateOrderError if its client_order_id was used."""
+        ...
+
+    def get_order(self, client_order_id: str) -> OrderResult | None:
+        """An order placed before, by its client_order_id."""
+        ...

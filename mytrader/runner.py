@@ -1,0 +1,103 @@
+"""Runs cycles of the arena graph on one thread, with a checkpointer, and resumes.
+
+Each `run_cycle` continues the arena's thread: if the last cycle was interrupted (a
+crash, a kill), it is resumed from its last checkpoint instead of starting a new one,
+so no order is placed twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph.state import CompiledStateGraph
+from langchain_core.runnables import RunnableConfig
+from pydantic import BaseModel, Field
+
+from mytrader.config import Settings
+from mytrader.graph.builder import GRAPH_NAME, build_builder
+from mytrader.graph.context import ArenaServices
+from mytrader.services import open_services
+from mytrader.state import AgentDecision, OrderResult, VoteResult
+from mytrader.store.checkpointer import delete_thread, open_checkpointer, prune_thread
+
+RECURSION_LIMIT = 50  # a cycle is 6 steps; a runaway loop should fail fast
+
+
+class CycleSummary(BaseModel):
+    cycle: int
+    as_of: str | None
+    status: str
+    message: str = ""
+    resumed: bool = False
+    decisions: dict[str, AgentDecision] = Field(default_factory=dict)
+    vote: VoteResult | None = None
+    orders: list[OrderResult] = Field(default_factory=list)
+
+
+class Arena:
+    def __init__(self, services: ArenaServices, checkpointer: BaseCheckpointSaver) -> None:
+        self.services = services
+        self.checkpointer = checkpointer
+        self.thread_id = services.settings.arena_id
+        self.graph: CompiledStateGraph = build_builder(services).compile(
+            checkpointer=checkpointer, name=GRAPH_NAME
+        )
+
+    @property
+    def config(self) -> RunnableConfig:
+        return {
+            "configurable": {"thread_id": self.thread_id},
+            "recursion_limit": RECURSION_LIMIT,
+            "run_name": GRAPH_NAME,
+            "tags": ["mytrader"],
+        }
+
+    def values(self) -> dict[str, Any]:
+        return dict(self.graph.get_state(self.config).values)
+
+    def run_cycle(self, **invoke_kwargs: Any) -> CycleSummary:
+        pending = bool(self.graph.get_state(self.config).next)
+        # None resumes an interrupted cycle; an input starts a new one.
+        config = {**self.config, "run_name": f"{GRAPH_NAME}.cycle"}
+        config["metadata"] = {"arena": self.thread_id, "resumed": pending}
+        out = self.graph.invoke(
+            None if pending else {}, config, durability="sync", **invoke_kwargs
+        )
+        return summarize(out, resumed=pending)
+
+    def prune(self) -> None:
+        """Drop all but the latest checkpoint: history lives in the arena's tables."""
+        prune_thread(self.checkpointer, self.thread_id)
+
+    def reset(self) -> None:
+        delete_thread(self.checkpointer, self.thread_id)
+        self.services.store.reset(self.thread_id)
+
+
+def summarize(values: dict[str, Any], *, resumed: bool = False) -> CycleSummary:
+    vote = values.get("vote")
+    return CycleSummary(
+        cycle=values.get("cycle") or 0,
+        as_of=values.get("as_of"),
+        status=values.get("status") or "",
+        message=values.get("message") or "",
+        resumed=resumed,
+        decisions={
+            a: AgentDecision.model_validate(d) for a, d in (values.get("decisions") or {}).items()
+        },
+        vote=VoteResult.model_validate(vote) if vote else None,
+        orders=[OrderResult.model_validate(o) for o in values.get("orders") or []],
+    )
+
+
+@contextmanager
+def open_arena(settings: Settings, **service_overrides: Any) -> Iterator[Arena]:
+    services = open_services(settings, **service_overrides)
+    try:
+        with open_checkpointer(settings) as saver:
+            yield Arena(services, saver)
+    finally:
+        services.close()

@@ -1,0 +1,48 @@
+"""Builds the arena's services from settings: the one place that picks implementations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+
+from langchain_core.language_models import BaseChatModel
+
+from mytrader.config import PERSONAS, Settings
+from mytrader.graph.context import ArenaServices
+from mytrader.llm.factory import build_models, model_id
+from mytrader.market.broker import Broker
+from mytrader.market.data import PriceHistory, load_bars
+from mytrader.market.sim import SimulatedExchange
+from mytrader.store.db import ArenaStore, StoreLedger
+
+
+@lru_cache(maxsize=4)
+def cached_history(path: Path | None) -> PriceHistory:
+    """Bars are immutable once loaded; Studio asks for the graph on every run."""
+    return load_bars(path)
+
+
+def open_broker(settings: Settings, store: ArenaStore) -> Broker:
+    return SimulatedExchange(
+        cached_history(settings.market_data_path),
+        ledger=StoreLedger(store),
+        warmup_days=settings.warmup_days,
+    )
+
+
+def open_services(
+    settings: Settings,
+    *,
+    broker: Broker | None = None,
+    models: Mapping[str, BaseChatModel] | None = None,
+    store: ArenaStore | None = None,
+) -> ArenaServices:
+    store = store or ArenaStore.from_settings(settings)
+    return ArenaServices(
+        settings=settings,
+        broker=broker or open_broker(settings, store),
+        models=models or build_models(settings),
+        store=store,
+        model_ids={p: model_id(settings, p) for p in PERSONAS},
+    )

@@ -1,0 +1,34 @@
+"""Graph state and the typed models it holds."""
+
+from mytrader.state.book import Book, BookError, Position, TradeOutcome
+from mytrader.state.graph_state import AgentTask, ArenaInput, ArenaState
+from mytrader.state.models import (
+    AgentDecision,
+    CritiqueNote,
+    Decision,
+    MarketView,
+    Movers,
+    OrderRequest,
+    OrderResult,
+    SymbolView,
+    VoteResult,
+)
+
+__all__ = [
+    "AgentDecision",
+    "AgentTask",
+    "ArenaInput",
+    "ArenaState",
+    "Book",
+    "BookError",
+    "CritiqueNote",
+    "Decision",
+    "MarketView",
+    "Movers",
+    "OrderRequest",
+    "OrderResult",
+    "Position",
+    "SymbolView",
+    "TradeOutcome",
+    "VoteResult",
+]

@@ -1,0 +1,139 @@
+"""Typed models at the edges of the graph: decisions, market view, orders, votes.
+
+The graph state holds these as JSON-able dicts (`model_dump(mode="json")`) so a checkpoint
+needs no custom serializer; nodes validate them back with `Model.model_validate`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Action = Literal["BUY", "SELL", "HOLD"]
+Side = Literal["buy", "sell"]
+
+
+class Decision(BaseModel):
+    """What a model proposes. Code sizes, checks and books it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    decision: Action
+    symbol: str | None = None
+    quantity: int = Field(default=0, ge=0)
+    reasoning: str = ""
+    confidence: int = Field(default=0, ge=0, le=100)
+
+    @classmethod
+    def hold(cls, reasoning: str) -> Decision:
+        return cls(decision="HOLD", symbol=None, quantity=0, reasoning=reasoning, confidence=0)
+
+
+class AgentDecision(BaseModel):
+    """A decision as recorded for one agent in one cycle (with how it was obtained)."""
+
+    agent: str
+    decision: Decision
+    error: str | None = None  # why the model's answer was turned into a HOLD
+    model: str = ""
+    raw: str = ""  # the model's final answer text, for agent_logs (THOUGHT)
+
+
+class SymbolView(BaseModel):
+    """One symbol as seen at the simulated (or real) now. Indicators are computed in code."""
+
+    symbol: str
+    sector: str = "other"
+    price: Decimal  # last close at `as_of`
+    change_pct: float  # vs the previous close
+    volume: int
+    rsi14: float | None = None
+    macd: float | None = None
+    macd_signal: float | None = None
+    macd_hist: float | None = None
+    macd_hist_prev: float | None = None
+    bb_upper: float | None = None
+    bb_mid: float | None = None
+    bb_lower: float | None = None
+    sma20: float | None = None
+    sma50: float | None = None
+    ret_5d_pct: float | None = None
+    ret_20d_pct: float | None = None
+    volatility_20d_pct: float | None = None  # stdev of daily returns, in percent
+    high_lookback: float | None = None  # highest close of the lookback window
+    drawdown_pct: float | None = None  # from high_lookback to price, negative or 0
+
+
+class Mover(BaseModel):
+    symbol: str
+    price: Decimal
+    change_pct: float
+    volume: int
+
+
+class Movers(BaseModel):
+    gainers: list[Mover] = Field(default_factory=list)
+    losers: list[Mover] = Field(default_factory=list)
+    most_active: list[Mover] = Field(default_factory=list)
+
+
+class MarketView(BaseModel):
+    """What every agent is shown in one cycle: nothing in it comes from after `as_of`."""
+
+    as_of: str  # ISO date (offline) or timestamp (live)
+    movers: Movers
+    symbols: dict[str, SymbolView]
+
+    def price(self, symbol: str) -> Decimal | None:
+        view = self.symbols.get(symbol)
+        return view.price if view else None
+
+
+class OrderRequest(BaseModel):
+    client_order_id: str
+    account: str
+    symbol: str
+    side: Side
+    qty: int = Field(gt=0)
+    limit_price: Decimal | None = None  # BUYs are marketable limits, so cash checks hold
+    as_of: str  # the decision's now: a simulated fill happens strictly after it
+
+
+OrderStatus = Literal["filled", "refused", "rejected", "expired", "accepted"]
+
+
+class OrderResult(BaseModel):
+    """One leg of the executor: refused by the risk gate, or what the broker did with it."""
+
+    client_order_id: str
+    account: str
+    symbol: str
+    side: Side
+    qty: int
+    status: OrderStatus
+    reason: str = ""
+    broker_order_id: str | None = None
+    filled_qty: int = 0
+    filled_avg_price: Decimal | None = None
+    filled_at: str | None = None
+    fee: Decimal = Decimal("0")
+    realized_pnl: Decimal | None = None  # for sells, set when booked
+
+
+class VoteResult(BaseModel):
+    mode: Literal["majority", "weighted"]
+    decision: Decision
+    weights: dict[str, float]
+    tally: dict[str, float]  # "BUY AAPL" / "HOLD" -> votes or weight
+    agreeing: list[str] = Field(default_factory=list)
+    reason: str = ""
+
+
+class CritiqueNote(BaseModel):
+    """An agent's last self-critique; it feeds that agent's next prompts."""
+
+    text: str
+    cycle: int
+    trades_at: int  # the agent's trade count when it was written

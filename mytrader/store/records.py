@@ -1,0 +1,70 @@
+"""Rows of the arena's tables, as the record node writes them and the CLI reads them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from mytrader.state.models import OrderResult
+
+LogKind = Literal["THOUGHT", "CRITIQUE", "DECISION"]
+
+
+class LogEntry(BaseModel):
+    agent: str
+    kind: LogKind
+    content: str
+
+
+class Snapshot(BaseModel):
+    """One account at the end of one cycle, marked at the cycle's prices."""
+
+    account: str
+    cycle: int
+    as_of: str
+    cash: Decimal
+    positions_value: Decimal
+    equity: Decimal
+    realized_pnl: Decimal
+    fees: Decimal
+    trades: int
+    wins: int
+    losses: int
+    starting_cash: Decimal
+    positions: dict[str, int] = Field(default_factory=dict)
+
+
+class Usage(BaseModel):
+    """LLM tokens and cost of one agent in one cycle."""
+
+    agent: str
+    model: str
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: Decimal = Decimal("0")
+
+
+class CycleRecord(BaseModel):
+    """Everything one cycle writes, in one transaction."""
+
+    arena: str
+    cycle: int
+    as_of: str
+    trades: list[OrderResult] = Field(default_factory=list)
+    logs: list[LogEntry] = Field(default_factory=list)
+    snapshots: list[Snapshot] = Field(default_factory=list)
+    usage: list[Usage] = Field(default_factory=list)
+
+
+class TradeRow(OrderResult):
+    arena: str
+    cycle: int
+    as_of: str
+
+
+class LogRow(LogEntry):
+    arena: str
+    cycle: int

@@ -1,0 +1,158 @@
+"""The arena's tables, as DDL for SQLite (stdlib sqlite3) and PostgreSQL (psycopg 3).
+
+One template per table, filled with the dialect's types, so both backends keep the same
+columns. Money is NUMERIC in PostgreSQL and TEXT in SQLite: SQLite's NUMERIC affinity
+would turn `Decimal("0.1")` into a float, and the store reads TEXT back as Decimal.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from mytrader.state.models import OrderStatus, Side
+from mytrader.store.records import LogKind
+
+DialectName = Literal["sqlite", "postgres"]
+
+# Table names, in the order `reset` and the test fixtures clear them.
+TABLES: tuple[str, ...] = (
+    "cycles",
+    "trades",
+    "agent_logs",
+    "portfolio_snapshots",
+    "llm_usage",
+    "sim_orders",
+)
+
+_TYPES: dict[DialectName, dict[str, str]] = {
+    "sqlite": {
+        "money": "TEXT",
+        "int": "INTEGER",
+        "bigint": "INTEGER",
+        "id": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "now": "TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+    },
+    "postgres": {
+        "money": "NUMERIC",
+        "int": "INTEGER",
+        "bigint": "BIGINT",
+        "id": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        "now": "TIMESTAMPTZ NOT NULL DEFAULT now()",
+    },
+}
+
+
+def _one_of(values: tuple[str, ...]) -> str:
+    """`'a', 'b'` for a CHECK (x IN (...)), taken from the models' Literals so they can't drift."""
+    return ", ".join(f"'{v}'" for v in values)
+
+
+_STATUSES = _one_of(get_args(OrderStatus))
+_SIDES = _one_of(get_args(Side))
+_KINDS = _one_of(get_args(LogKind))
+
+# Every recorded cycle, even one with no trades: `last_cycle` reads it.
+_CYCLES = """
+CREATE TABLE IF NOT EXISTS cycles (
+    arena TEXT NOT NULL,
+    cycle {int} NOT NULL,
+    as_of TEXT NOT NULL,
+    recorded_at {now},
+    PRIMARY KEY (arena, cycle)
+)"""
+
+_TRADES = f"""
+CREATE TABLE IF NOT EXISTS trades (
+    id {{id}},
+    arena TEXT NOT NULL,
+    cycle {{int}} NOT NULL,
+    as_of TEXT NOT NULL,
+    account TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ({_SIDES})),
+    qty {{int}} NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ({_STATUSES})),
+    reason TEXT NOT NULL DEFAULT '',
+    client_order_id TEXT NOT NULL UNIQUE,
+    broker_order_id TEXT,
+    filled_qty {{int}} NOT NULL DEFAULT 0,
+    filled_avg_price {{money}},
+    filled_at TEXT,
+    fee {{money}} NOT NULL,
+    realized_pnl {{money}},
+    created_at {{now}}
+)"""
+
+# `seq` numbers the entries of one (agent, kind) within a cycle, so re-recording the
+# cycle hits the unique key instead of adding copies.
+_AGENT_LOGS = f"""
+CREATE TABLE IF NOT EXISTS agent_logs (
+    id {{id}},
+    arena TEXT NOT NULL,
+    cycle {{int}} NOT NULL,
+    agent TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ({_KINDS})),
+    seq {{int}} NOT NULL,
+    content TEXT NOT NULL,
+    created_at {{now}},
+    UNIQUE (arena, cycle, agent, kind, seq)
+)"""
+
+_SNAPSHOTS = """
+CREATE TABLE IF NOT EXISTS portfolio_snapshots (
+    arena TEXT NOT NULL,
+    cycle {int} NOT NULL,
+    as_of TEXT NOT NULL,
+    account TEXT NOT NULL,
+    cash {money} NOT NULL,
+    positions_value {money} NOT NULL,
+    equity {money} NOT NULL,
+    realized_pnl {money} NOT NULL,
+    fees {money} NOT NULL,
+    trades {int} NOT NULL,
+    wins {int} NOT NULL,
+    losses {int} NOT NULL,
+    starting_cash {money} NOT NULL,
+    positions TEXT NOT NULL,
+    created_at {now},
+    PRIMARY KEY (arena, cycle, account)
+)"""
+
+_USAGE = """
+CREATE TABLE IF NOT EXISTS llm_usage (
+    arena TEXT NOT NULL,
+    cycle {int} NOT NULL,
+    agent TEXT NOT NULL,
+    model TEXT NOT NULL,
+    calls {int} NOT NULL,
+    tokens_in {bigint} NOT NULL,
+    tokens_out {bigint} NOT NULL,
+    cost_usd {money} NOT NULL,
+    created_at {now},
+    PRIMARY KEY (arena, cycle, agent)
+)"""
+
+# The simulated exchange's order ledger: one row per client order id, ever.
+_SIM_ORDERS = """
+CREATE TABLE IF NOT EXISTS sim_orders (
+    client_order_id TEXT PRIMARY KEY,
+    result TEXT NOT NULL,
+    created_at {now}
+)"""
+
+# The primary and unique keys above already serve "by arena" and "by arena, cycle";
+# these serve the per-account and per-agent filters.
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS trades_arena_cycle ON trades (arena, cycle, id)",
+    "CREATE INDEX IF NOT EXISTS trades_arena_account ON trades (arena, account, cycle)",
+    "CREATE INDEX IF NOT EXISTS agent_logs_arena_agent ON agent_logs (arena, agent, kind, cycle)",
+    "CREATE INDEX IF NOT EXISTS snapshots_arena_account"
+    " ON portfolio_snapshots (arena, account, cycle)",
+)
+
+
+def ddl(dialect: DialectName) -> list[str]:
+    """The statements that create every table and index; each is idempotent."""
+    types = _TYPES[dialect]
+    tables = (_CYCLES, _TRADES, _AGENT_LOGS, _SNAPSHOTS, _USAGE, _SIM_ORDERS)
+    return [t.format(**types).strip() for t in tables] + list(_INDEXES)

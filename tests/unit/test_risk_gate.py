@@ -1,0 +1,79 @@
+"""The risk gate refuses what must not reach the broker, with a reason."""
+
+from decimal import Decimal
+
+from mytrader.graph.risk import Leg, buy_limit, check_leg, decision_leg, exit_legs
+from mytrader.state import Book, Position
+from tests.helpers import decision, make_settings
+
+D = Decimal
+
+
+def book_with(cash: str, **positions: tuple[int, str]) -> Book:
+    book = Book.open("grok", D(cash))
+    for sym, (qty, basis) in positions.items():
+        book.positions[sym] = Position(qty=qty, cost_basis=D(basis))
+    return book
+
+
+def gate(leg, book, prices, open_=True, tradable=True, **settings):
+    s = make_settings(**settings)
+    return check_leg(leg, book, prices, s, market_open=open_, tradable=tradable)
+
+
+def test_buy_beyond_cash_is_refused_counting_limit_buffer_and_fee():
+    s = make_settings(buy_limit_buffer_pct=D("3"), max_position_pct=D("0"))
+    assert buy_limit(D("100"), s) == D("103.00")
+    book = book_with("1031")
+    # 10 * 103.00 + 1 = 1031: exactly affordable
+    assert gate(Leg("A", "buy", 10, ""), book, {"A": D("100")}, max_position_pct=D("0")).approved
+    refused = gate(Leg("A", "buy", 11, ""), book, {"A": D("100")}, max_position_pct=D("0"))
+    assert not refused.approved and "cash" in refused.reason
+
+
+def test_sell_beyond_position_is_refused():
+    book = book_with("0", A=(5, "500"))
+    assert gate(Leg("A", "sell", 5, ""), book, {"A": D("90")}).approved
+    refused = gate(Leg("A", "sell", 6, ""), book, {"A": D("90")})
+    assert not refused.approved and "holds 5" in refused.reason
+
+
+def test_untradable_closed_market_and_unpriced_symbols_are_refused():
+    book = book_with("1000")
+    assert "not tradable" in gate(Leg("A", "buy", 1, ""), book, {"A": D("1")}, tradable=False).reason
+    assert "no price" in gate(Leg("ZZZ", "buy", 1, ""), book, {}).reason
+    assert gate(Leg("A", "buy", 1, ""), book, {"A": D("1")}, open_=False).reason == "market closed"
+
+
+def test_position_cap_counts_what_is_held():
+    book = book_with("10000", A=(20, "2000"))  # equity 10000 + 20*100 = 12000; cap 25% = 3000
+    prices = {"A": D("100")}
+    assert gate(Leg("A", "buy", 10, ""), book, prices, max_position_pct=D("25")).approved
+    refused = gate(Leg("A", "buy", 11, ""), book, prices, max_position_pct=D("25"))
+    assert not refused.approved and "position cap" in refused.reason
+
+
+def test_daily_loss_limit_blocks_buys_not_sells():
+    book = book_with("9000", A=(10, "1000"))
+    book.last_equity = D("11000")  # now 9000 + 10*100 = 10000: -9.1 %
+    prices = {"A": D("100")}
+    refused = gate(Leg("A", "buy", 1, ""), book, prices, daily_loss_limit_pct=D("5"))
+    assert not refused.approved and "daily loss limit" in refused.reason
+    assert gate(Leg("A", "sell", 1, ""), book, prices, daily_loss_limit_pct=D("5")).approved
+
+
+def test_stop_loss_and_take_profit_exits():
+    book = book_with("0", A=(10, "1000"), B=(5, "500"), C=(1, "100"))
+    s = make_settings(stop_loss_pct=D("10"), take_profit_pct=D("25"))
+    legs = exit_legs(book, {"A": D("89.99"), "B": D("125"), "C": D("95")}, s)
+    assert [(l.symbol, l.qty, l.reason.split(":")[0]) for l in legs] == [
+        ("A", 10, "stop-loss"),
+        ("B", 5, "take-profit"),
+    ]
+    off = make_settings(stop_loss_pct=D("0"), take_profit_pct=D("0"))
+    assert exit_legs(book, {"A": D("1"), "B": D("1000")}, off) == []
+
+
+def test_decision_leg():
+    assert decision_leg(decision("HOLD")) is None
+    assert decision_leg(decision("SELL", "A", 3)) == Leg("A", "sell", 3, "decision")
