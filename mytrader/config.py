@@ -116,8 +116,9 @@ class Settings(BaseSettings):
     @field_validator("arena_id")
     @classmethod
     def _arena_id(cls, v: str) -> str:
-        if not v or len(v) > 24 or not v.replace("-", "").replace("_", "").isalnum():
-            raise ValueError("must be 1-24 letters, digits, '-' or '_'")
+        # No '-': it separates the arena from the rest of a client order id.
+        if not v or len(v) > 24 or not v.replace("_", "").isalnum():
+            raise ValueError("must be 1-24 letters, digits or '_'")
         return v
 
     @field_validator("database_url")
@@ -136,7 +137,7 @@ class Settings(BaseSettings):
         kind = getattr(self, f"{persona}_llm")
         if kind == "auto":
             return "openrouter" if self.openrouter_api_key else "house"
-        return kind  # type: ignore[no-any-return]
+        return kind
 
     @property
     def postgres_url(self) -> str | None:

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
-from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
 
 from mytrader.config import Settings
@@ -61,11 +61,12 @@ class Arena:
     def run_cycle(self, **invoke_kwargs: Any) -> CycleSummary:
         pending = bool(self.graph.get_state(self.config).next)
         # None resumes an interrupted cycle; an input starts a new one.
-        config = {**self.config, "run_name": f"{GRAPH_NAME}.cycle"}
-        config["metadata"] = {"arena": self.thread_id, "resumed": pending}
-        out = self.graph.invoke(
-            None if pending else {}, config, durability="sync", **invoke_kwargs
-        )
+        config: RunnableConfig = {
+            **self.config,
+            "run_name": f"{GRAPH_NAME}.cycle",
+            "metadata": {"arena": self.thread_id, "resumed": pending},
+        }
+        out = self.graph.invoke(None if pending else {}, config, durability="sync", **invoke_kwargs)
         return summarize(out, resumed=pending)
 
     def prune(self) -> None:

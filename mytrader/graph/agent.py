@@ -18,7 +18,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 
 from mytrader.graph.context import ArenaServices
-from mytrader.llm.parsing import DecisionParseError, parse_decision, strip_reasoning
+from mytrader.llm.parsing import DecisionParseError, parse_decision, strip_thinking
 from mytrader.prompts import (
     critique_messages,
     critique_payload,
@@ -109,7 +109,7 @@ class AgentTurn:
             self._log("CRITIQUE", f"critique failed: {type(exc).__name__}: {exc}")
             return None
         self.meter.add(answer)
-        text = strip_reasoning(text_of(answer)).strip() or "(empty critique)"
+        text = strip_thinking(text_of(answer)).strip() or "(empty critique)"
         self._log("CRITIQUE", text)
         return CritiqueNote(text=text, cycle=self.cycle, trades_at=self.book.trades)
 
@@ -122,7 +122,7 @@ class AgentTurn:
             answer = model.invoke(messages, config=config)
             self.meter.add(answer)
             if not getattr(answer, "tool_calls", None):
-                return answer  # type: ignore[no-any-return]
+                return answer
             messages = [*messages, answer]
             for call in answer.tool_calls:
                 tool = by_name.get(call["name"])
@@ -156,7 +156,9 @@ class AgentTurn:
             self._log("THOUGHT", raw)
             try:
                 decision = parse_decision(raw, allowed)
-                return AgentDecision(agent=self.agent, decision=decision, model=self.model_id, raw=raw)
+                return AgentDecision(
+                    agent=self.agent, decision=decision, model=self.model_id, raw=raw
+                )
             except DecisionParseError as exc:
                 error = f"invalid answer{' after repair' if attempt else ''}: {exc}"
                 messages = [*messages, answer, repair_message(str(exc))]

@@ -5,8 +5,6 @@ START -> screener -> agent x3 (Send, in parallel) -> vote -> executor -> record 
 
 from __future__ import annotations
 
-from typing import Literal
-
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
@@ -22,7 +20,7 @@ from mytrader.state import AgentTask, ArenaInput, ArenaState
 GRAPH_NAME = "mytrader"
 
 
-def fan_out(state: ArenaState) -> list[Send] | Literal["__end__"]:
+def fan_out(state: ArenaState) -> list[Send] | str:
     """One Send per persona with plain data only (the payload is checkpointed)."""
     if state.get("status") != "trading":
         return END
@@ -46,9 +44,10 @@ def fan_out(state: ArenaState) -> list[Send] | Literal["__end__"]:
 def build_builder(services: ArenaServices) -> StateGraph:
     """All nodes and edges, no persistence: callers compile with their own checkpointer."""
     builder = StateGraph(ArenaState, input_schema=ArenaInput)
-    builder.add_node("screener", make_screener(services))
+    # mypy cannot match closures to langgraph's node protocols; they are plain callables.
+    builder.add_node("screener", make_screener(services))  # type: ignore[call-overload]
     builder.add_node("agent", make_agent(services))  # type: ignore[call-overload]
-    builder.add_node("vote", make_vote(services))
+    builder.add_node("vote", make_vote(services))  # type: ignore[call-overload]
     builder.add_node("executor", make_executor(services))
     builder.add_node("record", make_record(services))
     builder.add_edge(START, "screener")

@@ -43,6 +43,6 @@ def arena_key(config: RunnableConfig | Mapping[str, Any] | None, default: str) -
     """
     thread = ((config or {}).get("configurable") or {}).get("thread_id") or default
     thread = str(thread)
-    if len(thread) <= 24 and thread.replace("-", "").replace("_", "").isalnum():
+    if len(thread) <= 24 and thread.replace("_", "").isalnum():
         return thread
     return "t" + hashlib.sha1(thread.encode()).hexdigest()[:12]

@@ -90,7 +90,9 @@ def _check_buy(
     limit = buy_limit(price, settings)
     cost = leg.qty * limit + settings.fee_per_trade
     if cost > book.cash:
-        return GateResult(False, f"buy {leg.qty} {leg.symbol} needs up to {cost} but cash is {book.cash:.2f}")
+        return GateResult(
+            False, f"buy {leg.qty} {leg.symbol} needs up to {cost} but cash is {book.cash:.2f}"
+        )
     equity = book.equity(prices)
     if settings.daily_loss_limit_pct and book.last_equity:
         floor = book.last_equity * (1 - settings.daily_loss_limit_pct / HUNDRED)

@@ -85,14 +85,20 @@ class PriceHistory:
         raw = _clean(frame)
         sym_codes, sym_names = pd.factorize(raw["symbol"], sort=True)
         date_codes, cal = pd.factorize(raw["date"], sort=True)
+        if (sym_codes < 0).any() or (date_codes < 0).any():
+            raise MarketDataError("empty value(s) in column symbol or date")
         _check_dates(cal.tolist())
         order = _sort_order(sym_codes, date_codes, len(cal), raw)
-        self.calendar: list[str] = [str(d) for d in cal]
-        self.symbols: list[str] = [str(s) for s in sym_names]
+        # Tuples: shared by every reader, so they must not be editable.
+        self.calendar: tuple[str, ...] = tuple(str(d) for d in cal)
+        self.symbols: tuple[str, ...] = tuple(str(s) for s in sym_names)
         self._cal_pos = {d: i for i, d in enumerate(self.calendar)}
-        sym_col = sym_codes[order].astype(np.int64)
-        date_col = _frozen(date_codes[order].astype(np.int64))
-        cols = {c: _frozen(raw[c][order]) for c in (*_PRICES, "volume")}
+        if order is not None:
+            raw = {c: a[order] for c, a in raw.items() if c not in ("symbol", "date")}
+            sym_codes, date_codes = sym_codes[order], date_codes[order]
+        sym_col = sym_codes.astype(np.int64)
+        date_col = _frozen(date_codes.astype(np.int64))
+        cols = {c: _frozen(raw[c]) for c in (*_PRICES, "volume")}
         self._close: FloatArray = cols["close"]
         self._volume: IntArray = cols["volume"]
         self._row_at = _row_table(sym_col, date_col, len(self.calendar), len(self.symbols))
@@ -189,8 +195,8 @@ def _clean(frame: pd.DataFrame) -> dict[str, npt.NDArray[Any]]:
         cols = {c: frame[c].to_numpy(dtype=_DTYPES[c]) for c in COLUMNS}
     except (ValueError, TypeError) as exc:
         raise MarketDataError(f"bad value in the bars: {exc}") from None
-    for c in COLUMNS:
-        if pd.isna(cols[c]).any():
+    for c in _PRICES:  # empty symbols/dates show up later as factorize's -1 code
+        if np.isnan(cols[c]).any():
             raise MarketDataError(f"empty value(s) in column {c}")
     # Zero-volume rows are filler (quotes before a listing, halted days), not sessions.
     keep = cols["volume"] > 0
@@ -200,9 +206,9 @@ def _clean(frame: pd.DataFrame) -> dict[str, npt.NDArray[Any]]:
         raise MarketDataError("no bars with volume > 0")
     # A few vendor rows have open/close outside [low, high]; widen the range so fills
     # (which test the limit against low/high) stay consistent.
-    o, c = cols["open"], cols["close"]
-    cols["low"] = np.minimum(np.minimum(cols["low"], o), c)
-    cols["high"] = np.maximum(np.maximum(cols["high"], o), c)
+    opens, closes = cols["open"], cols["close"]
+    cols["low"] = np.minimum(np.minimum(cols["low"], opens), closes)
+    cols["high"] = np.maximum(np.maximum(cols["high"], opens), closes)
     return cols
 
 
@@ -221,8 +227,8 @@ def _sort_order(
     date_codes: npt.NDArray[Any],
     n_dates: int,
     raw: dict[str, npt.NDArray[Any]],
-) -> IntArray:
-    """Row order by (symbol, date); the bundled files are sorted already, so usually identity."""
+) -> IntArray | None:
+    """Row order by (symbol, date); None when sorted already (the bundled files are)."""
     key = sym_codes.astype(np.int64) * n_dates + date_codes.astype(np.int64)
     if len(key) > 1 and not bool(np.all(key[1:] > key[:-1])):
         order = np.argsort(key, kind="stable")
@@ -232,7 +238,7 @@ def _sort_order(
             row = int(order[dup[0]])
             raise MarketDataError(f"duplicate bar for {raw['symbol'][row]} on {raw['date'][row]}")
         return order.astype(np.int64)
-    return np.arange(len(key), dtype=np.int64)
+    return None
 
 
 def _row_table(

@@ -93,7 +93,9 @@ class Book(BaseModel):
         else:
             pos = self.positions.get(order.symbol)
             if pos is None or pos.qty < qty:
-                raise BookError(f"{self.account}: sells {qty} {order.symbol}, holds {self.qty(order.symbol)}")
+                raise BookError(
+                    f"{self.account}: sells {qty} {order.symbol}, holds {self.qty(order.symbol)}"
+                )
             # A partial sell takes its share of the basis (to 1/100 cent); a full close takes
             # the rest, so cash + basis - realized P&L + fees always equals the start exactly.
             if pos.qty == qty:

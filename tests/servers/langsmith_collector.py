@@ -34,6 +34,8 @@ the run JSON's keys (``id``, ``name``, ``run_type``, ``parent_run_id``, ``trace_
 ``dotted_order``, ``tags``, ``start_time``, ``end_time``, ``session_name``…) plus ``inputs``,
 ``outputs``, ``extra``, ``error``, ``events``, ``serialized`` when sent, a convenience
 ``metadata`` (= ``extra["metadata"]`` or ``{}``) and ``_ops`` (e.g. ``["post", "patch"]``).
+The keys in ``_ALWAYS`` (name, run_type, parent_run_id, trace_id, tags, inputs, outputs, error,
+start/end time…) are always present: ``None`` when never sent, ``tags`` ``[]``.
 """
 
 from __future__ import annotations
@@ -54,7 +56,22 @@ from urllib.parse import urlsplit
 
 __all__ = ["CollectedRequest", "Part", "TraceCollector", "info_payload"]
 
-_RUN_FIELDS = ("inputs", "outputs", "events", "extra", "error", "serialized")
+# keys every assembled run has (None when never sent; ``tags`` defaults to [])
+_ALWAYS = (
+    "name",
+    "run_type",
+    "parent_run_id",
+    "trace_id",
+    "dotted_order",
+    "session_name",
+    "tags",
+    "inputs",
+    "outputs",
+    "error",
+    "extra",
+    "start_time",
+    "end_time",
+)
 
 
 def info_payload(*, multipart: bool = True, compression: bool = False) -> dict[str, Any]:
@@ -160,7 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
     if "chunked" in handler.headers.get("transfer-encoding", "").lower():
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
             if size == 0:
@@ -203,7 +220,9 @@ class TraceCollector:
         host: str = "127.0.0.1",
     ) -> None:
         self.info: dict[str, Any] = (
-            dict(info) if info is not None else info_payload(multipart=multipart, compression=compression)
+            dict(info)
+            if info is not None
+            else info_payload(multipart=multipart, compression=compression)
         )
         self._host = host
         self._lock = threading.Lock()
@@ -318,6 +337,10 @@ class TraceCollector:
                 else:
                     _merge(run, {fld: value})
         for run in runs.values():
+            for key in _ALWAYS:
+                run.setdefault(key, None)
+            if run["tags"] is None:
+                run["tags"] = []
             extra = run.get("extra")
             meta = extra.get("metadata") if isinstance(extra, dict) else None
             run["metadata"] = dict(meta) if isinstance(meta, dict) else {}
@@ -372,7 +395,9 @@ class TraceCollector:
                 return runs
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"collector condition not met; runs: {[r.get('name') for r in runs]}")
+                raise TimeoutError(
+                    f"collector condition not met; runs: {[r.get('name') for r in runs]}"
+                )
             with self._changed:
                 self._changed.wait(min(remaining, 0.1))
 
@@ -399,7 +424,9 @@ class TraceCollector:
             ops.append((op, run_id, fld, value))
         return ops
 
-    def _json_ops(self, method: str, path: str, body: Any) -> list[tuple[str, str, str | None, Any]]:
+    def _json_ops(
+        self, method: str, path: str, body: Any
+    ) -> list[tuple[str, str, str | None, Any]]:
         if path == "/runs/batch":
             items = [("post", r) for r in body.get("post") or []]
             items += [("patch", r) for r in body.get("patch") or []]

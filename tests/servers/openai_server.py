@@ -431,7 +431,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
     if "chunked" in handler.headers.get("transfer-encoding", "").lower():
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
             if size == 0:
@@ -652,9 +652,9 @@ class ChatServer:
             status, headers = 200, {"content-type": "application/json"}
             payload = json.dumps({"object": "list", "data": data}).encode()
         else:
-            status, headers, payload = Reply.error(404, f"no route {handler.command} {path}").render(
-                {}, seq
-            )
+            status, headers, payload = Reply.error(
+                404, f"no route {handler.command} {path}"
+            ).render({}, seq)
         rec.status = status
         rec.responded_monotonic = time.monotonic()
         try:

@@ -40,7 +40,9 @@ def test_sell_beyond_position_is_refused():
 
 def test_untradable_closed_market_and_unpriced_symbols_are_refused():
     book = book_with("1000")
-    assert "not tradable" in gate(Leg("A", "buy", 1, ""), book, {"A": D("1")}, tradable=False).reason
+    assert (
+        "not tradable" in gate(Leg("A", "buy", 1, ""), book, {"A": D("1")}, tradable=False).reason
+    )
     assert "no price" in gate(Leg("ZZZ", "buy", 1, ""), book, {}).reason
     assert gate(Leg("A", "buy", 1, ""), book, {"A": D("1")}, open_=False).reason == "market closed"
 
@@ -66,7 +68,7 @@ def test_stop_loss_and_take_profit_exits():
     book = book_with("0", A=(10, "1000"), B=(5, "500"), C=(1, "100"))
     s = make_settings(stop_loss_pct=D("10"), take_profit_pct=D("25"))
     legs = exit_legs(book, {"A": D("89.99"), "B": D("125"), "C": D("95")}, s)
-    assert [(l.symbol, l.qty, l.reason.split(":")[0]) for l in legs] == [
+    assert [(leg.symbol, leg.qty, leg.reason.split(":")[0]) for leg in legs] == [
         ("A", 10, "stop-loss"),
         ("B", 5, "take-profit"),
     ]

@@ -103,7 +103,11 @@ def test_weighted_quantity_is_weight_averaged():
 
 
 def test_vote_is_independent_of_dict_order():
-    a = {"grok": decision("BUY", "A", 10), "deepseek": decision("BUY", "A", 20), "openai": decision("HOLD")}
+    a = {
+        "grok": decision("BUY", "A", 10),
+        "deepseek": decision("BUY", "A", 20),
+        "openai": decision("HOLD"),
+    }
     b = dict(reversed(list(a.items())))
     assert tally_votes(a, {}, "majority") == tally_votes(b, {}, "majority")
 

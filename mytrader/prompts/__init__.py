@@ -1,0 +1,383 @@
+"""Prompt texts (markdown files beside this module) and the facts that fill them.
+
+Arithmetic stays out of the LLM: every number a prompt shows — book figures, profit and
+loss, the largest affordable quantity, sell signals — is computed here, in Decimal, and
+handed over as a fenced JSON block. House models read that same block back with
+`extract_payload`, so offline and real models see exactly the same prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import ROUND_DOWN, Decimal
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+from mytrader.config import PERSONAS
+from mytrader.state.book import Book, TradeOutcome
+from mytrader.state.models import CritiqueNote, MarketView, Mover, SymbolView
+
+__all__ = [
+    "CRITIQUE_MARKER",
+    "critique_messages",
+    "critique_payload",
+    "decision_messages",
+    "decision_payload",
+    "extract_payload",
+    "load_prompt",
+    "max_buy_qty",
+    "render",
+    "repair_message",
+    "system_prompt",
+]
+
+# The heading of critique.md; decision prompts never contain it, so a model can tell them apart.
+CRITIQUE_MARKER = "## Self-critique review"
+
+CENT = Decimal("0.01")
+HUNDRED = Decimal("100")
+ZERO = Decimal("0")
+
+# Generic (persona-neutral) sell-signal thresholds shown as facts in the critique prompt.
+OVERBOUGHT_RSI = 70.0
+BIG_LOSS_PCT = Decimal("-10")
+BIG_GAIN_PCT = Decimal("20")
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+_JSON_BLOCK = re.compile(r"```json[ \t]*\n(.*?)\n```", re.DOTALL)
+
+
+# --- texts -------------------------------------------------------------------------------
+
+
+@cache
+def load_prompt(name: str) -> str:
+    """The text of `prompts/<name>.md` (the .md suffix is optional)."""
+    filename = name if name.endswith(".md") else f"{name}.md"
+    return resources.files(__name__).joinpath(filename).read_text(encoding="utf-8")
+
+
+def render(name: str, **values: object) -> str:
+    """Fill `{name}` placeholders in one pass.
+
+    Only lower-case identifiers in braces are placeholders, so the JSON examples in the
+    texts (`{"decision": ...}`) stay as they are, and inserted values (JSON payloads,
+    error messages) are never re-scanned. A placeholder without a value is a bug: KeyError.
+    """
+    text = load_prompt(name)
+
+    def fill(match: re.Match[str]) -> str:
+        return str(values[match[1]])
+
+    return _PLACEHOLDER.sub(fill, text)
+
+
+def system_prompt(persona: str) -> str:
+    if persona not in PERSONAS:
+        raise ValueError(f"unknown persona {persona!r} (one of {', '.join(PERSONAS)})")
+    return load_prompt("system").rstrip() + "\n\n" + load_prompt(f"persona_{persona}")
+
+
+# --- money and numbers as JSON -----------------------------------------------------------
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(CENT))
+
+
+def _pct(part: Decimal, whole: Decimal) -> str | None:
+    return str((part / whole * HUNDRED).quantize(CENT)) if whole else None
+
+
+def _round(name: str, value: float) -> float:
+    # Percentages and RSI read fine at 2 decimals; MACD of a cheap stock needs 4.
+    return round(value, 2 if name.endswith("_pct") or name == "rsi14" else 4)
+
+
+def dump_json(payload: dict[str, Any]) -> str:
+    """JSON with one line per flat object (a symbol, a trade): compact, still readable."""
+    return _dump(payload, 0)
+
+
+def _dump(value: Any, level: int) -> str:
+    children = value.values() if isinstance(value, dict) else value
+    flat = not isinstance(value, dict | list) or all(
+        not isinstance(v, dict | list) for v in children
+    )
+    if flat or not value:
+        return json.dumps(value, ensure_ascii=False)
+    pad, inner = "  " * level, "  " * (level + 1)
+    if isinstance(value, list):
+        items = [inner + _dump(v, level + 1) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + pad + "]"
+    rows = [f"{inner}{json.dumps(k)}: {_dump(v, level + 1)}" for k, v in value.items()]
+    return "{\n" + ",\n".join(rows) + "\n" + pad + "}"
+
+
+def extract_payload(text: str) -> dict[str, Any] | None:
+    """The ```json block of a prompt, parsed; None when there is none (or it is not an object).
+
+    A payload line never starts with backticks (strings keep their newlines escaped), so
+    the first fence at the start of a line closes the block.
+    """
+    match = _JSON_BLOCK.search(text)
+    if match is None:
+        return None
+    try:
+        data = json.loads(match[1])
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# --- book facts --------------------------------------------------------------------------
+
+
+def _held_prices(view: MarketView, book: Book) -> dict[str, Decimal]:
+    """Held symbols priced from the view; a symbol the view lacks is left out (marked at cost)."""
+    prices = {sym: view.price(sym) for sym in book.positions}
+    return {sym: price for sym, price in prices.items() if price is not None}
+
+
+def max_buy_qty(
+    *,
+    cash: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    equity: Decimal,
+    held_value: Decimal,
+    max_position_pct: Decimal,
+) -> int:
+    """The largest whole quantity that the cash pays for (fee included) and that keeps the
+    position (what is held plus the buy) within max_position_pct of equity (0: no cap)."""
+    if price <= 0:
+        return 0
+    room = cash - fee
+    if max_position_pct > 0:
+        room = min(room, equity * max_position_pct / HUNDRED - held_value)
+    if room <= 0:
+        return 0
+    return int((room / price).to_integral_value(rounding=ROUND_DOWN))
+
+
+def _positions(book: Book, prices: dict[str, Decimal]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for sym in sorted(book.positions):
+        pos = book.positions[sym]
+        price = prices.get(sym, pos.avg_cost)
+        value = pos.qty * price if sym in prices else pos.cost_basis
+        pnl = value - pos.cost_basis
+        out[sym] = {
+            "qty": pos.qty,
+            "avg_cost": str(pos.avg_cost),
+            "price": str(price),
+            "market_value": _money(value),
+            "unrealized_pnl": _money(pnl),
+            "unrealized_pct": _pct(pnl, pos.cost_basis) or "0.00",
+        }
+    return out
+
+
+def _win_rate_pct(book: Book) -> float | None:
+    rate = book.win_rate()
+    return None if rate is None else round(rate * 100, 1)
+
+
+def _book_summary(book: Book, equity: Decimal) -> dict[str, Any]:
+    return {
+        "cash": _money(book.cash),
+        "equity": _money(equity),
+        "starting_cash": _money(book.starting_cash),
+        "return_pct": _pct(equity - book.starting_cash, book.starting_cash),
+        "realized_pnl": _money(book.realized_pnl),
+        "fees": _money(book.fees),
+        "trades": book.trades,
+        "wins": book.wins,
+        "losses": book.losses,
+        "win_rate": _win_rate_pct(book),
+    }
+
+
+def _trade(t: TradeOutcome) -> dict[str, Any]:
+    return {
+        "cycle": t.cycle,
+        "side": t.side,
+        "symbol": t.symbol,
+        "qty": t.qty,
+        "price": str(t.price),
+        "realized_pnl": None if t.realized_pnl is None else _money(t.realized_pnl),
+    }
+
+
+# --- market facts ------------------------------------------------------------------------
+
+
+def _symbol(view: SymbolView) -> dict[str, Any]:
+    out: dict[str, Any] = {"sector": view.sector, "price": str(view.price)}
+    for name, value in view.model_dump(exclude={"symbol", "sector", "price"}).items():
+        if value is not None:
+            out[name] = _round(name, value) if isinstance(value, float) else value
+    return out
+
+
+def _mover(m: Mover) -> dict[str, Any]:
+    return {
+        "symbol": m.symbol,
+        "price": str(m.price),
+        "change_pct": round(m.change_pct, 2),
+        "volume": m.volume,
+    }
+
+
+def _market(view: MarketView) -> dict[str, Any]:
+    movers = view.movers
+    return {
+        "movers": {
+            "gainers": [_mover(m) for m in movers.gainers],
+            "losers": [_mover(m) for m in movers.losers],
+            "most_active": [_mover(m) for m in movers.most_active],
+        },
+        "symbols": {sym: _symbol(view.symbols[sym]) for sym in sorted(view.symbols)},
+    }
+
+
+# --- decision ----------------------------------------------------------------------------
+
+
+def decision_payload(
+    *,
+    agent: str,
+    cycle: int,
+    view: MarketView,
+    book: Book,
+    critique: CritiqueNote | None,
+    fee: Decimal,
+    max_position_pct: Decimal,
+) -> dict[str, Any]:
+    """Every fact of one decision prompt, JSON-able (Decimals as strings)."""
+    prices = _held_prices(view, book)
+    equity = book.equity(prices)
+    positions = _positions(book, prices)
+    affordable = {
+        sym: max_buy_qty(
+            cash=book.cash,
+            price=sv.price,
+            fee=fee,
+            equity=equity,
+            held_value=book.qty(sym) * sv.price,
+            max_position_pct=max_position_pct,
+        )
+        for sym, sv in sorted(view.symbols.items())
+    }
+    summary = _book_summary(book, equity)
+    return {
+        "agent": agent,
+        "cycle": cycle,
+        "as_of": view.as_of,
+        "fee_per_trade": _money(fee),
+        "max_position_pct": str(max_position_pct),
+        "book": {**summary, "positions": positions},
+        "max_buy_qty": affordable,
+        "last_critique": critique.text if critique else None,
+        "recent_trades": [_trade(t) for t in book.recent],
+        "market": _market(view),
+    }
+
+
+def decision_messages(payload: dict[str, Any], persona: str) -> list[BaseMessage]:
+    human = render(
+        "decision",
+        agent=payload.get("agent", persona),
+        cycle=payload.get("cycle", "?"),
+        as_of=payload.get("as_of", "?"),
+        payload=dump_json(payload),
+    )
+    return [SystemMessage(content=system_prompt(persona)), HumanMessage(content=human)]
+
+
+# --- critique ----------------------------------------------------------------------------
+
+
+def _sell_signals(pos: dict[str, Any], sv: SymbolView | None) -> list[str]:
+    """Persona-neutral warnings on one open position, stated as facts."""
+    signals = []
+    pct = Decimal(pos["unrealized_pct"])
+    if sv is not None and sv.rsi14 is not None and sv.rsi14 > OVERBOUGHT_RSI:
+        signals.append(f"RSI {sv.rsi14:.1f} above {OVERBOUGHT_RSI:.0f} (overbought)")
+    if sv is not None and sv.macd_hist is not None and sv.macd_hist_prev is not None:
+        if sv.macd_hist < 0 <= sv.macd_hist_prev:
+            signals.append("MACD histogram turned negative")
+    if pct <= BIG_LOSS_PCT:
+        signals.append(f"down {pct}% from cost (big loss)")
+    if pct >= BIG_GAIN_PCT:
+        signals.append(f"up {pct}% from cost (gain not taken)")
+    return signals
+
+
+def _critique_positions(view: MarketView, book: Book) -> dict[str, dict[str, Any]]:
+    positions = _positions(book, _held_prices(view, book))
+    for sym, pos in positions.items():
+        sv = view.symbols.get(sym)
+        if sv is not None:
+            pos["rsi14"] = None if sv.rsi14 is None else round(sv.rsi14, 2)
+            pos["macd_hist"] = None if sv.macd_hist is None else round(sv.macd_hist, 4)
+        pos["sell_signals"] = _sell_signals(pos, sv)
+    return positions
+
+
+def _herd(view: MarketView, book: Book) -> dict[str, Any]:
+    # The book keeps no snapshot of the market at each buy, so "herd" is measured against
+    # today's crowd: recent buys that are now among the top gainers or most active names.
+    crowd = {m.symbol for m in (*view.movers.gainers, *view.movers.most_active)}
+    buys = [t.symbol for t in book.recent if t.side == "buy"]
+    return {
+        "recent_buys": buys,
+        "recent_buys_in_todays_crowd": [sym for sym in buys if sym in crowd],
+        "todays_crowd": sorted(crowd),
+    }
+
+
+def critique_payload(
+    *,
+    agent: str,
+    cycle: int,
+    view: MarketView,
+    book: Book,
+    critique: CritiqueNote | None,
+    trades_since: int,
+) -> dict[str, Any]:
+    """Every fact of one self-critique prompt, JSON-able (Decimals as strings)."""
+    equity = book.equity(_held_prices(view, book))
+    summary = _book_summary(book, equity)
+    summary["net_realized_after_fees"] = _money(book.realized_pnl - book.fees)
+    return {
+        "agent": agent,
+        "cycle": cycle,
+        "as_of": view.as_of,
+        "trades_since_critique": trades_since,
+        "book": summary,
+        "positions": _critique_positions(view, book),
+        "recent_trades": [_trade(t) for t in book.recent],
+        "herd": _herd(view, book),
+        "previous_critique": critique.text if critique else None,
+    }
+
+
+def critique_messages(payload: dict[str, Any], persona: str) -> list[BaseMessage]:
+    human = render(
+        "critique",
+        agent=payload.get("agent", persona),
+        cycle=payload.get("cycle", "?"),
+        as_of=payload.get("as_of", "?"),
+        trades_since=payload.get("trades_since_critique", "?"),
+        payload=dump_json(payload),
+    )
+    return [SystemMessage(content=system_prompt(persona)), HumanMessage(content=human)]
+
+
+def repair_message(error: str) -> HumanMessage:
+    return HumanMessage(content=render("repair", error=error))

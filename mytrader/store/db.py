@@ -1,0 +1,539 @@
+"""The arena's database: SQLite (a file, the default) or PostgreSQL (DATABASE_URL).
+
+A small dialect layer instead of an ORM: every query is written once with `?`
+placeholders, and the two backends differ only in how they connect, their placeholder
+and how money is bound (Decimal for NUMERIC, str for SQLite's TEXT).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from mytrader.state.models import OrderResult, OrderStatus
+from mytrader.store.records import CycleRecord, LogKind, LogRow, Snapshot, TradeRow, Usage
+from mytrader.store.schema import TABLES, DialectName, ddl
+
+if TYPE_CHECKING:
+    from mytrader.config import Settings
+
+# Any constant works: it only serializes concurrent `setup()` calls on one database,
+# since concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL.
+_SETUP_LOCK_KEY = 0x6D7974726164  # "mytrad"
+
+
+class StoreError(RuntimeError):
+    """The database could not be opened or a statement failed. Never holds a password."""
+
+
+# --- secrets -------------------------------------------------------------------------
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password (in the user info or `?password=`) replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable database URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{host}"
+    params = [
+        "password=***" if p.lower().startswith("password=") else p
+        for p in parts.query.split("&")
+        if p
+    ]
+    return urlunsplit((parts.scheme, netloc, parts.path, "&".join(params), parts.fragment))
+
+
+def _passwords(url: str) -> set[str]:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return set()
+    found = {parts.password or ""}
+    found |= {
+        p.split("=", 1)[1] for p in parts.query.split("&") if p.lower().startswith("password=")
+    }
+    found |= {unquote(p) for p in found}
+    return {p for p in found if p}
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` (e.g. a driver's error) with the URL masked and its password removed."""
+    text = text.replace(url, mask_url(url))
+    for secret in _passwords(url):
+        text = text.replace(secret, "***")
+    return text
+
+
+# --- the dialect layer ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: DialectName
+    placeholder: str
+
+    def sql(self, query: str) -> str:
+        """Queries are written with `?`; PostgreSQL (psycopg) wants `%s`."""
+        return query if self.placeholder == "?" else query.replace("?", self.placeholder)
+
+    def bind(self, value: object) -> object:
+        """Bind money exactly: NUMERIC takes a Decimal, SQLite's TEXT column its string."""
+        if isinstance(value, Decimal) and self.name == "sqlite":
+            return str(value)
+        return value
+
+
+SQLITE = Dialect("sqlite", "?")
+POSTGRES = Dialect("postgres", "%s")
+
+Row = dict[str, Any]
+
+
+class _Tx:
+    """The cursor of one transaction, speaking `?` on both backends."""
+
+    def __init__(self, cursor: Any, dialect: Dialect) -> None:
+        self._cur = cursor
+        self.dialect = dialect
+
+    def run(self, query: str, params: Sequence[object] = ()) -> int:
+        if params:
+            self._cur.execute(self.dialect.sql(query), tuple(params))
+        else:  # no params: psycopg then leaves a `%` in the text alone
+            self._cur.execute(query)
+        return int(self._cur.rowcount)
+
+    def run_many(self, query: str, rows: Iterable[Sequence[object]]) -> None:
+        batch = [tuple(r) for r in rows]
+        if batch:
+            self._cur.executemany(self.dialect.sql(query), batch)
+
+    def rows(self, query: str, params: Sequence[object] = ()) -> list[Row]:
+        self._cur.execute(self.dialect.sql(query), tuple(params))
+        return [dict(r) for r in self._cur.fetchall()]
+
+
+class _Backend(Protocol):
+    dialect: Dialect
+    location: str  # safe to print: a path, or the URL with its password masked
+
+    def transaction(self, write: bool = True) -> AbstractContextManager[_Tx]: ...
+
+    def close(self) -> None: ...
+
+
+class _SqliteBackend:
+    """One connection shared by all threads, serialized by a lock (sqlite3 is not
+    thread-safe per connection); WAL lets other processes read while the arena writes."""
+
+    def __init__(self, path: Path) -> None:
+        self.dialect = SQLITE
+        self.location = str(path)
+        # isolation_level=None: no implicit transactions, `transaction()` issues BEGIN.
+        self._conn = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None, timeout=30.0
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[_Tx]:
+        with self._lock:
+            cur = self._conn.cursor()
+            try:
+                # IMMEDIATE takes the write lock up front, so a writer never fails midway
+                # on SQLITE_BUSY because another process started writing first.
+                cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield _Tx(cur, self.dialect)
+                except BaseException:
+                    if self._conn.in_transaction:  # some errors already rolled it back
+                        cur.execute("ROLLBACK")
+                    raise
+                cur.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite error on {self.location}: {exc}") from exc
+            finally:
+                cur.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class _PostgresBackend:
+    def __init__(self, url: str, timeout: float) -> None:
+        self.dialect = POSTGRES
+        self.location = mask_url(url)
+        self._url = url
+        check_postgres(url, timeout)
+        self._pool: ConnectionPool[Any] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=4,
+            open=True,
+            check=ConnectionPool.check_connection,
+            kwargs={"autocommit": False, "row_factory": dict_row},
+            name="mytrader-store",
+        )
+        try:
+            self._pool.wait(timeout=timeout)
+        except PoolTimeout:
+            raise StoreError(
+                f"PostgreSQL at {self.location}: no connection in {timeout}s"
+            ) from None
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[_Tx]:
+        try:
+            with (
+                self._pool.connection() as conn,
+                conn.transaction(),
+                conn.cursor() as cur,
+            ):
+                yield _Tx(cur, self.dialect)
+        except (psycopg.Error, PoolTimeout) as exc:
+            detail = scrub(str(exc), self._url)
+            raise StoreError(f"PostgreSQL error on {self.location}: {detail}") from exc
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def check_postgres(url: str, timeout: float = 10.0) -> None:
+    """Connect once, so a wrong URL fails now with the server's reason (the pool would
+    only retry in the background and time out)."""
+    try:
+        with psycopg.connect(url, connect_timeout=max(1, int(timeout))):
+            pass
+    except psycopg.Error as exc:
+        detail = scrub(str(exc), url)
+        # `from None`: the driver's own message may echo the connection string.
+        raise StoreError(f"cannot connect to PostgreSQL at {mask_url(url)}: {detail}") from None
+
+
+# --- the store -----------------------------------------------------------------------
+
+_TRADE_COLUMNS = (
+    "arena",
+    "cycle",
+    "as_of",
+    "account",
+    "symbol",
+    "side",
+    "qty",
+    "status",
+    "reason",
+    "client_order_id",
+    "broker_order_id",
+    "filled_qty",
+    "filled_avg_price",
+    "filled_at",
+    "fee",
+    "realized_pnl",
+)
+_LOG_COLUMNS = ("arena", "cycle", "agent", "kind", "seq", "content")
+_SNAPSHOT_COLUMNS = (
+    "arena",
+    "cycle",
+    "as_of",
+    "account",
+    "cash",
+    "positions_value",
+    "equity",
+    "realized_pnl",
+    "fees",
+    "trades",
+    "wins",
+    "losses",
+    "starting_cash",
+    "positions",
+)
+_USAGE_COLUMNS = (
+    "arena",
+    "cycle",
+    "agent",
+    "model",
+    "calls",
+    "tokens_in",
+    "tokens_out",
+    "cost_usd",
+)
+
+
+def _upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+    """INSERT ... ON CONFLICT (key) DO UPDATE: re-recording a cycle overwrites, never adds."""
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    )
+
+
+_UPSERT_CYCLE = _upsert("cycles", ("arena", "cycle", "as_of"), ("arena", "cycle"))
+_UPSERT_TRADE = _upsert("trades", _TRADE_COLUMNS, ("client_order_id",))
+_UPSERT_LOG = _upsert("agent_logs", _LOG_COLUMNS, ("arena", "cycle", "agent", "kind", "seq"))
+_UPSERT_SNAPSHOT = _upsert("portfolio_snapshots", _SNAPSHOT_COLUMNS, ("arena", "cycle", "account"))
+_UPSERT_USAGE = _upsert("llm_usage", _USAGE_COLUMNS, ("arena", "cycle", "agent"))
+
+
+def _where(arena: str, **filters: object) -> tuple[str, list[object]]:
+    """`WHERE arena = ? AND k = ? ...` for the filters that are not None."""
+    clauses: list[str] = ["arena = ?"]
+    params: list[object] = [arena]
+    for column, value in filters.items():
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return " WHERE " + " AND ".join(clauses), params
+
+
+def _snapshot(row: Row) -> Snapshot:
+    row["positions"] = json.loads(row["positions"])
+    return Snapshot.model_validate(row)
+
+
+class ArenaStore:
+    """Every table of the arena, on SQLite or PostgreSQL. Safe to share between threads."""
+
+    def __init__(self, backend: _Backend) -> None:
+        self._db = backend
+        self.setup()
+
+    # construction
+
+    @classmethod
+    def sqlite(cls, path: Path) -> ArenaStore:
+        return cls(_SqliteBackend(Path(path).expanduser()))
+
+    @classmethod
+    def postgres(cls, url: str, *, timeout: float = 10.0) -> ArenaStore:
+        return cls(_PostgresBackend(url, timeout))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ArenaStore:
+        """PostgreSQL when DATABASE_URL is set, else `<MYTRADER_HOME>/arena.sqlite`."""
+        url = settings.postgres_url
+        if url:
+            return cls.postgres(url)
+        home = settings.mytrader_home.expanduser()
+        home.mkdir(parents=True, exist_ok=True)
+        return cls.sqlite(home / "arena.sqlite")
+
+    @property
+    def dialect(self) -> DialectName:
+        return self._db.dialect.name
+
+    @property
+    def location(self) -> str:
+        """Where the data lives, safe to print (the password is masked)."""
+        return self._db.location
+
+    def __repr__(self) -> str:
+        return f"ArenaStore({self.dialect}: {self.location})"
+
+    def setup(self) -> None:
+        """Create the tables and indexes if missing; safe to call any number of times."""
+        with self._tx() as tx:
+            if self.dialect == "postgres":
+                tx.run("SELECT pg_advisory_xact_lock(?)", (_SETUP_LOCK_KEY,))
+            for statement in ddl(self.dialect):
+                tx.run(statement)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> ArenaStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _tx(self, write: bool = True) -> AbstractContextManager[_Tx]:
+        return self._db.transaction(write)
+
+    # writing
+
+    def record_cycle(self, rec: CycleRecord) -> None:
+        """Write every row of one cycle in one transaction: all of them or none.
+
+        Idempotent: each row has a natural key and is upserted, so recording the same
+        cycle again (a retried node) leaves one copy, holding the latest values.
+        """
+        for snap in rec.snapshots:
+            if snap.cycle != rec.cycle:
+                raise ValueError(
+                    f"snapshot of {snap.account} is for cycle {snap.cycle}, not {rec.cycle}"
+                )
+        with self._tx() as tx:
+            tx.run(_UPSERT_CYCLE, (rec.arena, rec.cycle, rec.as_of))
+            tx.run_many(_UPSERT_TRADE, self._trade_params(rec))
+            tx.run_many(_UPSERT_LOG, _log_params(rec))
+            tx.run_many(_UPSERT_SNAPSHOT, self._snapshot_params(rec))
+            tx.run_many(_UPSERT_USAGE, self._usage_params(rec))
+
+    def _bind(self, columns: Sequence[str], values: dict[str, Any]) -> tuple[object, ...]:
+        return tuple(self._db.dialect.bind(values[c]) for c in columns)
+
+    def _trade_params(self, rec: CycleRecord) -> Iterator[tuple[object, ...]]:
+        cycle = {"arena": rec.arena, "cycle": rec.cycle, "as_of": rec.as_of}
+        for t in rec.trades:
+            yield self._bind(_TRADE_COLUMNS, t.model_dump() | cycle)
+
+    def _snapshot_params(self, rec: CycleRecord) -> Iterator[tuple[object, ...]]:
+        for s in rec.snapshots:
+            values = s.model_dump() | {"arena": rec.arena}
+            values["positions"] = json.dumps(s.positions, sort_keys=True)
+            yield self._bind(_SNAPSHOT_COLUMNS, values)
+
+    def _usage_params(self, rec: CycleRecord) -> Iterator[tuple[object, ...]]:
+        cycle = {"arena": rec.arena, "cycle": rec.cycle}
+        for u in rec.usage:
+            yield self._bind(_USAGE_COLUMNS, u.model_dump() | cycle)
+
+    def reset(self, arena: str) -> None:
+        """Forget an arena: its rows everywhere, and its simulated orders (`<arena>-...`)."""
+        prefix = f"{arena}-"
+        with self._tx() as tx:
+            for table in TABLES:
+                if table != "sim_orders":
+                    tx.run(f"DELETE FROM {table} WHERE arena = ?", (arena,))
+            tx.run(
+                "DELETE FROM sim_orders WHERE substr(client_order_id, 1, length(?)) = ?",
+                (prefix, prefix),
+            )
+
+    # reading
+
+    def trades(
+        self, arena: str, account: str | None = None, status: OrderStatus | None = None
+    ) -> list[TradeRow]:
+        where, params = _where(arena, account=account, status=status)
+        query = f"SELECT {', '.join(_TRADE_COLUMNS)} FROM trades{where} ORDER BY cycle, id"
+        with self._tx(write=False) as tx:
+            return [TradeRow.model_validate(r) for r in tx.rows(query, params)]
+
+    def agent_logs(
+        self, arena: str, agent: str | None = None, kind: LogKind | None = None
+    ) -> list[LogRow]:
+        where, params = _where(arena, agent=agent, kind=kind)
+        query = (
+            f"SELECT arena, cycle, agent, kind, content FROM agent_logs{where} ORDER BY cycle, id"
+        )
+        with self._tx(write=False) as tx:
+            return [LogRow.model_validate(r) for r in tx.rows(query, params)]
+
+    def snapshots(self, arena: str, account: str | None = None) -> list[Snapshot]:
+        where, params = _where(arena, account=account)
+        query = (
+            f"SELECT {', '.join(_SNAPSHOT_COLUMNS)} FROM portfolio_snapshots{where}"
+            " ORDER BY cycle, account"
+        )
+        with self._tx(write=False) as tx:
+            return [_snapshot(r) for r in tx.rows(query, params)]
+
+    def latest_snapshots(self, arena: str) -> list[Snapshot]:
+        """Each account's snapshot at the last cycle it has one, by account name."""
+        columns = ", ".join(f"s.{c}" for c in _SNAPSHOT_COLUMNS)
+        query = (
+            f"SELECT {columns} FROM portfolio_snapshots s"
+            " JOIN (SELECT account, MAX(cycle) AS cycle FROM portfolio_snapshots"
+            "       WHERE arena = ? GROUP BY account) m"
+            " ON s.account = m.account AND s.cycle = m.cycle"
+            " WHERE s.arena = ? ORDER BY s.account"
+        )
+        with self._tx(write=False) as tx:
+            return [_snapshot(r) for r in tx.rows(query, (arena, arena))]
+
+    def usage(self, arena: str) -> dict[str, Usage]:
+        """Each agent's totals over all cycles, with the model of its last cycle.
+
+        Summed here, not in SQL: SUM over SQLite's TEXT money would go through floats.
+        """
+        query = f"SELECT {', '.join(_USAGE_COLUMNS)} FROM llm_usage WHERE arena = ? ORDER BY cycle"
+        totals: dict[str, Usage] = {}
+        with self._tx(write=False) as tx:
+            rows = tx.rows(query, (arena,))
+        for r in rows:
+            total = totals.setdefault(r["agent"], Usage(agent=r["agent"], model=r["model"]))
+            total.model = r["model"]
+            total.calls += r["calls"]
+            total.tokens_in += r["tokens_in"]
+            total.tokens_out += r["tokens_out"]
+            total.cost_usd += Decimal(r["cost_usd"])
+        return dict(sorted(totals.items()))
+
+    def last_cycle(self, arena: str) -> int | None:
+        with self._tx(write=False) as tx:
+            rows = tx.rows("SELECT MAX(cycle) AS last FROM cycles WHERE arena = ?", (arena,))
+        last = rows[0]["last"] if rows else None
+        return None if last is None else int(last)
+
+    # the simulated exchange's order ledger
+
+    def ledger_get(self, client_order_id: str) -> OrderResult | None:
+        with self._tx(write=False) as tx:
+            rows = tx.rows(
+                "SELECT result FROM sim_orders WHERE client_order_id = ?", (client_order_id,)
+            )
+        return OrderResult.model_validate_json(rows[0]["result"]) if rows else None
+
+    def ledger_put(self, order: OrderResult) -> bool:
+        """Store an order once: False (and no change) when its id is already there.
+
+        One INSERT ... ON CONFLICT DO NOTHING, so two racing puts can't both win.
+        """
+        with self._tx() as tx:
+            inserted = tx.run(
+                "INSERT INTO sim_orders (client_order_id, result) VALUES (?, ?)"
+                " ON CONFLICT (client_order_id) DO NOTHING",
+                (order.client_order_id, order.model_dump_json()),
+            )
+        return inserted == 1
+
+
+def _log_params(rec: CycleRecord) -> Iterator[tuple[object, ...]]:
+    """Number each (agent, kind)'s entries in order: the seq of the unique key."""
+    seen: dict[tuple[str, str], int] = {}
+    for entry in rec.logs:
+        seq = seen.get((entry.agent, entry.kind), 0)
+        seen[(entry.agent, entry.kind)] = seq + 1
+        yield (rec.arena, rec.cycle, entry.agent, entry.kind, seq, entry.content)
+
+
+class StoreLedger:
+    """The simulated exchange's `OrderLedger` (get/put), kept in the arena's database."""
+
+    def __init__(self, store: ArenaStore) -> None:
+        self._store = store
+
+    def get(self, client_order_id: str) -> OrderResult | None:
+        return self._store.ledger_get(client_order_id)
+
+    def put(self, order: OrderResult) -> bool:
+        return self._store.ledger_put(order)

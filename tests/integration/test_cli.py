@@ -1,0 +1,102 @@
+"""The `mytrader` command in separate processes: state is kept between runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+CLEAN_ENV = {
+    k: v
+    for k, v in os.environ.items()
+    if not k.startswith(("ALPACA_", "OPENROUTER_", "LANGSMITH_", "LANGCHAIN_", "MYTRADER_"))
+    and k not in {"DATABASE_URL", "ARENA_ID"}
+}
+
+
+def mytrader(args: list[str], env: dict[str, str], cwd) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mytrader.cli", *args],
+        env={**CLEAN_ENV, **env, "COLUMNS": "160"},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def env_for(backend: dict[str, Any]) -> dict[str, str]:
+    env = {"MYTRADER_HOME": str(backend["mytrader_home"])}
+    if backend.get("database_url"):
+        env["DATABASE_URL"] = backend["database_url"]
+    return env
+
+
+def test_run_continues_across_processes_and_leaderboard_json(backend, tmp_path):
+    env = env_for(backend)
+    first = mytrader(["run", "--cycles", "3"], env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "cycle 3" in first.stdout and "vote" in first.stdout
+    second = mytrader(["run", "--cycles", "2"], env, tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "cycle 4" in second.stdout and "cycle 5" in second.stdout
+    assert "cycle 1 " not in second.stdout
+    board = mytrader(["leaderboard", "--json"], env, tmp_path)
+    assert board.returncode == 0, board.stderr
+    rows = json.loads(board.stdout)
+    assert {r["account"] for r in rows} == {"grok", "deepseek", "openai", "collaborative"}
+    for row in rows:
+        assert {
+            "account",
+            "equity",
+            "return_pct",
+            "cash",
+            "positions_value",
+            "trades",
+            "fees",
+        } <= set(row)
+        assert row["cycle"] == 5
+
+
+def test_reset_starts_over(backend, tmp_path):
+    env = env_for(backend)
+    assert mytrader(["run", "--cycles", "2", "--quiet"], env, tmp_path).returncode == 0
+    reset = mytrader(["reset", "--yes"], env, tmp_path)
+    assert reset.returncode == 0, reset.stderr
+    assert json.loads(mytrader(["leaderboard", "--json"], env, tmp_path).stdout) == []
+    again = mytrader(["run", "--cycles", "1"], env, tmp_path)
+    assert "cycle 1" in again.stdout
+
+
+def test_bad_setting_is_named(tmp_path):
+    out = mytrader(["run"], {"MYTRADER_HOME": str(tmp_path), "VOTE_MODE": "dictator"}, tmp_path)
+    assert out.returncode == 2
+    assert "VOTE_MODE" in out.stdout
+
+
+def test_bad_database_url_is_named_without_echoing_it(tmp_path):
+    secret = "mysql://u:hunter2@h/db"
+    out = mytrader(["run"], {"MYTRADER_HOME": str(tmp_path), "DATABASE_URL": secret}, tmp_path)
+    assert out.returncode == 2
+    assert "DATABASE_URL" in out.stdout and "hunter2" not in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_history_exhaustion_is_said_clearly(backend, tmp_path):
+    data = tmp_path / "short.csv"
+    lines = ["symbol,date,open,high,low,close,volume"]
+    for day in range(40):
+        date = f"2024-{1 + day // 28:02d}-{1 + day % 28:02d}"
+        for sym, base in (("AAA", 10), ("BBB", 20)):
+            px = base + day * 0.1
+            lines.append(f"{sym},{date},{px:.4f},{px + 1:.4f},{px - 1:.4f},{px:.4f},{1000 + day}")
+    data.write_text("\n".join(lines) + "\n")
+    env = {**env_for(backend), "MARKET_DATA_PATH": str(data), "WARMUP_DAYS": "36"}
+    out = mytrader(["run", "--cycles", "10"], env, tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "cycle 4" in out.stdout and "cycle 5" not in out.stdout
+    assert "exhausted" in out.stdout
