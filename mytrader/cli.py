@@ -82,6 +82,14 @@ def run(
                 progress.advance(task)
         arena.prune()
         show_table(current_standings(arena.services.store, settings.arena_id))
+    flush_traces()
+
+
+def flush_traces() -> None:
+    """A short-lived process must send its LangSmith runs before it exits."""
+    from langchain_core.tracers.langchain import wait_for_all_tracers
+
+    wait_for_all_tracers()
 
 
 def current_standings(store: ArenaStore, arena: str) -> list[Standing]:

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.7
     llm_timeout_s: float = 60.0
     llm_max_retries: int = 2
+    # OpenAI JSON mode (response_format json_object) for models that support it.
+    llm_json_mode: bool = False
+    # Read-only market tools for real models (house models decide from the prompt alone).
+    agent_tools: bool = True
+    # Dollars an agent may spend on its model per trading day; then it HOLDs. None: no cap.
+    llm_daily_budget_usd: Decimal | None = None
+    news_path: Path | None = None  # offline news: a JSON-lines file (see README)
 
     # The arena.
     arena_id: str = "arena"
@@ -77,6 +84,20 @@ class Settings(BaseSettings):
     def _positive_cash(cls, v: Decimal) -> Decimal:
         if v <= 0:
             raise ValueError("must be greater than 0")
+        return v
+
+    @field_validator("llm_daily_budget_usd")
+    @classmethod
+    def _budget(cls, v: Decimal | None) -> Decimal | None:
+        if v is not None and v < 0:
+            raise ValueError("must be 0 or more (or unset for no cap)")
+        return v
+
+    @field_validator("llm_timeout_s")
+    @classmethod
+    def _timeout(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("must be more than 0 seconds")
         return v
 
     @field_validator("fee_per_trade")

@@ -59,12 +59,14 @@ class Arena:
         return dict(self.graph.get_state(self.config).values)
 
     def run_cycle(self, **invoke_kwargs: Any) -> CycleSummary:
-        pending = bool(self.graph.get_state(self.config).next)
+        snapshot = self.graph.get_state(self.config)
+        pending = bool(snapshot.next)
+        cycle = (snapshot.values.get("cycle") or 0) + (0 if pending else 1)
         # None resumes an interrupted cycle; an input starts a new one.
         config: RunnableConfig = {
             **self.config,
             "run_name": f"{GRAPH_NAME}.cycle",
-            "metadata": {"arena": self.thread_id, "resumed": pending},
+            "metadata": {"arena": self.thread_id, "cycle": cycle, "resumed": pending},
         }
         out = self.graph.invoke(None if pending else {}, config, durability="sync", **invoke_kwargs)
         return summarize(out, resumed=pending)

@@ -7,14 +7,17 @@ from functools import lru_cache
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
 
 from mytrader.config import PERSONAS, Settings
-from mytrader.graph.context import ArenaServices
+from mytrader.graph.context import ArenaServices, ToolFactory
 from mytrader.llm.factory import build_models, model_id
 from mytrader.market.broker import Broker
 from mytrader.market.data import PriceHistory, load_bars
 from mytrader.market.sim import SimulatedExchange
+from mytrader.state.book import Book
 from mytrader.store.db import ArenaStore, StoreLedger
+from mytrader.tools import FileNews, tool_factory
 
 
 @lru_cache(maxsize=4)
@@ -39,10 +42,25 @@ def open_services(
     store: ArenaStore | None = None,
 ) -> ArenaServices:
     store = store or ArenaStore.from_settings(settings)
+    broker = broker or open_broker(settings, store)
     return ArenaServices(
         settings=settings,
-        broker=broker or open_broker(settings, store),
+        broker=broker,
         models=models or build_models(settings),
         store=store,
         model_ids={p: model_id(settings, p) for p in PERSONAS},
+        tools=agent_tools(settings, broker),
     )
+
+
+def agent_tools(settings: Settings, broker: Broker) -> ToolFactory | None:
+    """Tools for the agents on real models; house models decide from the prompt alone."""
+    if not settings.agent_tools:
+        return None
+    news = FileNews(settings.news_path) if settings.news_path else None
+    make = tool_factory(broker, news)
+
+    def tools(agent: str, as_of: str, book: Book) -> list[BaseTool]:
+        return make(agent, as_of, book) if settings.llm_kind(agent) == "openrouter" else []
+
+    return tools

@@ -79,9 +79,13 @@ class AgentTurn:
         self.critique = CritiqueNote.model_validate(note) if note else None
         self.model: BaseChatModel = services.models[self.agent]
         self.model_id = services.model_ids.get(self.agent, self.agent)
-        self.tools: Sequence[BaseTool] = services.tools.get(self.agent, [])
+        factory = services.tools
+        self.tools: Sequence[BaseTool] = (
+            factory(self.agent, task["as_of"], self.book) if factory else []
+        )
         self.logs: list[LogEntry] = []
         self.meter = UsageMeter(self.agent, self.model_id)
+        self.spent_today = Decimal(task.get("spent_today") or "0")
 
     def _log(self, kind: str, content: str) -> None:
         self.logs.append(LogEntry(agent=self.agent, kind=kind, content=content))  # type: ignore[arg-type]
@@ -170,9 +174,25 @@ class AgentTurn:
             raw=raw,
         )
 
+    def over_budget(self) -> str | None:
+        budget = self.settings.llm_daily_budget_usd
+        if budget is not None and self.spent_today >= budget:
+            return f"daily LLM budget reached: spent ${self.spent_today} of ${budget}"
+        return None
+
     def run(self) -> dict[str, Any]:
         critique = self.critique
         update: dict[str, Any] = {}
+        stop = self.over_budget()
+        if stop is not None:
+            result = AgentDecision(
+                agent=self.agent, decision=Decision.hold(stop), error=stop, model=self.model_id
+            )
+            self._log("DECISION", result.model_dump_json(exclude={"raw"}))
+            return {
+                "decisions": {self.agent: result.model_dump(mode="json")},
+                "logs": [e.model_dump(mode="json") for e in self.logs],
+            }
         if self.critique_due():
             fresh = self.run_critique()
             if fresh is not None:

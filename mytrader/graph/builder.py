@@ -13,6 +13,7 @@ from mytrader.graph.agent import make_agent
 from mytrader.graph.context import ArenaServices
 from mytrader.graph.executor import make_executor
 from mytrader.graph.record import make_record
+from mytrader.graph.record import spent_on
 from mytrader.graph.screener import make_screener
 from mytrader.graph.vote import make_vote
 from mytrader.state import AgentTask, ArenaInput, ArenaState
@@ -25,6 +26,7 @@ def fan_out(state: ArenaState) -> list[Send] | str:
     if state.get("status") != "trading":
         return END
     books, critiques = state["books"], state.get("critiques") or {}
+    spend, day = state.get("spend") or {}, (state["as_of"] or "")[:10]
     return [
         Send(
             "agent",
@@ -35,6 +37,7 @@ def fan_out(state: ArenaState) -> list[Send] | str:
                 market=state["market"] or {},
                 book=books[persona],
                 critique=critiques.get(persona),
+                spent_today=spent_on(spend.get(persona), day),
             ),
         )
         for persona in PERSONAS

@@ -7,7 +7,7 @@ graph builder, so no node builds a client or reads a global.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +17,13 @@ from langchain_core.tools import BaseTool
 
 from mytrader.config import Settings
 from mytrader.market.broker import Broker
+from mytrader.state.book import Book
 
 if TYPE_CHECKING:
     from mytrader.store.db import ArenaStore
+
+# (agent, as_of, book) -> the read-only tools that agent may call in this turn
+ToolFactory = Callable[[str, str, Book], list[BaseTool]]
 
 
 @dataclass
@@ -29,7 +33,7 @@ class ArenaServices:
     models: Mapping[str, BaseChatModel]  # persona -> chat model
     store: ArenaStore
     model_ids: Mapping[str, str] = field(default_factory=dict)  # persona -> id shown in logs
-    tools: Mapping[str, list[BaseTool]] = field(default_factory=dict)  # persona -> tools
+    tools: ToolFactory | None = None  # None: agents decide from the prompt alone
 
     def close(self) -> None:
         self.store.close()

@@ -8,6 +8,7 @@ DECISION), llm_usage and one portfolio snapshot per account. Rows are keyed by
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -37,6 +38,21 @@ def snapshot_of(book: Book, prices: dict[str, Any], cycle: int, as_of: str) -> S
     )
 
 
+def spent_on(entry: dict[str, str] | None, day: str) -> str:
+    """Dollars spent on `day` by one agent, from its running spend entry."""
+    return entry["usd"] if entry and entry.get("day") == day else "0"
+
+
+def add_spend(
+    spend: dict[str, dict[str, str]], usage: list[Usage], day: str
+) -> dict[str, dict[str, str]]:
+    out = dict(spend)
+    for u in usage:
+        total = Decimal(spent_on(out.get(u.agent), day)) + u.cost_usd
+        out[u.agent] = {"day": day, "usd": str(total)}
+    return out
+
+
 def make_record(services: ArenaServices) -> Callable[..., dict[str, Any]]:
     def record(state: ArenaState, config: RunnableConfig) -> dict[str, Any]:
         arena = arena_key(config, services.settings.arena_id)
@@ -44,6 +60,7 @@ def make_record(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         view = MarketView.model_validate(state["market"])
         prices = {s: v.price for s, v in view.symbols.items()}
         books = {a: Book.model_validate(state["books"][a]) for a in ACCOUNTS}
+        usage = [Usage.model_validate(u) for u in (state.get("usage") or {}).values()]
         snapshots = [snapshot_of(books[a], prices, cycle, as_of) for a in ACCOUNTS]
         for book in books.values():
             book.mark(prices)
@@ -55,9 +72,12 @@ def make_record(services: ArenaServices) -> Callable[..., dict[str, Any]]:
                 trades=[OrderResult.model_validate(o) for o in state.get("orders") or []],
                 logs=[LogEntry.model_validate(e) for e in state.get("logs") or []],
                 snapshots=snapshots,
-                usage=[Usage.model_validate(u) for u in (state.get("usage") or {}).values()],
+                usage=usage,
             )
         )
-        return {"books": {a: b.model_dump(mode="json") for a, b in books.items()}}
+        return {
+            "books": {a: b.model_dump(mode="json") for a, b in books.items()},
+            "spend": add_spend(state.get("spend") or {}, usage, as_of[:10]),
+        }
 
     return record

@@ -27,6 +27,9 @@ def openrouter_model(settings: Settings, persona: str) -> BaseChatModel:
         timeout=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
         default_headers=OPENROUTER_HEADERS,
+        model_kwargs=(
+            {"response_format": {"type": "json_object"}} if settings.llm_json_mode else {}
+        ),
     )
 
 

@@ -8,7 +8,9 @@ arena exercises the whole path. Same prompt, same answer.
 
 Each persona is a small rule set (entry, exit, size). The last critique's ADJUSTMENT tag
 changes the rules: `more_selective` raises the bar and halves the size,
-`take_profits_sooner` lowers the exit thresholds.
+`take_profits_sooner` lowers the take-profit thresholds, `cut_losses_sooner` sells any
+position down 10% or more. Real models are asked to end their critiques with the same
+line, so the tags work whoever wrote the critique.
 """
 
 from __future__ import annotations
@@ -91,9 +93,9 @@ def _nums(sv: Json, *keys: str) -> list[float] | None:
     return None if None in values else [v for v in values if v is not None]
 
 
-def _sector_in(sv: Json, words: Sequence[str]) -> bool:
-    sector = str(sv.get("sector", "")).lower()
-    return any(word in sector for word in words)
+def _sector_in(sv: Json, sectors: frozenset[str]) -> bool:
+    # Exact names, not substrings: "biotech" must not pass for "tech".
+    return str(sv.get("sector", "")).strip().lower() in sectors
 
 
 # --- adjustments from the last critique --------------------------------------------------
@@ -166,7 +168,7 @@ GROK_DROP_PCT = -3.0
 GROK_MAX_RSI = 40.0
 GROK_TAKE_PROFIT_PCT = 8.0
 GROK_STOP_PCT = -12.0
-GROK_SECTORS = ("bio", "pharma", "health")
+GROK_SECTORS = frozenset({"biotech", "biotechnology", "pharma", "healthcare"})
 
 
 def grok_exit(h: Holding, sv: Json, t: Tuning) -> Signal | None:
@@ -195,12 +197,13 @@ def grok_entry(sym: str, sv: Json, f: Facts) -> Signal | None:
 
 # DeepSeek: momentum chartist, quick exits.
 DEEPSEEK_RSI_LOW, DEEPSEEK_RSI_HIGH = 50.0, 70.0
+DEEPSEEK_RSI_EXIT_SOONER = 65.0
 
 
 def deepseek_exit(h: Holding, sv: Json, t: Tuning) -> Signal | None:
     rsi, hist = _num(sv.get("rsi14")), _num(sv.get("macd_hist"))
     price, sma20 = _num(sv.get("price")), _num(sv.get("sma20"))
-    ceiling = DEEPSEEK_RSI_HIGH - (1 - t.profit_scale) * 12.5  # 70, or 65 when told to
+    ceiling = DEEPSEEK_RSI_EXIT_SOONER if t.profit_scale < 1 else DEEPSEEK_RSI_HIGH
     if rsi is not None and rsi > ceiling:
         return Signal(h.symbol, _confidence(rsi), f"RSI {rsi:.0f} above {ceiling:.0f}: overbought")
     if hist is not None and hist < 0:
@@ -232,7 +235,10 @@ OPENAI_MAX_RSI = 45.0
 OPENAI_VOL_RANGE = (0.8, 3.5)
 OPENAI_TAKE_PROFIT_PCT = 20.0
 OPENAI_CLOSED_DRAWDOWN_PCT = -2.0
-OPENAI_SECTORS = ("health", "pharma", "bio", "tech", "consumer", "communication")
+# Large, durable sectors; biotech is Grok's casino, not a fundamentalist's hunting ground.
+OPENAI_SECTORS = frozenset(
+    {"healthcare", "pharma", "tech", "technology", "consumer", "communication"}
+)
 
 
 def openai_exit(h: Holding, sv: Json, t: Tuning) -> Signal | None:

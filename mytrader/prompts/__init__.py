@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_FLOOR, Decimal
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -151,17 +151,26 @@ def max_buy_qty(
     equity: Decimal,
     held_value: Decimal,
     max_position_pct: Decimal,
+    buy_limit_buffer_pct: Decimal = ZERO,
 ) -> int:
     """The largest whole quantity that the cash pays for (fee included) and that keeps the
-    position (what is held plus the buy) within max_position_pct of equity (0: no cap)."""
+    position (what is held plus the buy) within max_position_pct of equity (0: no cap).
+
+    BUYs go out as marketable limits `buy_limit_buffer_pct` above the price, and the risk
+    gate checks cash at that limit (rounded to the cent, as here), so the cash side does too.
+    """
     if price <= 0:
         return 0
-    room = cash - fee
+    # Never below the price itself (a sub-cent price must not round the limit to 0).
+    limit = max(price, (price * (1 + buy_limit_buffer_pct / HUNDRED)).quantize(CENT))
+    qty = _floor((cash - fee) / limit)
     if max_position_pct > 0:
-        room = min(room, equity * max_position_pct / HUNDRED - held_value)
-    if room <= 0:
-        return 0
-    return int((room / price).to_integral_value(rounding=ROUND_DOWN))
+        qty = min(qty, _floor((equity * max_position_pct / HUNDRED - held_value) / price))
+    return max(qty, 0)
+
+
+def _floor(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_FLOOR))
 
 
 def _positions(book: Book, prices: dict[str, Decimal]) -> dict[str, dict[str, Any]]:
@@ -257,8 +266,12 @@ def decision_payload(
     critique: CritiqueNote | None,
     fee: Decimal,
     max_position_pct: Decimal,
+    buy_limit_buffer_pct: Decimal = ZERO,
 ) -> dict[str, Any]:
-    """Every fact of one decision prompt, JSON-able (Decimals as strings)."""
+    """Every fact of one decision prompt, JSON-able (Decimals as strings).
+
+    Pass the settings' buy_limit_buffer_pct so max_buy_qty never exceeds what the risk gate
+    lets through (it checks cash at the marketable limit price)."""
     prices = _held_prices(view, book)
     equity = book.equity(prices)
     positions = _positions(book, prices)
@@ -270,6 +283,7 @@ def decision_payload(
             equity=equity,
             held_value=book.qty(sym) * sv.price,
             max_position_pct=max_position_pct,
+            buy_limit_buffer_pct=buy_limit_buffer_pct,
         )
         for sym, sv in sorted(view.symbols.items())
     }

@@ -31,6 +31,7 @@ class ArenaState(TypedDict, total=False):
     as_of: str | None  # the simulated (or real) now of the current cycle
     books: dict[str, dict[str, Any]]  # account -> Book (JSON); written by executor (and init)
     critiques: Annotated[dict[str, dict[str, Any]], merge_dicts]  # agent -> CritiqueNote
+    spend: dict[str, dict[str, str]]  # agent -> {"day", "usd"}: LLM dollars spent that day
 
     # Per cycle: replaced by the screener every cycle.
     status: str  # "trading" | "exhausted"
@@ -52,3 +53,4 @@ class AgentTask(TypedDict):
     market: dict[str, Any]
     book: dict[str, Any]
     critique: dict[str, Any] | None
+    spent_today: str  # LLM dollars this agent spent on this trading day so far
