@@ -12,8 +12,7 @@ from mytrader.config import PERSONAS
 from mytrader.graph.agent import make_agent
 from mytrader.graph.context import ArenaServices
 from mytrader.graph.executor import make_executor
-from mytrader.graph.record import make_record
-from mytrader.graph.record import spent_on
+from mytrader.graph.record import make_record, spent_on
 from mytrader.graph.screener import make_screener
 from mytrader.graph.vote import make_vote
 from mytrader.state import AgentTask, ArenaInput, ArenaState
