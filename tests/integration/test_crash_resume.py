@@ -1,0 +1,77 @@
+"""A process killed in the middle of the executor: the next `mytrader run` resumes the
+cycle from its checkpoint and places no order twice."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+
+from mytrader.store.db import ArenaStore
+from tests.helpers import make_settings
+from tests.integration.test_cli import CLEAN_ENV, env_for, mytrader
+
+# Runs cycles until one places an order, then dies (os._exit: no cleanup, no exception
+# handling) right after the broker accepted that cycle's first order.
+KILLER = textwrap.dedent(
+    """
+    import os, sys
+    from mytrader.config import load_settings
+    from mytrader.runner import open_arena
+    from mytrader.services import open_broker
+    from mytrader.store.db import ArenaStore
+
+    settings = load_settings()
+    store = ArenaStore.from_settings(settings)
+    real = open_broker(settings, store)
+
+    class DyingBroker:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def submit_order(self, order):
+            result = real.submit_order(order)
+            print("PLACED", order.client_order_id, flush=True)
+            os._exit(9)
+
+    with open_arena(settings, broker=DyingBroker(), store=store) as arena:
+        for _ in range(80):
+            arena.run_cycle()
+    sys.exit("no order in 80 cycles")
+    """
+)
+
+
+def test_killed_mid_executor_resumes_without_duplicate(backend, tmp_path):
+    env = env_for(backend)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER],
+        env={**CLEAN_ENV, **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == 9, killed.stderr
+    placed = killed.stdout.split("PLACED ")[1].strip()
+    cycle = int(placed.split("-")[2])
+
+    resumed = mytrader(["run", "--cycles", "1"], env, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"cycle {cycle} " in resumed.stdout and "(resumed)" in resumed.stdout
+
+    settings = make_settings(**backend)
+    with ArenaStore.from_settings(settings) as store:
+        rows = store.trades(settings.arena_id)
+        counts = Counter(t.client_order_id for t in rows)
+        assert all(n == 1 for n in counts.values())
+        assert placed in counts
+        assert store.ledger_get(placed) is not None
+        # The order placed before the kill was booked once, in the resumed cycle.
+        row = next(t for t in rows if t.client_order_id == placed)
+        assert row.cycle == cycle
+        snaps = {s.account: s for s in store.latest_snapshots(settings.arena_id)}
+        for account, snap in snaps.items():
+            fills = [t for t in rows if t.account == account and t.status == "filled"]
+            assert snap.trades == len(fills)
