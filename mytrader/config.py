@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     market_data_path: Path | None = None
     warmup_days: int = 60
     movers_top: int = 5
+    # Symbols always shown to the agents besides the day's movers and held symbols.
+    watchlist: str = ""
 
     # Risk limits (percentages of the book's equity or of the average cost).
     max_position_pct: Decimal = Decimal("25")
@@ -150,6 +152,18 @@ class Settings(BaseSettings):
             if url and not url.startswith(("postgresql://", "postgres://")):
                 raise ValueError("must start with postgresql:// (or be unset)")
         return v
+
+    @field_validator("watchlist")
+    @classmethod
+    def _watchlist(cls, v: str) -> str:
+        symbols = [s.strip().upper() for s in v.split(",") if s.strip()]
+        if any(not s.replace(".", "").isalnum() for s in symbols):
+            raise ValueError("must be symbols separated by commas, e.g. AAPL,MRNA")
+        return ",".join(symbols)
+
+    @property
+    def watchlist_symbols(self) -> list[str]:
+        return [s for s in self.watchlist.split(",") if s]
 
     def model_for(self, persona: str) -> str:
         return str(getattr(self, f"{persona}_model"))

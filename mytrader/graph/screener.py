@@ -45,8 +45,9 @@ def make_screener(services: ArenaServices) -> Callable[[ArenaState], dict[str, A
                 "message": f"market history exhausted after {state.get('as_of')}: "
                 "no trading day left to step to (mytrader reset starts over)",
             }
-        held = sorted({s for b in books.values() for s in (b.get("positions") or {})})
-        view = build_market_view(broker, as_of, held, settings.movers_top)
+        held = {s for b in books.values() for s in (b.get("positions") or {})}
+        shown = sorted(held | set(settings.watchlist_symbols))
+        view = build_market_view(broker, as_of, shown, settings.movers_top)
         return {
             **per_cycle_reset(),
             "books": books,
