@@ -41,9 +41,9 @@ class Settings(BaseSettings):
     mytrader_home: Path = Field(default_factory=lambda: Path.home() / ".mytrader")
 
     # Which model each persona runs on. "house" is the offline deterministic model.
-    grok_model: str = "x-ai/grok-4-fast"
-    deepseek_model: str = "deepseek/deepseek-chat-v3.1"
-    openai_model: str = "openai/gpt-4.1-mini"
+    grok_model: str = "x-ai/grok-4.1-fast"
+    deepseek_model: str = "deepseek/deepseek-v3.2"
+    openai_model: str = "openai/gpt-5-mini"
     # "auto": real model when OPENROUTER_API_KEY is set, house model otherwise.
     grok_llm: Literal["auto", "house", "openrouter"] = "auto"
     deepseek_llm: Literal["auto", "house", "openrouter"] = "auto"
