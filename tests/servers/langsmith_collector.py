@@ -49,10 +49,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import urlsplit
+
+from tests.servers._local import LocalServer, OwnedHTTPServer
 
 __all__ = ["CollectedRequest", "Part", "TraceCollector", "info_payload"]
 
@@ -151,14 +152,8 @@ def parse_multipart(content_type: str, body: bytes) -> list[Part]:
     return parts
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = False  # server_close() joins handler threads
-    block_on_close = True
-    owner: TraceCollector
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
+    server: OwnedHTTPServer
     protocol_version = "HTTP/1.0"  # one request per connection: no idle keep-alive threads
     timeout = 10
 
@@ -204,12 +199,14 @@ def _merge(dst: dict[str, Any], src: Mapping[str, Any]) -> None:
             dst[key] = value
 
 
-class TraceCollector:
+class TraceCollector(LocalServer):
     """LangSmith-compatible collector on ``127.0.0.1:<free port>``; see the module docstring.
 
     ``multipart=False`` makes the client use ``/runs/batch``; ``compression=True`` makes it
     send zstd-compressed multipart bodies; ``info`` replaces the ``/info`` JSON entirely.
     """
+
+    handler = _Handler
 
     def __init__(
         self,
@@ -224,7 +221,7 @@ class TraceCollector:
             if info is not None
             else info_payload(multipart=multipart, compression=compression)
         )
-        self._host = host
+        super().__init__(host)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._requests: list[CollectedRequest] = []
@@ -232,52 +229,6 @@ class TraceCollector:
         # ordered ops: (op, run_id, field or None, value)
         self._ops: list[tuple[str, str, str | None, Any]] = []
         self._errors: list[str] = []
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle --------------------------------------------------------------------
-
-    def start(self) -> Self:
-        if self._httpd is not None:
-            return self
-        httpd = _HTTPServer((self._host, 0), _Handler)
-        httpd.owner = self
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"TraceCollector:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.server_close()  # joins handler threads
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("TraceCollector is not running")
-        return int(self._httpd.server_address[1])
 
     @property
     def url(self) -> str:

@@ -44,10 +44,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import urlsplit
+
+from tests.servers._local import LocalServer, OwnedHTTPServer
 
 __all__ = [
     "ANY_MODEL",
@@ -408,14 +409,8 @@ class RecordedRequest:
         return "\n".join(p for p in parts if isinstance(p, str))
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = False  # server_close() joins handler threads
-    block_on_close = True
-    owner: ChatServer
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
+    server: OwnedHTTPServer
     protocol_version = "HTTP/1.0"
     timeout = 10  # socket read timeout: a stuck client cannot pin a thread forever
 
@@ -444,15 +439,17 @@ def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
     return handler.rfile.read(length) if length else b""
 
 
-class ChatServer:
+class ChatServer(LocalServer):
     """OpenAI-compatible chat-completions server on ``127.0.0.1:<free port>``.
 
     Use as a context manager (``with ChatServer() as srv: ...``) or call
     :meth:`start` / :meth:`close` yourself. See the module docstring for the behaviour.
     """
 
+    handler = _Handler
+
     def __init__(self, *, default: Responder | None = None, host: str = "127.0.0.1") -> None:
-        self._host = host
+        super().__init__(host)
         self._default = default
         self._lock = threading.Lock()
         self._scripts: dict[str, deque[Responder]] = {}
@@ -460,57 +457,15 @@ class ChatServer:
         self._errors: list[str] = []
         self._seq = itertools.count(1)
         self._stop = threading.Event()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle --------------------------------------------------------------------
 
     def start(self) -> Self:
-        if self._httpd is not None:
-            return self
         self._stop.clear()
-        httpd = _HTTPServer((self._host, 0), _Handler)
-        httpd.owner = self
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"ChatServer:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
+        return super().start()
 
     def close(self) -> None:
         """Stop serving, interrupt delayed replies and join all server threads."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
         self._stop.set()
-        httpd.shutdown()
-        httpd.server_close()  # joins handler threads (daemon_threads=False)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    # -- addresses --------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("ChatServer is not running")
-        return int(self._httpd.server_address[1])
+        super().close()
 
     @property
     def root_url(self) -> str:
