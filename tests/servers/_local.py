@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 
 class OwnedHTTPServer(ThreadingHTTPServer):
@@ -15,10 +15,43 @@ class OwnedHTTPServer(ThreadingHTTPServer):
     owner: Any  # the LocalServer whose handler methods use it
 
 
-class LocalServer:
-    """Subclasses set `handler` and may extend `start`/`close` for their own state."""
+class Handler(BaseHTTPRequestHandler):
+    """Hands every request to the owning server's `_handle(handler)`."""
 
-    handler: ClassVar[type[BaseHTTPRequestHandler]]
+    server: OwnedHTTPServer
+    protocol_version = "HTTP/1.0"  # one request per connection: no idle keep-alive threads
+    timeout = 10  # socket read timeout: a stuck client cannot pin a thread forever
+
+    def do_GET(self) -> None:
+        self.server.owner._handle(self)
+
+    def do_POST(self) -> None:
+        self.server.owner._handle(self)
+
+    def do_PATCH(self) -> None:
+        self.server.owner._handle(self)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    if "chunked" in handler.headers.get("transfer-encoding", "").lower():
+        chunks: list[bytes] = []
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(chunks)
+            chunks.append(handler.rfile.read(size))
+            handler.rfile.readline()
+    length = int(handler.headers.get("content-length") or 0)
+    return handler.rfile.read(length) if length else b""
+
+
+class LocalServer:
+    """Subclasses implement `_handle(handler)` and may extend `start`/`close`."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self._host = host
@@ -28,7 +61,7 @@ class LocalServer:
     def start(self) -> Self:
         if self._httpd is not None:
             return self
-        httpd = OwnedHTTPServer((self._host, 0), self.handler)
+        httpd = OwnedHTTPServer((self._host, 0), Handler)
         httpd.owner = self
         self._httpd = httpd
         self._thread = threading.Thread(

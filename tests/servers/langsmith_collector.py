@@ -49,11 +49,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.servers._local import LocalServer, OwnedHTTPServer
+from tests.servers._local import Handler, LocalServer, read_body
 
 __all__ = ["CollectedRequest", "Part", "TraceCollector", "info_payload"]
 
@@ -152,39 +151,6 @@ def parse_multipart(content_type: str, body: bytes) -> list[Part]:
     return parts
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: OwnedHTTPServer
-    protocol_version = "HTTP/1.0"  # one request per connection: no idle keep-alive threads
-    timeout = 10
-
-    def do_GET(self) -> None:
-        self.server.owner._handle(self)
-
-    def do_POST(self) -> None:
-        self.server.owner._handle(self)
-
-    def do_PATCH(self) -> None:
-        self.server.owner._handle(self)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
-    if "chunked" in handler.headers.get("transfer-encoding", "").lower():
-        chunks: list[bytes] = []
-        while True:
-            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(chunks)
-            chunks.append(handler.rfile.read(size))
-            handler.rfile.readline()
-    length = int(handler.headers.get("content-length") or 0)
-    return handler.rfile.read(length) if length else b""
-
-
 def _merge(dst: dict[str, Any], src: Mapping[str, Any]) -> None:
     """Merge a run update: ``extra``/``metadata`` dicts merge, other non-None values replace."""
     for key, value in src.items():
@@ -205,8 +171,6 @@ class TraceCollector(LocalServer):
     ``multipart=False`` makes the client use ``/runs/batch``; ``compression=True`` makes it
     send zstd-compressed multipart bodies; ``info`` replaces the ``/info`` JSON entirely.
     """
-
-    handler = _Handler
 
     def __init__(
         self,
@@ -392,8 +356,8 @@ class TraceCollector(LocalServer):
             ops.append((op, str(run["id"]), None, run))
         return ops
 
-    def _handle(self, handler: _Handler) -> None:
-        raw = _read_body(handler)
+    def _handle(self, handler: Handler) -> None:
+        raw = read_body(handler)
         path = urlsplit(handler.path).path.rstrip("/") or "/"
         method = handler.command
         headers = {k.lower(): v for k, v in handler.headers.items()}

@@ -44,11 +44,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-from tests.servers._local import LocalServer, OwnedHTTPServer
+from tests.servers._local import Handler, LocalServer, read_body
 
 __all__ = [
     "ANY_MODEL",
@@ -409,44 +408,12 @@ class RecordedRequest:
         return "\n".join(p for p in parts if isinstance(p, str))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: OwnedHTTPServer
-    protocol_version = "HTTP/1.0"
-    timeout = 10  # socket read timeout: a stuck client cannot pin a thread forever
-
-    def do_GET(self) -> None:
-        self.server.owner._handle(self)
-
-    def do_POST(self) -> None:
-        self.server.owner._handle(self)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
-    if "chunked" in handler.headers.get("transfer-encoding", "").lower():
-        chunks: list[bytes] = []
-        while True:
-            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(chunks)
-            chunks.append(handler.rfile.read(size))
-            handler.rfile.readline()
-    length = int(handler.headers.get("content-length") or 0)
-    return handler.rfile.read(length) if length else b""
-
-
 class ChatServer(LocalServer):
     """OpenAI-compatible chat-completions server on ``127.0.0.1:<free port>``.
 
     Use as a context manager (``with ChatServer() as srv: ...``) or call
     :meth:`start` / :meth:`close` yourself. See the module docstring for the behaviour.
     """
-
-    handler = _Handler
 
     def __init__(self, *, default: Responder | None = None, host: str = "127.0.0.1") -> None:
         super().__init__(host)
@@ -571,9 +538,9 @@ class ChatServer(LocalServer):
             return self._error(f"responder for {model!r} returned {type(result).__name__}")
         return result
 
-    def _handle(self, handler: _Handler) -> None:
+    def _handle(self, handler: Handler) -> None:
         received_mono, received_wall = time.monotonic(), time.time()
-        raw = _read_body(handler)
+        raw = read_body(handler)
         path = urlsplit(handler.path).path.rstrip("/") or "/"
         try:
             body: Any = json.loads(raw) if raw else None
