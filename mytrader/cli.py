@@ -59,6 +59,13 @@ def run(
 ) -> None:
     """Run cycles of the arena; each call continues where the last one ended."""
     settings = settings_or_exit()
+    try:
+        run_cycles(settings, cycles, quiet)
+    finally:  # the traces of a failed run are the ones a reader needs most
+        flush_traces()
+
+
+def run_cycles(settings: Settings, cycles: int, quiet: bool) -> None:
     with open_arena(settings) as arena:
         progress = Progress(
             TextColumn("[progress.description]{task.description}"),
@@ -82,7 +89,6 @@ def run(
                 progress.advance(task)
         arena.prune()
         show_table(current_standings(arena.services.store, settings.arena_id))
-    flush_traces()
 
 
 def flush_traces() -> None:

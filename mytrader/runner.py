@@ -7,7 +7,7 @@ so no order is placed twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -58,13 +58,18 @@ class Arena:
     def values(self) -> dict[str, Any]:
         return dict(self.graph.get_state(self.config).values)
 
-    def run_cycle(self, **invoke_kwargs: Any) -> CycleSummary:
+    def run_cycle(
+        self, config_overrides: Mapping[str, Any] | None = None, **invoke_kwargs: Any
+    ) -> CycleSummary:
+        """Run (or resume) one cycle. `config_overrides` are extra RunnableConfig keys
+        (e.g. `{"max_concurrency": 1}`); `invoke_kwargs` go to `graph.invoke`."""
         snapshot = self.graph.get_state(self.config)
         pending = bool(snapshot.next)
         cycle = (snapshot.values.get("cycle") or 0) + (0 if pending else 1)
         # None resumes an interrupted cycle; an input starts a new one.
         config: RunnableConfig = {
             **self.config,
+            **(config_overrides or {}),  # type: ignore[typeddict-item]
             "run_name": f"{GRAPH_NAME}.cycle",
             "metadata": {"arena": self.thread_id, "cycle": cycle, "resumed": pending},
         }

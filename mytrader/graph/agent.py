@@ -7,15 +7,17 @@ A failing model (timeout, HTTP error, garbage) never fails the cycle.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool
+from langgraph.errors import GraphBubbleUp
 
 from mytrader.graph.context import ArenaServices
 from mytrader.llm.parsing import DecisionParseError, parse_decision, strip_thinking
@@ -46,7 +48,10 @@ class UsageMeter:
         token_usage = (getattr(message, "response_metadata", None) or {}).get("token_usage") or {}
         cost = token_usage.get("cost")  # OpenRouter reports the dollar cost of the call
         if cost is not None:
-            self.usage.cost_usd += Decimal(str(cost))
+            try:
+                self.usage.cost_usd += Decimal(str(cost))
+            except InvalidOperation:  # a junk cost must not end the turn (nor the cycle)
+                log.warning("%s: unreadable cost %r in the model's usage", self.usage.agent, cost)
 
 
 def text_of(message: BaseMessage) -> str:
@@ -63,6 +68,11 @@ def call_config(agent: str, step: str, model_id: str, cycle: int) -> RunnableCon
         "tags": [f"agent:{agent}", f"model:{model_id}", step],
         "metadata": {"agent": agent, "model": model_id, "cycle": cycle, "step": step},
     }
+
+
+def tool_error(message: str) -> str:
+    """A tool result the model can read, in the tools' own error format."""
+    return json.dumps({"error": message})
 
 
 class AgentTurn:
@@ -117,22 +127,43 @@ class AgentTurn:
         self._log("CRITIQUE", text)
         return CritiqueNote(text=text, cycle=self.cycle, trades_at=self.book.trades)
 
-    def ask(self, messages: list[BaseMessage]) -> AIMessage | None:
-        """The model's final answer after at most max_tool_rounds of tool calls."""
+    def ask(self, messages: list[BaseMessage]) -> tuple[AIMessage | None, list[BaseMessage]]:
+        """The model's final answer after at most max_tool_rounds of tool calls (None when
+        it never stops calling tools), and the conversation that answer replies to."""
         model: Any = self.model.bind_tools(self.tools) if self.tools else self.model
         config = call_config(self.agent, "analyze", self.model_id, self.cycle)
+        tool_config: RunnableConfig = {
+            "tags": [f"agent:{self.agent}", f"model:{self.model_id}", "tool"],
+            "metadata": {"agent": self.agent, "cycle": self.cycle, "step": "tool"},
+        }
         by_name = {t.name: t for t in self.tools}
         for _ in range(self.settings.max_tool_rounds + 1):
             answer = model.invoke(messages, config=config)
             self.meter.add(answer)
-            if not getattr(answer, "tool_calls", None):
-                return answer
+            calls = getattr(answer, "tool_calls", None) or []
+            # Calls whose arguments are not valid JSON: the API still needs one tool
+            # message per call id, and the model needs to know what to fix.
+            broken = getattr(answer, "invalid_tool_calls", None) or []
+            if not calls and not broken:
+                return answer, messages
             messages = [*messages, answer]
-            for call in answer.tool_calls:
+            for call in calls:
                 tool = by_name.get(call["name"])
-                result = tool.invoke(call["args"]) if tool else f"unknown tool {call['name']}"
+                result = (
+                    tool.invoke(call["args"], config=tool_config)
+                    if tool
+                    else tool_error(f"unknown tool {call['name']}; use one of {sorted(by_name)}")
+                )
                 messages.append(ToolMessage(content=str(result), tool_call_id=call["id"]))
-        return None
+            for bad in broken:
+                problem = bad.get("error") or "arguments are not a JSON object"
+                messages.append(
+                    ToolMessage(
+                        content=tool_error(f"bad arguments for {bad.get('name')}: {problem}"),
+                        tool_call_id=bad.get("id") or "",
+                    )
+                )
+        return None, messages
 
     def decide(self, critique: CritiqueNote | None) -> AgentDecision:
         payload = decision_payload(
@@ -143,13 +174,15 @@ class AgentTurn:
             critique=critique,
             fee=self.settings.fee_per_trade,
             max_position_pct=self.settings.max_position_pct,
+            # max_buy_qty must pass the risk gate, which checks cash at the BUY limit price
+            buy_limit_buffer_pct=self.settings.buy_limit_buffer_pct,
         )
         messages = decision_messages(payload, self.agent)
         allowed = set(self.view.symbols) | set(self.book.positions)
         error, raw = "", ""
         for attempt in range(2):  # the answer, then one repair turn
             try:
-                answer = self.ask(messages)
+                answer, sent = self.ask(messages)
             except Exception as exc:
                 error = f"model error: {type(exc).__name__}: {exc}"
                 break
@@ -165,7 +198,8 @@ class AgentTurn:
                 )
             except DecisionParseError as exc:
                 error = f"invalid answer{' after repair' if attempt else ''}: {exc}"
-                messages = [*messages, answer, repair_message(str(exc))]
+                # the repair turn keeps the tool exchange that led to the answer
+                messages = [*sent, answer, repair_message(str(exc))]
         return AgentDecision(
             agent=self.agent,
             decision=Decision.hold(f"HOLD because {error}"),
@@ -176,6 +210,8 @@ class AgentTurn:
 
     def over_budget(self) -> str | None:
         budget = self.settings.llm_daily_budget_usd
+        if self.settings.llm_kind(self.agent) == "house":
+            return None  # a house model costs nothing: no budget to exhaust
         if budget is not None and self.spent_today >= budget:
             return f"daily LLM budget reached: spent ${self.spent_today} of ${budget}"
         return None
@@ -208,8 +244,48 @@ class AgentTurn:
         }
 
 
+def failed_turn(services: ArenaServices, task: AgentTask, exc: Exception) -> dict[str, Any]:
+    """The HOLD of a turn that broke outside the model calls (a bug, a broken tool factory):
+    one agent's failure never fails the cycle."""
+    agent = task["agent"]
+    error = f"agent turn failed: {type(exc).__name__}: {exc}"
+    result = AgentDecision(
+        agent=agent,
+        decision=Decision.hold(f"HOLD because {error}"),
+        error=error,
+        model=services.model_ids.get(agent, agent),
+    )
+    entry = LogEntry(agent=agent, kind="DECISION", content=result.model_dump_json(exclude={"raw"}))
+    return {
+        "decisions": {agent: result.model_dump(mode="json")},
+        "logs": [entry.model_dump(mode="json")],
+    }
+
+
 def make_agent(services: ArenaServices) -> Callable[[AgentTask], dict[str, Any]]:
+    def run_turn(task: AgentTask) -> dict[str, Any]:
+        try:
+            return AgentTurn(services, task).run()
+        except GraphBubbleUp:  # interrupts and the like are LangGraph's control flow
+            raise
+        except Exception as exc:
+            log.exception("agent %s: turn failed", task["agent"])
+            return failed_turn(services, task, exc)
+
+    # All three branches are the node `agent`; a run named after the persona inside it
+    # lets a trace reader find `grok` at a glance.
+    turn = RunnableLambda(run_turn)
+
     def agent(task: AgentTask) -> dict[str, Any]:
-        return AgentTurn(services, task).run()
+        name = task["agent"]
+        model = services.model_ids.get(name, name)
+        return turn.invoke(
+            task,
+            config={
+                "run_name": name,
+                "tags": [f"agent:{name}", f"model:{model}"],
+                "metadata": {"agent": name, "model": model, "cycle": task["cycle"]},
+            },
+        )
 
     return agent
