@@ -27,8 +27,10 @@ def openrouter_model(settings: Settings, persona: str) -> BaseChatModel:
         timeout=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
         default_headers=OPENROUTER_HEADERS,
-        model_kwargs=(
-            {"response_format": {"type": "json_object"}} if settings.llm_json_mode else {}
+        # JSON mode goes in extra_body: as `response_format` proper, langchain-openai would
+        # switch to the SDK's parse() path, which refuses non-strict tools.
+        extra_body=(
+            {"response_format": {"type": "json_object"}} if settings.llm_json_mode else None
         ),
     )
 

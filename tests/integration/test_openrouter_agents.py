@@ -684,3 +684,29 @@ def test_a_failed_critique_keeps_the_turn_going(backend, srv, store):
     (note,) = store.agent_logs(settings.arena_id, agent="grok", kind="CRITIQUE")
     assert note.content.startswith("critique failed: OpenAIAPIError: Error code: 500")
     srv.assert_exhausted()
+
+
+@SQLITE
+def test_json_mode_asks_for_a_json_object(backend, srv, store):
+    settings = arena_settings(
+        backend,
+        srv,
+        llm_json_mode=True,
+        grok_llm="openrouter",
+        deepseek_llm="house",
+        openai_llm="house",
+    )
+    (summary,) = run_cycles(settings)
+    assert_traded(summary, store, settings, "grok")
+    (request,) = srv.requests_for(MODEL["grok"])
+    assert request.body["response_format"] == {"type": "json_object"}
+    plain = arena_settings(
+        backend,
+        srv,
+        arena_id="plain",
+        grok_llm="openrouter",
+        deepseek_llm="house",
+        openai_llm="house",
+    )
+    run_cycles(plain)
+    assert "response_format" not in srv.requests_for(MODEL["grok"])[-1].body
