@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,8 +14,10 @@ from rich.table import Table
 
 from mytrader.config import ConfigError, Settings, load_settings
 from mytrader.leaderboard import Standing, standings
-from mytrader.runner import CycleSummary, open_arena
-from mytrader.store.db import ArenaStore
+
+if TYPE_CHECKING:  # the graph stack is imported only by the commands that run it
+    from mytrader.runner import CycleSummary
+    from mytrader.store.db import ArenaStore
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
@@ -66,6 +68,8 @@ def run(
 
 
 def run_cycles(settings: Settings, cycles: int, quiet: bool) -> None:
+    from mytrader.runner import open_arena
+
     with open_arena(settings) as arena:
         progress = Progress(
             TextColumn("[progress.description]{task.description}"),
@@ -106,22 +110,26 @@ def show_table(rows: list[Standing]) -> None:
     if not rows:
         console.print("No cycle recorded yet: run `mytrader run --cycles 20`.")
         return
+    paid = any(r.llm_calls and r.llm_cost_usd for r in rows)
     table = Table(title=f"Leaderboard at cycle {rows[0].cycle} ({rows[0].as_of})")
-    for col in ("account", "equity", "return %", "cash", "positions", "trades", "fees", "win rate"):
+    columns = ["account", "equity", "return", "cash", "positions", "trades", "fees", "win%"]
+    for col in [*columns, *(["LLM $"] if paid else [])]:
         table.add_column(col, justify="left" if col == "account" else "right")
-    table.add_column("LLM $", justify="right")
     for r in rows:
-        table.add_row(
+        # Whole dollars on screen (fits 80 columns); `--json` has the exact figures.
+        cells = [
             r.account,
-            f"{r.equity:,.2f}",
-            f"{r.return_pct:+.2f}",
-            f"{r.cash:,.2f}",
-            f"{r.positions_value:,.2f}",
+            f"{r.equity:,.0f}",
+            f"{r.return_pct:+.2f}%",
+            f"{r.cash:,.0f}",
+            f"{r.positions_value:,.0f}",
             str(r.trades),
-            f"{r.fees:,.2f}",
+            f"{r.fees:,.0f}",
             "-" if r.win_rate is None else f"{r.win_rate:.0%}",
-            f"{r.llm_cost_usd:.4f}",
-        )
+        ]
+        if paid:
+            cells.append(f"{r.llm_cost_usd:.4f}")
+        table.add_row(*cells)
     console.print(table)
 
 
@@ -130,6 +138,8 @@ def leaderboard(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Per account: equity, return, cash, positions, trades, fees, win rate, LLM cost."""
+    from mytrader.store.db import ArenaStore
+
     settings = settings_or_exit()
     store = ArenaStore.from_settings(settings)
     try:
@@ -150,6 +160,8 @@ def reset(
     settings = settings_or_exit()
     if not yes and not typer.confirm(f"Delete arena '{settings.arena_id}' and all its records?"):
         raise typer.Exit(1)
+    from mytrader.runner import open_arena
+
     with open_arena(settings) as arena:
         arena.reset()
     console.print(f"Arena '{settings.arena_id}' reset.")
