@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from mytrader.config import Settings
@@ -26,4 +30,30 @@ def view(prices: dict[str, str], as_of: str = "2024-01-02") -> MarketView:
             s: SymbolView(symbol=s, price=Decimal(p), change_pct=0.0, volume=1000)
             for s, p in prices.items()
         },
+    )
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without anything that configures MyTrader, a model
+    endpoint or tracing, so a subprocess sees only what its test gives it."""
+    settings_names = {name.upper() for name in Settings.model_fields}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ALPACA_", "OPENROUTER_", "LANGSMITH_", "LANGCHAIN_", "MYTRADER_"))
+        and k.upper() not in settings_names
+    }
+
+
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`mytrader ARGS` in a fresh process, with only `env` configuring it."""
+    return subprocess.run(
+        [sys.executable, "-m", "mytrader.cli", *args],
+        env={**clean_env(), **env, "COLUMNS": "160"},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from typing import Any
 
 import pytest
 
-CLEAN_ENV = {
-    k: v
-    for k, v in os.environ.items()
-    if not k.startswith(("ALPACA_", "OPENROUTER_", "LANGSMITH_", "LANGCHAIN_", "MYTRADER_"))
-    and k not in {"DATABASE_URL", "ARENA_ID"}
-}
+from tests.helpers import run_cli
 
 
 def mytrader(args: list[str], env: dict[str, str], cwd) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mytrader.cli", *args],
-        env={**CLEAN_ENV, **env, "COLUMNS": "160"},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_cli(args, env, cwd)
 
 
 def env_for(backend: dict[str, Any]) -> dict[str, str]:

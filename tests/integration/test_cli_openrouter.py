@@ -4,10 +4,8 @@ local OpenAI-compatible server started by the test, as it would talk to OpenRout
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,28 +13,15 @@ from typing import Any
 from mytrader.config import PERSONAS
 from mytrader.llm.factory import OPENROUTER_HEADERS
 from mytrader.prompts import extract_payload
-from tests.helpers import make_settings
+from tests.helpers import make_settings, run_cli
 from tests.servers import ChatServer, Reply
 
 API_KEY = "sk-or-SECRET-cli"
 MODEL = {p: make_settings().model_for(p) for p in PERSONAS}
-CLEAN_ENV = {
-    k: v
-    for k, v in os.environ.items()
-    if not k.startswith(("ALPACA_", "OPENROUTER_", "LANGSMITH_", "LANGCHAIN_", "MYTRADER_"))
-    and k.upper() not in {name.upper() for name in type(make_settings()).model_fields}
-}
 
 
 def mytrader(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mytrader.cli", *args],
-        env={**CLEAN_ENV, **env, "COLUMNS": "160"},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(args, env, cwd, timeout=120)
 
 
 def buy_first_symbol(request: dict[str, Any]) -> Reply:

@@ -9,8 +9,8 @@ import textwrap
 from collections import Counter
 
 from mytrader.store.db import ArenaStore
-from tests.helpers import make_settings
-from tests.integration.test_cli import CLEAN_ENV, env_for, mytrader
+from tests.helpers import clean_env, make_settings
+from tests.integration.test_cli import env_for, mytrader
 
 # Runs cycles until one places an order, then dies (os._exit: no cleanup, no exception
 # handling) right after the broker accepted that cycle's first order.
@@ -47,7 +47,7 @@ def test_killed_mid_executor_resumes_without_duplicate(backend, tmp_path):
     env = env_for(backend)
     killed = subprocess.run(
         [sys.executable, "-c", KILLER],
-        env={**CLEAN_ENV, **env},
+        env={**clean_env(), **env},
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -7,9 +7,6 @@ reader searches by, and the absence of secrets are checked on what the collector
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +14,7 @@ import pytest
 
 from mytrader.config import PERSONAS
 from mytrader.prompts import CRITIQUE_MARKER, extract_payload
-from tests.helpers import make_settings
+from tests.helpers import make_settings, run_cli
 from tests.servers import ChatServer, Reply, TraceCollector
 
 OPENROUTER_KEY = "sk-or-SECRET"
@@ -25,13 +22,6 @@ LANGSMITH_KEY = "ls-SECRET-key"
 PROJECT = "mytrader-test"
 MODEL = {p: make_settings().model_for(p) for p in PERSONAS}
 NODES = ["agent", "agent", "agent", "executor", "record", "screener", "vote"]
-CLEAN_ENV = {
-    k: v
-    for k, v in os.environ.items()
-    if not k.startswith(("ALPACA_", "OPENROUTER_", "LANGSMITH_", "LANGCHAIN_", "MYTRADER_"))
-    and k.upper() not in {name.upper() for name in type(make_settings()).model_fields}
-}
-
 Run = dict[str, Any]
 
 
@@ -64,11 +54,9 @@ def quote_first(request: dict[str, Any]) -> Reply:
 
 def run_traced(tmp_path: Path, srv: ChatServer, col: TraceCollector, **env: str) -> str:
     """`mytrader run --cycles 2` with the collector as LangSmith endpoint; its stdout."""
-    out = subprocess.run(
-        [sys.executable, "-m", "mytrader.cli", "run", "--cycles", "2"],
-        env={
-            **CLEAN_ENV,
-            "COLUMNS": "160",
+    out = run_cli(
+        ["run", "--cycles", "2"],
+        {
             "MYTRADER_HOME": str(tmp_path / "home"),
             "OPENROUTER_API_KEY": OPENROUTER_KEY,
             "OPENROUTER_BASE_URL": srv.base_url,
@@ -79,9 +67,7 @@ def run_traced(tmp_path: Path, srv: ChatServer, col: TraceCollector, **env: str)
             "LANGSMITH_PROJECT": PROJECT,
             **env,
         },
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+        tmp_path,
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
