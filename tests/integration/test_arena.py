@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from mytrader.config import ACCOUNTS, PERSONAS
+from mytrader.graph.vote import performance_weights
 from mytrader.market.broker import Broker
 from mytrader.runner import open_arena
 from mytrader.services import open_broker
@@ -154,3 +155,40 @@ def test_crash_mid_executor_resumes_without_duplicate_orders(settings):
             after = Book.model_validate(arena.values()["books"][account])
             fills = [o for o in resumed.orders if o.account == account and o.status == "filled"]
             assert after.trades == before.trades + len(fills)
+
+
+def test_critique_changes_later_decisions(backend):
+    """Same market, same models: an arena whose agents critique themselves decides the same
+    until the first critique, and differently after it."""
+
+    def decisions(arena_id: str, interval: int) -> list[dict[str, str]]:
+        settings = make_settings(**backend, arena_id=arena_id, critique_interval=interval)
+        with open_arena(settings) as arena:
+            out = []
+            for _ in range(40):
+                summary = arena.run_cycle()
+                out.append({a: d.decision.model_dump_json() for a, d in summary.decisions.items()})
+            critiques = arena.services.store.agent_logs(arena_id, kind="CRITIQUE")
+        return out, sorted(r.cycle for r in critiques)
+
+    reviewed, critique_cycles = decisions("reviewed", 2)
+    unreviewed, none = decisions("unreviewed", 10_000)
+    assert critique_cycles and none == []
+    first = critique_cycles[0]
+    assert reviewed[: first - 1] == unreviewed[: first - 1]
+    assert reviewed[first - 1 :] != unreviewed[first - 1 :]
+
+
+def test_weighted_vote_mode_uses_performance_weights(backend):
+    settings = make_settings(**backend, vote_mode="weighted")
+    with open_arena(settings) as arena:
+        for _ in range(20):
+            arena.run_cycle()
+        before = arena.values()["books"]  # the books the next cycle's vote weighs
+        summary = arena.run_cycle()
+        market = arena.values()["market"]
+    prices = {s: Decimal(v["price"]) for s, v in market["symbols"].items()}
+    expected = performance_weights({a: Book.model_validate(before[a]) for a in PERSONAS}, prices)
+    assert summary.vote is not None and summary.vote.mode == "weighted"
+    assert summary.vote.weights == expected
+    assert len(set(expected.values())) > 1  # after 20 cycles the agents' records differ
