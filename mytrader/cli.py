@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -62,9 +64,26 @@ def run(
     """Run cycles of the arena; each call continues where the last one ended."""
     settings = settings_or_exit()
     try:
-        run_cycles(settings, cycles, quiet)
+        with reported_errors():
+            run_cycles(settings, cycles, quiet)
     finally:  # the traces of a failed run are the ones a reader needs most
         flush_traces()
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """What a user can fix (a busy arena, a database or data file that is not there)
+    ends the command with its message and exit status 3, not a traceback."""
+    from mytrader.market.data import MarketDataError
+    from mytrader.store.db import StoreError
+    from mytrader.store.lock import ArenaBusy
+    from mytrader.tools.news import NewsError
+
+    try:
+        yield
+    except (ArenaBusy, StoreError, MarketDataError, NewsError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(3) from None
 
 
 def run_cycles(settings: Settings, cycles: int, quiet: bool) -> None:
@@ -141,11 +160,8 @@ def leaderboard(
     from mytrader.store.db import ArenaStore
 
     settings = settings_or_exit()
-    store = ArenaStore.from_settings(settings)
-    try:
+    with reported_errors(), ArenaStore.from_settings(settings) as store:
         rows = current_standings(store, settings.arena_id)
-    finally:
-        store.close()
     if as_json:
         sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in rows], indent=2) + "\n")
     else:
@@ -162,7 +178,7 @@ def reset(
         raise typer.Exit(1)
     from mytrader.runner import open_arena
 
-    with open_arena(settings) as arena:
+    with reported_errors(), open_arena(settings) as arena:
         arena.reset()
     console.print(f"Arena '{settings.arena_id}' reset.")
 

@@ -22,6 +22,7 @@ from mytrader.graph.context import ArenaServices
 from mytrader.services import open_services
 from mytrader.state import AgentDecision, OrderResult, VoteResult
 from mytrader.store.checkpointer import delete_thread, open_checkpointer, prune_thread
+from mytrader.store.lock import arena_lock
 
 RECURSION_LIMIT = 50  # a cycle is 6 steps; a runaway loop should fail fast
 
@@ -103,9 +104,11 @@ def summarize(values: dict[str, Any], *, resumed: bool = False) -> CycleSummary:
 
 @contextmanager
 def open_arena(settings: Settings, **service_overrides: Any) -> Iterator[Arena]:
-    services = open_services(settings, **service_overrides)
-    try:
-        with open_checkpointer(settings) as saver:
-            yield Arena(services, saver)
-    finally:
-        services.close()
+    """The arena of `settings.arena_id`, locked against other processes while open."""
+    with arena_lock(settings, settings.arena_id):
+        services = open_services(settings, **service_overrides)
+        try:
+            with open_checkpointer(settings) as saver:
+                yield Arena(services, saver)
+        finally:
+            services.close()

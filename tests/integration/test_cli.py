@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import make_settings, run_cli
 
 
 def mytrader(args: list[str], env: dict[str, str], cwd) -> subprocess.CompletedProcess[str]:
@@ -86,3 +86,27 @@ def test_history_exhaustion_is_said_clearly(backend, tmp_path):
     assert out.returncode == 0, out.stderr
     assert "cycle 4" in out.stdout and "cycle 5" not in out.stdout
     assert "exhausted" in out.stdout
+
+
+def test_a_second_run_of_a_busy_arena_is_refused(backend, tmp_path):
+    from mytrader.store.lock import arena_lock
+
+    settings = make_settings(**backend)
+    env = env_for(backend)
+    with arena_lock(settings, settings.arena_id):
+        busy = mytrader(["run", "--cycles", "1"], env, tmp_path)
+    assert busy.returncode == 3
+    assert "being run by another process" in busy.stdout
+    free = mytrader(["run", "--cycles", "1"], env, tmp_path)  # released: runs again
+    assert free.returncode == 0, free.stderr
+    assert "cycle 1" in free.stdout
+
+
+def test_unreachable_database_and_missing_data_are_reported(tmp_path):
+    env = {"MYTRADER_HOME": str(tmp_path), "DATABASE_URL": "postgresql://u:pw-x9@127.0.0.1:1/db"}
+    out = mytrader(["run"], env, tmp_path)
+    assert out.returncode == 3 and "Traceback" not in out.stderr
+    assert "127.0.0.1:1" in out.stdout and "pw-x9" not in out.stdout + out.stderr
+    data = {"MYTRADER_HOME": str(tmp_path), "MARKET_DATA_PATH": str(tmp_path / "none.csv")}
+    out = mytrader(["run"], data, tmp_path)
+    assert out.returncode == 3 and "none.csv" in out.stdout
