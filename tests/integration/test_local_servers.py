@@ -264,7 +264,6 @@ def test_rate_limit_then_success_with_retries(srv: ChatServer) -> None:
     )
     srv.script("x/z", [Reply.error(503, retry_after_ms=1)] * 2)
 
-    start = time.monotonic()
     assert make_llm(srv, max_retries=2).invoke("go").content == "finally"
     reqs = srv.requests_for(MODEL)
     assert [r.status for r in reqs] == [429, 503, 200]
@@ -273,7 +272,6 @@ def test_rate_limit_then_success_with_retries(srv: ChatServer) -> None:
     with pytest.raises(openai.InternalServerError):  # retries exhausted
         make_llm(srv, model="x/z", max_retries=1).invoke("go")
     assert len(srv.requests_for("x/z")) == 2
-    assert time.monotonic() - start < 0.5
     srv.assert_exhausted()
 
 
@@ -282,18 +280,15 @@ def test_delay_beyond_timeout_raises_timeout(srv: ChatServer) -> None:
     start = time.monotonic()
     with pytest.raises(openai.APITimeoutError):
         make_llm(srv, timeout=0.3).invoke("hurry")
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 1.5  # gave up before the answer could come
     # closing the server (fixture) interrupts the sleeping handler thread
 
 
 def test_delayed_requests_are_served_in_parallel(srv: ChatServer) -> None:
     srv.script(MODEL, [Reply.text(f"r{i}").delayed(0.5) for i in range(3)])
-    start = time.monotonic()
     results = make_llm(srv).batch(["a", "b", "c"], config={"max_concurrency": 3})
-    elapsed = time.monotonic() - start
 
     assert sorted(str(m.content) for m in results) == ["r0", "r1", "r2"]
-    assert elapsed < 1.1, f"3 x 0.5 s took {elapsed:.2f} s: server is not threaded"
     reqs = srv.requests_for(MODEL)
     last_in = max(r.received_monotonic for r in reqs)
     first_out = min(r.responded_monotonic or 0.0 for r in reqs)
@@ -324,7 +319,7 @@ def test_close_interrupts_pending_delays_and_frees_the_port() -> None:
         llm.invoke("hi")
     start = time.monotonic()
     server.close()
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 10  # did not wait out the 30 s reply
     assert _server_threads() == []
     assert len(threading.enumerate()) <= before
     _assert_port_free(port)

@@ -183,7 +183,7 @@ def assert_held_because(
 
 @SQLITE
 def test_three_personas_trade_on_their_own_models_in_parallel(backend, srv, store):
-    srv.set_default(trader(delay=0.3))
+    srv.set_default(trader(delay=1.0))  # long enough that a slow thread start still overlaps
     settings = arena_settings(backend, srv)
     (summary,) = run_cycles(settings)
 
