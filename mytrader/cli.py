@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
@@ -16,6 +16,7 @@ from rich.table import Table
 
 from mytrader.config import ConfigError, Settings, load_settings
 from mytrader.leaderboard import Standing, standings
+from mytrader.store.records import LogKind
 
 if TYPE_CHECKING:  # the graph stack is imported only by the commands that run it
     from mytrader.runner import CycleSummary
@@ -166,6 +167,71 @@ def leaderboard(
         sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in rows], indent=2) + "\n")
     else:
         show_table(rows)
+
+
+@app.command()
+def logs(
+    agent: Annotated[str | None, typer.Option(help="Only this agent.")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="THOUGHT, CRITIQUE or DECISION.", case_sensitive=False)
+    ] = None,
+    cycles: Annotated[int, typer.Option(min=1, help="The last N cycles.")] = 1,
+) -> None:
+    """What the agents thought, critiqued and decided in the last cycles."""
+    from mytrader.store.db import ArenaStore
+
+    settings = settings_or_exit()
+    wanted = kind.upper() if kind else None
+    if wanted not in (None, "THOUGHT", "CRITIQUE", "DECISION"):
+        console.print(f"[red]--kind must be THOUGHT, CRITIQUE or DECISION, not {kind!r}[/red]")
+        raise typer.Exit(2)
+    with reported_errors(), ArenaStore.from_settings(settings) as store:
+        last = store.last_cycle(settings.arena_id) or 0
+        since = max(1, last - cycles + 1)
+        rows = store.agent_logs(settings.arena_id, agent, cast(LogKind | None, wanted), since)
+    if not rows:
+        console.print("No agent logs for that selection.")
+    for row in rows:
+        console.rule(f"cycle {row.cycle} · {row.agent} · {row.kind}", align="left")
+        console.print(row.content, markup=False, highlight=False)
+
+
+@app.command()
+def trades(
+    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+    cycles: Annotated[int, typer.Option(min=1, help="The last N cycles.")] = 20,
+) -> None:
+    """Every order leg of the last cycles: fills with price and fee, refusals with why."""
+    from mytrader.store.db import ArenaStore
+
+    settings = settings_or_exit()
+    with reported_errors(), ArenaStore.from_settings(settings) as store:
+        last = store.last_cycle(settings.arena_id) or 0
+        rows = store.trades(settings.arena_id, account, since_cycle=max(1, last - cycles + 1))
+    if not rows:
+        console.print("No orders for that selection.")
+        return
+    table = Table(title=f"Orders, cycles {max(1, last - cycles + 1)}-{last}")
+    for col in ("cycle", "date", "account", "side", "qty", "symbol", "status", "price", "fee"):
+        table.add_column(
+            col, justify="right" if col in ("cycle", "qty", "price", "fee") else "left"
+        )
+    table.add_column("reason")
+    for t in rows:
+        price = f"{t.filled_avg_price:.2f}" if t.filled_avg_price is not None else ""
+        table.add_row(
+            str(t.cycle),
+            t.as_of,
+            t.account,
+            t.side,
+            str(t.qty),
+            t.symbol,
+            t.status,
+            price,
+            f"{t.fee:.2f}",
+            t.reason,
+        )
+    console.print(table)
 
 
 @app.command()

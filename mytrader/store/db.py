@@ -297,7 +297,9 @@ _UPSERT_SNAPSHOT = _upsert("portfolio_snapshots", _SNAPSHOT_COLUMNS, ("arena", "
 _UPSERT_USAGE = _upsert("llm_usage", _USAGE_COLUMNS, ("arena", "cycle", "agent"))
 
 
-def _where(arena: str, **filters: object) -> tuple[str, list[object]]:
+def _where(
+    arena: str, *, since_cycle: int | None = None, **filters: object
+) -> tuple[str, list[object]]:
     """`WHERE arena = ? AND k = ? ...` for the filters that are not None."""
     clauses: list[str] = ["arena = ?"]
     params: list[object] = [arena]
@@ -305,6 +307,9 @@ def _where(arena: str, **filters: object) -> tuple[str, list[object]]:
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
+    if since_cycle is not None:
+        clauses.append("cycle >= ?")
+        params.append(since_cycle)
     return " WHERE " + " AND ".join(clauses), params
 
 
@@ -431,17 +436,25 @@ class ArenaStore:
     # reading
 
     def trades(
-        self, arena: str, account: str | None = None, status: OrderStatus | None = None
+        self,
+        arena: str,
+        account: str | None = None,
+        status: OrderStatus | None = None,
+        since_cycle: int | None = None,
     ) -> list[TradeRow]:
-        where, params = _where(arena, account=account, status=status)
+        where, params = _where(arena, account=account, status=status, since_cycle=since_cycle)
         query = f"SELECT {', '.join(_TRADE_COLUMNS)} FROM trades{where} ORDER BY cycle, id"
         with self._tx(write=False) as tx:
             return [TradeRow.model_validate(r) for r in tx.rows(query, params)]
 
     def agent_logs(
-        self, arena: str, agent: str | None = None, kind: LogKind | None = None
+        self,
+        arena: str,
+        agent: str | None = None,
+        kind: LogKind | None = None,
+        since_cycle: int | None = None,
     ) -> list[LogRow]:
-        where, params = _where(arena, agent=agent, kind=kind)
+        where, params = _where(arena, agent=agent, kind=kind, since_cycle=since_cycle)
         query = (
             f"SELECT arena, cycle, agent, kind, content FROM agent_logs{where} ORDER BY cycle, id"
         )

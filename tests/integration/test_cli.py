@@ -110,3 +110,29 @@ def test_unreachable_database_and_missing_data_are_reported(tmp_path):
     data = {"MYTRADER_HOME": str(tmp_path), "MARKET_DATA_PATH": str(tmp_path / "none.csv")}
     out = mytrader(["run"], data, tmp_path)
     assert out.returncode == 3 and "none.csv" in out.stdout
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_logs_and_trades_show_the_last_cycles(backend, tmp_path):
+    env = env_for(backend)
+    assert mytrader(["run", "--cycles", "12", "--quiet"], env, tmp_path).returncode == 0
+    settings = make_settings(**backend)
+    from mytrader.store.db import ArenaStore
+
+    with ArenaStore.from_settings(settings) as store:
+        fills = store.trades(settings.arena_id, since_cycle=3)
+        decisions = store.agent_logs(settings.arena_id, agent="grok", kind="DECISION")
+    logs = mytrader(
+        ["logs", "--agent", "grok", "--kind", "decision", "--cycles", "2"], env, tmp_path
+    )
+    assert logs.returncode == 0, logs.stderr
+    assert logs.stdout.count("· grok · DECISION") == 2
+    assert "cycle 12 · grok" in logs.stdout and "cycle 10 ·" not in logs.stdout
+    assert decisions[-1].content.split('"reasoning":"')[1][:20] in logs.stdout.replace("\n", "")
+    table = mytrader(["trades", "--cycles", "10"], env, tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert fills, "12 cycles of house models place orders"
+    for t in fills:
+        assert t.symbol in table.stdout and t.status in table.stdout
+    bad = mytrader(["logs", "--kind", "dream"], env, tmp_path)
+    assert bad.returncode == 2 and "--kind" in bad.stdout
