@@ -70,6 +70,9 @@ def call_config(agent: str, step: str, model_id: str, cycle: int) -> RunnableCon
     }
 
 
+TOOL_LOG_CHARS = 500  # a tool result in agent_logs is cut here; the model got it whole
+
+
 def tool_error(message: str) -> str:
     """A tool result the model can read, in the tools' own error format."""
     return json.dumps({"error": message})
@@ -155,6 +158,11 @@ class AgentTurn:
                     else tool_error(f"unknown tool {call['name']}; use one of {sorted(by_name)}")
                 )
                 messages.append(ToolMessage(content=str(result), tool_call_id=call["id"]))
+                # The tool exchange is part of the reasoning a reader wants in agent_logs.
+                args = json.dumps(call["args"], sort_keys=True)
+                self._log(
+                    "THOUGHT", f"tool {call['name']}({args}) -> {str(result)[:TOOL_LOG_CHARS]}"
+                )
             for bad in broken:
                 problem = bad.get("error") or "arguments are not a JSON object"
                 messages.append(

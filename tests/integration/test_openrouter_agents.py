@@ -273,6 +273,9 @@ def test_tool_call_round_trip(backend, srv, store):
     for persona in PERSONAS:
         assert_traded(summary, store, settings, persona)
     assert store.usage(settings.arena_id)["grok"].calls == 2
+    thoughts = [r.content for r in store.agent_logs(settings.arena_id, "grok", "THOUGHT")]
+    assert thoughts[0].startswith(f'tool get_quote({{"symbol": "{symbol}"}}) -> {{')
+    assert thoughts[1].startswith('tool place_order({"qty": 5, ') and "unknown tool" in thoughts[1]
     srv.assert_exhausted()
 
 
