@@ -78,6 +78,7 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
             settings,
             market_open=broker.is_open(as_of),
             tradable=broker.asset(leg.symbol) is not None,
+            day=as_of[:10],
         )
         base: dict[str, Any] = {
             "client_order_id": cid,

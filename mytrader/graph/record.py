@@ -63,7 +63,7 @@ def make_record(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         usage = [Usage.model_validate(u) for u in (state.get("usage") or {}).values()]
         snapshots = [snapshot_of(books[a], prices, cycle, as_of) for a in ACCOUNTS]
         for book in books.values():
-            book.mark(prices)
+            book.mark(prices, day=as_of[:10])
         services.store.record_cycle(
             CycleRecord(
                 arena=arena,

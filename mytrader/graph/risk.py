@@ -68,7 +68,9 @@ def check_leg(
     *,
     market_open: bool,
     tradable: bool,
+    day: str,
 ) -> GateResult:
+    """`day` is the trading day of the decision's now (ISO date)."""
     price = prices.get(leg.symbol)
     if not tradable or price is None:
         return GateResult(False, f"{leg.symbol} is not tradable or has no price now")
@@ -81,11 +83,16 @@ def check_leg(
         if leg.qty > held:
             return GateResult(False, f"sell {leg.qty} {leg.symbol} but holds {held}")
         return GateResult(True)
-    return _check_buy(leg, book, price, prices, settings)
+    return _check_buy(leg, book, price, prices, settings, day)
 
 
 def _check_buy(
-    leg: Leg, book: Book, price: Decimal, prices: dict[str, Decimal], settings: Settings
+    leg: Leg,
+    book: Book,
+    price: Decimal,
+    prices: dict[str, Decimal],
+    settings: Settings,
+    day: str,
 ) -> GateResult:
     limit = buy_limit(price, settings)
     cost = leg.qty * limit + settings.fee_per_trade
@@ -94,8 +101,9 @@ def _check_buy(
             False, f"buy {leg.qty} {leg.symbol} needs up to {cost} but cash is {book.cash:.2f}"
         )
     equity = book.equity(prices)
-    if settings.daily_loss_limit_pct and book.last_equity:
-        floor = book.last_equity * (1 - settings.daily_loss_limit_pct / HUNDRED)
+    opening = book.opening_equity(day)
+    if settings.daily_loss_limit_pct and opening:
+        floor = opening * (1 - settings.daily_loss_limit_pct / HUNDRED)
         if equity < floor:
             return GateResult(False, f"daily loss limit: equity {equity:.2f} below {floor:.2f}")
     if settings.max_position_pct:

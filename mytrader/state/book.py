@@ -49,7 +49,9 @@ class Book(BaseModel):
     trades: int = 0  # filled orders
     wins: int = 0  # sells that realized a gain
     losses: int = 0  # sells that realized a loss (or nothing)
-    last_equity: Decimal | None = None  # equity at the previous snapshot (daily loss limit)
+    last_equity: Decimal | None = None  # equity at the previous snapshot
+    day: str | None = None  # trading day of the previous snapshot
+    day_start_equity: Decimal | None = None  # equity when that day began (daily loss limit)
     equity_history: list[Decimal] = Field(default_factory=list)
     recent: list[TradeOutcome] = Field(default_factory=list)
 
@@ -130,9 +132,17 @@ class Book(BaseModel):
         ][-RECENT_OUTCOMES:]
         return order.model_copy(update={"realized_pnl": realized})
 
-    def mark(self, prices: dict[str, Decimal]) -> Decimal:
+    def opening_equity(self, day: str) -> Decimal | None:
+        """Equity at the start of trading day `day`: the last mark of an earlier day, or
+        what that day opened with when cycles ran on it already (intraday cycles)."""
+        return self.day_start_equity if self.day == day else self.last_equity
+
+    def mark(self, prices: dict[str, Decimal], day: str | None = None) -> Decimal:
         """Record this cycle's equity (for the daily loss limit and the weights)."""
         eq = self.equity(prices)
+        if day is not None and day != self.day:
+            self.day_start_equity = self.last_equity if self.last_equity is not None else eq
+            self.day = day
         self.last_equity = eq
         self.equity_history = [*self.equity_history, eq][-EQUITY_HISTORY:]
         return eq

@@ -7,6 +7,7 @@ from mytrader.state import Book, Position
 from tests.helpers import decision, make_settings
 
 D = Decimal
+DAY = "2024-01-02"
 
 
 def book_with(cash: str, **positions: tuple[int, str]) -> Book:
@@ -18,7 +19,7 @@ def book_with(cash: str, **positions: tuple[int, str]) -> Book:
 
 def gate(leg, book, prices, open_=True, tradable=True, **settings):
     s = make_settings(**settings)
-    return check_leg(leg, book, prices, s, market_open=open_, tradable=tradable)
+    return check_leg(leg, book, prices, s, market_open=open_, tradable=tradable, day=DAY)
 
 
 def test_buy_beyond_cash_is_refused_counting_limit_buffer_and_fee():
@@ -62,6 +63,31 @@ def test_daily_loss_limit_blocks_buys_not_sells():
     refused = gate(Leg("A", "buy", 1, ""), book, prices, daily_loss_limit_pct=D("5"))
     assert not refused.approved and "daily loss limit" in refused.reason
     assert gate(Leg("A", "sell", 1, ""), book, prices, daily_loss_limit_pct=D("5")).approved
+
+
+def test_daily_loss_limit_counts_from_the_start_of_the_day():
+    book = book_with("9000", A=(10, "1000"))  # equity now 10000
+    prices = {"A": D("100")}
+    # Earlier cycles today: the day opened at 10600 (-5.7 % now), the last mark was 10100.
+    book.day, book.day_start_equity, book.last_equity = DAY, D("10600"), D("10100")
+    refused = gate(Leg("A", "buy", 1, ""), book, prices, daily_loss_limit_pct=D("5"))
+    assert not refused.approved and "10070.00" in refused.reason  # 10600 * 0.95
+    # A new day starts from the last mark: -1 % since 10100 is within the limit.
+    book.day = "2024-01-01"
+    assert gate(Leg("A", "buy", 1, ""), book, prices, daily_loss_limit_pct=D("5")).approved
+
+
+def test_mark_keeps_the_opening_equity_of_the_day():
+    book = book_with("1000")
+    book.mark({}, day="2024-01-01")
+    assert (book.day, book.day_start_equity) == ("2024-01-01", D("1000"))
+    book.cash = D("900")
+    book.mark({}, day="2024-01-02")  # the 2nd opens at the 1st's last mark
+    book.cash = D("800")
+    book.mark({}, day="2024-01-02")
+    assert (book.day_start_equity, book.last_equity) == (D("1000"), D("800"))
+    assert book.opening_equity("2024-01-02") == D("1000")
+    assert book.opening_equity("2024-01-03") == D("800")
 
 
 def test_stop_loss_and_take_profit_exits():
