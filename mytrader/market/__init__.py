@@ -6,7 +6,6 @@ from mytrader.market.broker import (
     Broker,
     BrokerError,
     DuplicateOrderError,
-    HistoryExhausted,
 )
 from mytrader.market.data import MarketDataError, PriceHistory, SymbolSeries, load_bars, to_decimal
 from mytrader.market.ledger import InMemoryLedger, OrderLedger
@@ -20,7 +19,6 @@ __all__ = [
     "Broker",
     "BrokerError",
     "DuplicateOrderError",
-    "HistoryExhausted",
     "InMemoryLedger",
     "MarketDataError",
     "OrderLedger",

@@ -39,10 +39,6 @@ class DuplicateOrderError(BrokerError):
     """An order with this client_order_id exists already (Alpaca: 422 'must be unique')."""
 
 
-class HistoryExhausted(RuntimeError):
-    """The offline market has no trading day left to step to."""
-
-
 @runtime_checkable
 class Broker(Protocol):
     """Market data and order routing. Implementations must be safe to read from threads."""

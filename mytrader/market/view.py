@@ -18,10 +18,11 @@ from mytrader.state.models import MarketView, Movers, SymbolView
 PCT_DIGITS = 2  # percentages and RSI
 LEVEL_DIGITS = 2  # price levels (SMA, Bollinger, high)
 MACD_DIGITS = 4  # MACD values are small differences of prices
+LOOKBACK = 120  # bars behind every indicator (MACD and SMA 50 need at least 60)
 
 
 def build_market_view(
-    broker: Broker, as_of: str, extra_symbols: Iterable[str], top: int, lookback: int = 120
+    broker: Broker, as_of: str, extra_symbols: Iterable[str], top: int, lookback: int = LOOKBACK
 ) -> MarketView:
     """Movers of the session plus every symbol shown (movers and `extra_symbols`, e.g. the
     books' holdings), each with indicators over its last `lookback` bars up to `as_of`.

@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field
 from mytrader.state.models import OrderResult
 
 RECENT_OUTCOMES = 5  # trade outcomes kept in the book for the next prompts
-EQUITY_HISTORY = 20  # equity points kept in state; the full curve is in portfolio_snapshots
 
 ZERO = Decimal("0")
 
@@ -52,7 +51,6 @@ class Book(BaseModel):
     last_equity: Decimal | None = None  # equity at the previous snapshot
     day: str | None = None  # trading day of the previous snapshot
     day_start_equity: Decimal | None = None  # equity when that day began (daily loss limit)
-    equity_history: list[Decimal] = Field(default_factory=list)
     recent: list[TradeOutcome] = Field(default_factory=list)
 
     @classmethod
@@ -144,5 +142,4 @@ class Book(BaseModel):
             self.day_start_equity = self.last_equity if self.last_equity is not None else eq
             self.day = day
         self.last_equity = eq
-        self.equity_history = [*self.equity_history, eq][-EQUITY_HISTORY:]
         return eq

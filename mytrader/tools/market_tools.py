@@ -21,12 +21,11 @@ from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field, ValidationError
 
 from mytrader.market.broker import Bar, Broker
-from mytrader.market.view import symbol_view
+from mytrader.market.view import LOOKBACK, symbol_view
 from mytrader.state.book import Book
 from mytrader.tools.news import NewsItem, NewsSource, NoNews, published_by
 
 MAX_BAR_DAYS = 60  # rows a get_bars call may return
-INDICATOR_LOOKBACK = 120  # bars behind the indicators: the same window as the market view
 MAX_NEWS = 20
 SUMMARY_CHARS = 400  # news summaries are cut so one call cannot flood the context
 
@@ -177,7 +176,7 @@ class MarketReader:
         if not 1 <= days <= MAX_BAR_DAYS:
             raise ToolInputError(f"days must be between 1 and {MAX_BAR_DAYS}, got {days}")
         sym = self.symbol(symbol)
-        bars = self.history(sym, max(days, INDICATOR_LOOKBACK))
+        bars = self.history(sym, max(days, LOOKBACK))  # the market view's window
         view = symbol_view(sym, bars)  # the same indicator code as the market view
         shown = view.model_dump(include=set(INDICATORS))
         return {

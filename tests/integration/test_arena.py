@@ -93,7 +93,7 @@ def test_checkpoint_keeps_no_growing_history(settings):
     assert len(tenth["logs"]) <= 3 * 4  # this cycle's logs only
     assert len(tenth["orders"]) <= 4 * 10
     for book in tenth["books"].values():
-        assert len(book["recent"]) <= 5 and len(book["equity_history"]) <= 20
+        assert len(book["recent"]) <= 5
 
 
 class CrashingBroker:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import clean_env
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -38,12 +40,7 @@ def wait_ok(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> Non
 @pytest.fixture
 def dev_server(tmp_path):
     port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("LANGSMITH_", "LANGCHAIN_", "OPENROUTER_", "ALPACA_"))
-        and k != "DATABASE_URL"
-    }
+    env = clean_env()
     env.update(
         LANGGRAPH_CLI_NO_ANALYTICS="1",
         LANGGRAPH_NO_VERSION_CHECK="true",
