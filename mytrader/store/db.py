@@ -25,7 +25,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from mytrader.state.models import OrderResult, OrderStatus
 from mytrader.store.records import CycleRecord, LogKind, LogRow, Snapshot, TradeRow, Usage
-from mytrader.store.schema import TABLES, DialectName, ddl
+from mytrader.store.schema import TABLES, WIDEN_QUERY, DialectName, ddl, widen_statements
 
 if TYPE_CHECKING:
     from mytrader.config import Settings
@@ -364,6 +364,10 @@ class ArenaStore:
                 tx.run("SELECT pg_advisory_xact_lock(?)", (_SETUP_LOCK_KEY,))
             for statement in ddl(self.dialect):
                 tx.run(statement)
+            if self.dialect == "postgres":  # arenas created with 32-bit columns
+                found = [(r["table_name"], r["column_name"]) for r in tx.rows(WIDEN_QUERY)]
+                for statement in widen_statements(found):
+                    tx.run(statement)
 
     def close(self) -> None:
         self._db.close()
