@@ -3,10 +3,15 @@
 Each `run_cycle` continues the arena's thread: if the last cycle was interrupted (a
 crash, a kill), it is resumed from its last checkpoint instead of starting a new one,
 so no order is placed twice.
+
+A cycle that raises is recorded (node, error without secrets, failures in a row) and
+reported as CycleFailed, whose message names the way on (`mytrader repair`,
+mytrader/repair.py), so a failure that repeats never loops silently on one checkpoint.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -18,11 +23,14 @@ from pydantic import BaseModel, Field
 
 from mytrader.config import Settings
 from mytrader.graph.builder import GRAPH_NAME, build_builder
-from mytrader.graph.context import ArenaServices
+from mytrader.graph.context import ArenaServices, arena_key
+from mytrader.repair import ERROR_CHARS, CycleFailed, scrub_secrets
 from mytrader.services import open_services
 from mytrader.state import AgentDecision, OrderResult, VoteResult
 from mytrader.store.checkpointer import delete_thread, open_checkpointer, prune_thread
 from mytrader.store.lock import arena_lock
+
+log = logging.getLogger(__name__)
 
 RECURSION_LIMIT = 50  # a cycle is 6 steps; a runaway loop should fail fast
 
@@ -74,8 +82,82 @@ class Arena:
             "run_name": f"{GRAPH_NAME}.cycle",
             "metadata": {"arena": self.thread_id, "cycle": cycle, "resumed": pending},
         }
-        out = self.graph.invoke(None if pending else {}, config, durability="sync", **invoke_kwargs)
+        if pending:
+            self._warn_if_failed_before(cycle)
+        try:
+            out = self.graph.invoke(
+                None if pending else {}, config, durability="sync", **invoke_kwargs
+            )
+        except Exception as exc:
+            raise self._failed(exc) from exc
         return summarize(out, resumed=pending)
+
+    @property
+    def key(self) -> str:
+        return arena_key(self.config, self.services.settings.arena_id)
+
+    def _warn_if_failed_before(self, cycle: int) -> None:
+        try:
+            before = self.services.store.failure(self.key, cycle)
+        except Exception:  # the store's own trouble shows when the cycle runs
+            return
+        if before and not before.get("repaired"):
+            log.warning(
+                "cycle %s failed %s time(s) before at node %s (%s); resuming it",
+                cycle,
+                before["count"],
+                before["node"],
+                before["error"][:200],
+            )
+
+    def _failed(self, exc: Exception) -> CycleFailed:
+        """Record why the pending cycle failed (and how often), for the message and the
+        next run."""
+        settings = self.services.settings
+        try:
+            state = self.graph.get_state(self.config)
+            node = ",".join(state.next) or "?"
+            cycle = int(state.values.get("cycle") or 0)
+            if node in ("screener", "__start__"):  # the new cycle had not begun
+                cycle += 1
+        except Exception:
+            node, cycle = "?", 0
+        error = scrub_secrets(f"{type(exc).__name__}: {exc}", settings)[:ERROR_CHARS]
+        count: int | None
+        try:
+            count = self.services.store.record_failure(self.key, cycle, node, error)
+        except Exception:  # e.g. the database itself is down: say so without a count
+            log.warning("could not record the failure of cycle %s", cycle, exc_info=True)
+            count = None
+        return CycleFailed(settings.arena_id, cycle, node, error, count)
+
+    def pending_failure(self) -> str | None:
+        """What is pending and why (its recorded failure), None when no cycle is pending."""
+        state = self.graph.get_state(self.config)
+        if not state.next:
+            return None
+        cycle = int(state.values.get("cycle") or 0)
+        node = ",".join(state.next)
+        try:
+            failed = self.services.store.failure(self.key, cycle)
+        except Exception:
+            failed = None
+        if failed is None:
+            return f"cycle {cycle} is pending at node '{node}' (no failure recorded)"
+        return (
+            f"cycle {cycle} is pending at node '{node}'; it failed {failed['count']} time(s) "
+            f"at node '{failed['node']}': {failed['error']}"
+        )
+
+    def unknown_watchlist(self) -> list[str]:
+        """Warnings for WATCHLIST symbols the broker does not trade (they are skipped)."""
+        settings = self.services.settings
+        unknown = [s for s in settings.watchlist_symbols if self.services.broker.asset(s) is None]
+        if not unknown:
+            return []
+        warning = f"WATCHLIST symbol(s) not in the market data, ignored: {', '.join(unknown)}"
+        log.warning(warning)
+        return [warning]
 
     def prune(self) -> None:
         """Drop all but the latest checkpoint: history lives in the arena's tables."""

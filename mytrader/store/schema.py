@@ -28,6 +28,7 @@ TABLES: tuple[str, ...] = (
     "portfolio_snapshots",
     "llm_usage",
     "sim_orders",
+    "cycle_failures",
 )
 
 _TYPES: dict[DialectName, dict[str, str]] = {
@@ -146,6 +147,22 @@ CREATE TABLE IF NOT EXISTS sim_orders (
     created_at {now}
 )"""
 
+# A cycle that failed, with the node and the (secret-free) error, and how many times in a
+# row: the next run says so instead of failing silently the same way (`mytrader repair`).
+# `unrecorded` holds, as JSON, the rows a repair could not write, so no trade is lost.
+_FAILURES = """
+CREATE TABLE IF NOT EXISTS cycle_failures (
+    arena TEXT NOT NULL,
+    cycle {int} NOT NULL,
+    node TEXT NOT NULL,
+    error TEXT NOT NULL,
+    count {int} NOT NULL,
+    repaired TEXT,
+    unrecorded TEXT,
+    updated_at {now},
+    PRIMARY KEY (arena, cycle)
+)"""
+
 # The primary and unique keys above already serve "by arena" and "by arena, cycle";
 # these serve the per-account and per-agent filters.
 _INDEXES = (
@@ -157,7 +174,7 @@ _INDEXES = (
 )
 
 
-_TABLE_DDL = (_CYCLES, _TRADES, _AGENT_LOGS, _SNAPSHOTS, _USAGE, _SIM_ORDERS)
+_TABLE_DDL = (_CYCLES, _TRADES, _AGENT_LOGS, _SNAPSHOTS, _USAGE, _SIM_ORDERS, _FAILURES)
 
 
 def ddl(dialect: DialectName) -> list[str]:
