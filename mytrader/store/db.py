@@ -99,6 +99,10 @@ class Dialect:
         """Bind money exactly: NUMERIC takes a Decimal, SQLite's TEXT column its string."""
         if isinstance(value, Decimal) and self.name == "sqlite":
             return str(value)
+        if isinstance(value, str) and self.name == "postgres" and "\x00" in value:
+            # PostgreSQL text cannot hold NUL, and a model's answer (agent_logs) may:
+            # refusing it would fail the record step on every resume.
+            return value.replace("\x00", "\N{REPLACEMENT CHARACTER}")
         return value
 
 
@@ -117,13 +121,13 @@ class _Tx:
 
     def run(self, query: str, params: Sequence[object] = ()) -> int:
         if params:
-            self._cur.execute(self.dialect.sql(query), tuple(params))
+            self._cur.execute(self.dialect.sql(query), tuple(map(self.dialect.bind, params)))
         else:  # no params: psycopg then leaves a `%` in the text alone
             self._cur.execute(query)
         return int(self._cur.rowcount)
 
     def run_many(self, query: str, rows: Iterable[Sequence[object]]) -> None:
-        batch = [tuple(r) for r in rows]
+        batch = [tuple(map(self.dialect.bind, r)) for r in rows]
         if batch:
             self._cur.executemany(self.dialect.sql(query), batch)
 
