@@ -116,9 +116,18 @@ class SalvagingStore:
         return getattr(self._store, name)
 
     def record_cycle(self, rec: CycleRecord) -> None:
-        empty: dict[str, list[Any]] = {"trades": [], "logs": [], "snapshots": [], "usage": []}
+        empty: dict[str, list[Any]] = {
+            "trades": [],
+            "settled": [],
+            "logs": [],
+            "snapshots": [],
+            "usage": [],
+        }
         parts: list[tuple[str, CycleRecord]] = [("cycle", rec.model_copy(update=empty))]
         parts += [("trade", rec.model_copy(update={**empty, "trades": [t]})) for t in rec.trades]
+        parts += [
+            ("settled", rec.model_copy(update={**empty, "settled": [o]})) for o in rec.settled
+        ]
         # Logs together: their sequence numbers are counted within the cycle's list.
         if rec.logs:
             parts.append(("logs", rec.model_copy(update={**empty, "logs": rec.logs})))

@@ -64,6 +64,8 @@ CREATE TABLE IF NOT EXISTS cycles (
     arena TEXT NOT NULL,
     cycle {int} NOT NULL,
     as_of TEXT NOT NULL,
+    benchmark_symbol TEXT,
+    benchmark_close {money},
     recorded_at {now},
     PRIMARY KEY (arena, cycle)
 )"""
@@ -80,6 +82,12 @@ CREATE TABLE IF NOT EXISTS trades (
     qty {{int}} NOT NULL,
     status TEXT NOT NULL CHECK (status IN ({_STATUSES})),
     reason TEXT NOT NULL DEFAULT '',
+    type TEXT NOT NULL DEFAULT 'market',
+    order_class TEXT NOT NULL DEFAULT 'simple',
+    purpose TEXT NOT NULL DEFAULT 'decision',
+    limit_price {{money}},
+    stop_price {{money}},
+    booked_cycle {{int}},
     client_order_id TEXT NOT NULL UNIQUE,
     broker_order_id TEXT,
     filled_qty {{int}} NOT NULL DEFAULT 0,
@@ -174,6 +182,27 @@ _INDEXES = (
 )
 
 
+# Columns added since the first release: (table, column, type template). `setup()` adds
+# the missing ones to a database created by an older version.
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("cycles", "benchmark_symbol", "TEXT"),
+    ("cycles", "benchmark_close", "{money}"),
+    ("trades", "type", "TEXT NOT NULL DEFAULT 'market'"),
+    ("trades", "order_class", "TEXT NOT NULL DEFAULT 'simple'"),
+    ("trades", "purpose", "TEXT NOT NULL DEFAULT 'decision'"),
+    ("trades", "limit_price", "{money}"),
+    ("trades", "stop_price", "{money}"),
+    ("trades", "booked_cycle", "{int}"),
+)
+# The statuses a trades row may have now: an older CHECK without one of them is replaced.
+TRADE_STATUSES = _STATUSES
+
+
+def added_columns(dialect: DialectName) -> list[tuple[str, str, str]]:
+    types = _TYPES[dialect]
+    return [(t, c, spec.format(**types)) for t, c, spec in ADDED_COLUMNS]
+
+
 _TABLE_DDL = (_CYCLES, _TRADES, _AGENT_LOGS, _SNAPSHOTS, _USAGE, _SIM_ORDERS, _FAILURES)
 
 
@@ -190,10 +219,11 @@ def bigint_columns() -> dict[str, tuple[str, ...]]:
     for template in _TABLE_DDL:
         lines = template.strip().splitlines()
         table = lines[0].split()[-2]
+        ints = ("{int}", "{{int}}", "{bigint}", "{{bigint}}")
         cols = tuple(
-            line.split()[0]
-            for line in lines[1:]
-            if line.split()[1:2] in (["{int}"], ["{{int}}"], ["{bigint}"], ["{{bigint}}"])
+            words[0]
+            for words in (line.split() for line in lines[1:])
+            if len(words) > 1 and words[1].rstrip(",") in ints
         )
         if cols:
             out[table] = cols
