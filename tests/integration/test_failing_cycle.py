@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
+import pytest
 
 from mytrader.store.db import ArenaStore
 from tests.helpers import make_settings
@@ -33,6 +35,15 @@ FOR EACH ROW WHEN (NEW.cycle = {FAIL_AT}) EXECUTE FUNCTION refuse_snapshot();
 """
 
 
+@pytest.fixture
+def refused_snapshots(backend: dict[str, Any]) -> Iterator[Callable[[], None]]:
+    """Installs the trigger when called; the shared PostgreSQL database loses it after."""
+    yield lambda: _install_trigger(backend)
+    if backend.get("database_url"):
+        with psycopg.connect(str(backend["database_url"]), autocommit=True) as conn:
+            conn.execute("DROP TRIGGER IF EXISTS refuse_snapshots ON portfolio_snapshots")
+
+
 def _install_trigger(backend: dict[str, Any]) -> None:
     if backend.get("database_url"):
         with psycopg.connect(str(backend["database_url"]), autocommit=True) as conn:
@@ -43,11 +54,11 @@ def _install_trigger(backend: dict[str, Any]) -> None:
             conn.execute(SQLITE_TRIGGER)
 
 
-def test_repeating_record_failure_is_reported_and_repaired(backend, tmp_path):
+def test_repeating_record_failure_is_reported_and_repaired(backend, refused_snapshots, tmp_path):
     env = env_for(backend)
     first = mytrader(["run", "--cycles", str(FAIL_AT - 1), "--quiet"], env, tmp_path)
     assert first.returncode == 0, first.stderr
-    _install_trigger(backend)
+    refused_snapshots()
 
     for attempt in (1, 2):  # the same failure, counted, never a silent loop
         failed = mytrader(["run", "--cycles", "2"], env, tmp_path)
