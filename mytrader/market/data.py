@@ -94,6 +94,7 @@ class PriceHistory:
         if empty.any():
             row = raw["_index"][int(np.flatnonzero(empty)[0])]
             raise MarketDataError(f"{_where(source, row)}: empty symbol or date")
+        _check_dates(cal.tolist(), raw, source)
         order = _sort_order(sym_codes, date_codes, len(cal), raw, source)
         # Tuples: shared by every reader, so they must not be editable.
         self.calendar: tuple[str, ...] = tuple(str(d) for d in cal)
@@ -199,8 +200,10 @@ def _read(path: Path) -> pd.DataFrame:
         frame = pd.read_csv(path, usecols=list(COLUMNS), dtype=_DTYPES, skip_blank_lines=False)
     except (ValueError, TypeError, OverflowError):  # a non-numeric value, an empty volume
         frame = _locate_bad_value(path)
-    if frame.isna().all(axis=1).any():
-        frame = frame[~frame.isna().all(axis=1)]
+    blank = frame["symbol"].isna() & frame["date"].isna()  # cheap first look
+    if blank.any():
+        blank &= frame.isna().all(axis=1)
+        frame = frame[~blank]
     if frame.empty:
         raise MarketDataError(f"{path}: no bars after the header line")
     return frame
@@ -270,7 +273,6 @@ def _clean(frame: pd.DataFrame, source: str | None = None) -> dict[str, npt.NDAr
     except (ValueError, TypeError) as exc:
         raise MarketDataError(f"{source or 'bars'}: bad value in the bars: {exc}") from None
     _check_values(frame, cols, source)
-    _check_dates(frame, cols["date"], source)
     # Zero-volume rows are filler (quotes before a listing, halted days), not sessions.
     keep = cols["volume"] > 0
     cols["_index"] = np.asarray(frame.index)  # names a duplicate's line
@@ -286,20 +288,16 @@ def _clean(frame: pd.DataFrame, source: str | None = None) -> dict[str, npt.NDAr
     return cols
 
 
-def _check_dates(frame: pd.DataFrame, dates: ObjArray, source: str | None) -> None:
-    """Every date a real YYYY-MM-DD day; each distinct value is parsed once."""
-    for d in pd.unique(dates):
-        if isinstance(d, float) and np.isnan(d):
-            continue  # an empty date is reported with the empty symbols
+def _check_dates(dates: list[object], raw: dict[str, Any], source: str | None) -> None:
+    """Every distinct date a real YYYY-MM-DD day; a bad one is named with its first line."""
+    for d in dates:
         try:
             ok = isinstance(d, str) and _date.fromisoformat(d).isoformat() == d
         except ValueError:
             ok = False
         if not ok:
-            row = int(np.flatnonzero(dates == d)[0])
-            raise MarketDataError(
-                f"{_where(source, frame.index[row])}: bad date {d!r}: expected YYYY-MM-DD"
-            )
+            row = raw["_index"][int(np.flatnonzero(raw["date"] == d)[0])]
+            raise MarketDataError(f"{_where(source, row)}: bad date {d!r}: expected YYYY-MM-DD")
 
 
 def _sort_order(
