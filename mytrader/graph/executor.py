@@ -16,7 +16,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from mytrader.config import ACCOUNTS, COLLABORATIVE
+from mytrader.config import COLLABORATIVE
 from mytrader.graph.context import ArenaServices, arena_key
 from mytrader.graph.risk import Leg, check_leg, decision_leg, exit_legs
 from mytrader.market.broker import Broker, BrokerError, DuplicateOrderError
@@ -105,9 +105,9 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         cycle, as_of = state["cycle"], state["as_of"] or ""
         view = MarketView.model_validate(state["market"])
         prices = {s: v.price for s, v in view.symbols.items()}
-        books = {a: Book.model_validate(state["books"][a]) for a in ACCOUNTS}
+        books = {a: Book.model_validate(state["books"][a]) for a in settings.accounts}
         orders: list[OrderResult] = []
-        for account in ACCOUNTS:
+        for account in settings.accounts:
             book = books[account]
             legs = exit_legs(book, prices, settings)
             wanted = decision_leg(account_decision(state, account))
