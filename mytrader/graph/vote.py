@@ -16,7 +16,8 @@ Among the winning options the collaborative account takes one per cycle: a SELL 
 symbol it holds first (it sells all of it), else the BUY with the largest
 weight x conviction (ties: alphabetical), sized on its own book: the largest quantity
 its cash pays at the BUY limit price plus the fee within the position cap (also at the
-limit price), times the supporters' weighted mean conviction. Never refused for what the
+limit price), times the supporters' weighted mean conviction; what the account's open
+orders commit is not counted twice. Never refused for what the
 other agents could afford. Same inputs, same result: integers, sorted iteration.
 """
 
@@ -29,7 +30,7 @@ from typing import Any, Literal
 
 from mytrader.config import COLLABORATIVE, Settings
 from mytrader.graph.context import ArenaServices
-from mytrader.graph.risk import buy_limit
+from mytrader.graph.risk import Reserved, buy_limit, exit_legs
 from mytrader.llm.stances import default_stances
 from mytrader.state import (
     AgentDecision,
@@ -40,6 +41,7 @@ from mytrader.state import (
     Stance,
     VoteResult,
 )
+from mytrader.state.models import PendingOrder
 
 HUNDRED = Decimal("100")
 Mode = Literal["majority", "weighted"]
@@ -134,32 +136,55 @@ def _floor(value: Decimal) -> int:
 
 
 def affordable_qty(
-    book: Book, symbol: str, prices: Mapping[str, Decimal], settings: Settings
+    book: Book,
+    symbol: str,
+    prices: Mapping[str, Decimal],
+    settings: Settings,
+    reserved: Reserved | None = None,
 ) -> int:
-    """The largest BUY the risk gate lets through: cash for the shares at the limit price
-    plus the fee, and the position (held + bought) at the limit price within the cap."""
+    """The largest BUY the risk gate lets through: free cash (what open orders do not
+    commit) for the shares at the limit price plus the fee, and the position (held, on
+    order and bought) at the limit price within the cap."""
+    reserved = reserved or Reserved()
     price = prices.get(symbol)
     if price is None or price <= 0:
         return 0
     limit = max(price, buy_limit(price, settings))
-    qty = _floor((book.cash - settings.fee_per_trade) / limit)
+    qty = _floor((book.cash - reserved.cash - settings.fee_per_trade) / limit)
     if settings.max_position_pct:
         cap = book.equity(dict(prices)) * settings.max_position_pct / HUNDRED
-        qty = min(qty, _floor(cap / limit) - book.qty(symbol))
+        held = book.qty(symbol) + reserved.buy_qty.get(symbol, 0)
+        qty = min(qty, _floor(cap / limit) - held)
     return max(qty, 0)
 
 
+def sellable_qty(
+    book: Book, symbol: str, prices: Mapping[str, Decimal], settings: Settings, reserved: Reserved
+) -> int:
+    """Shares held and not committed: open sells and this cycle's stop-loss/take-profit
+    exits (the executor places those first) take theirs."""
+    exiting = {leg.symbol for leg in exit_legs(book, dict(prices), settings)}
+    if symbol in exiting:
+        return 0
+    return max(0, book.qty(symbol) - reserved.sell_qty.get(symbol, 0))
+
+
 def collaborative_order(
-    found: Iterable[Winner], book: Book, prices: Mapping[str, Decimal], settings: Settings
+    found: Iterable[Winner],
+    book: Book,
+    prices: Mapping[str, Decimal],
+    settings: Settings,
+    reserved: Reserved | None = None,
 ) -> tuple[Winner, int] | None:
     """The first winning option the collaborative book can act on, and its quantity."""
+    reserved = reserved or Reserved()
     for w in found:
         if w.action == "SELL":
-            held = book.qty(w.symbol)
+            held = sellable_qty(book, w.symbol, prices, settings, reserved)
             if held > 0:
                 return w, held
             continue
-        most = affordable_qty(book, w.symbol, prices, settings)
+        most = affordable_qty(book, w.symbol, prices, settings, reserved)
         if most >= 1:
             return w, max(1, most * w.conviction // 100)
     return None
@@ -177,13 +202,14 @@ def tally_votes(
     prices: Mapping[str, Decimal],
     settings: Settings,
     returns: Mapping[str, Decimal] | None = None,
+    reserved: Reserved | None = None,
 ) -> VoteResult:
     used = {a: (weights.get(a, 1) if mode == "weighted" else 1) for a in sorted(stances)}
     tally = tally_stances(stances, used)
     total = sum(used.values())
     shown = {a: str(r.quantize(Decimal("0.01"))) for a, r in (returns or {}).items()}
     found = winners(stances, used)
-    picked = collaborative_order(found, book, prices, settings)
+    picked = collaborative_order(found, book, prices, settings, reserved)
     if picked is None:
         reason = "no majority" if not found else "no winning option the book can act on"
         return VoteResult(
@@ -250,6 +276,10 @@ def make_vote(services: ArenaServices) -> Callable[[ArenaState], dict[str, Any]]
             {a: [Decimal(e) for e in track[a]] for a in personas}, settings.vote_edge_pct
         )
         stances = agent_stances(state.get("decisions") or {}, personas, view.symbols)
+        pending = [PendingOrder.model_validate(p) for p in state.get("pending") or []]
+        reserved = Reserved.of(
+            (p for p in pending if p.order.account == COLLABORATIVE), settings.fee_per_trade
+        )
         result = tally_votes(
             stances,
             weights,
@@ -258,6 +288,7 @@ def make_vote(services: ArenaServices) -> Callable[[ArenaState], dict[str, Any]]
             prices=prices,
             settings=settings,
             returns=returns if settings.vote_mode == "weighted" else None,
+            reserved=reserved,
         )
         return {"vote": result.model_dump(mode="json"), "track": track}
 
