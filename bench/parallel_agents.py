@@ -73,17 +73,12 @@ def settings_for(home: Path, srv: ChatServer, **overrides: Any) -> Settings:
     )
 
 
-def critiques_due(arena: Arena) -> int:
-    """Critiques the next cycle owes, from the checkpointed books and critique notes."""
-    values = arena.values()
-    books, notes = values.get("books") or {}, values.get("critiques") or {}
-    interval = arena.services.settings.critique_interval
-    due = 0
-    for persona in PERSONAS:
-        trades = (books.get(persona) or {}).get("trades", 0)
-        done = (notes.get(persona) or {}).get("trades_at", 0)
-        due += trades - done >= interval
-    return due
+def critiques_done(arena: Arena, cycle: int) -> int:
+    """Critiques written in `cycle`, from the checkpointed critique notes. (Due-ness is
+    only known inside the cycle: the fills that raise the trade counts are booked at its
+    start, in the screener.)"""
+    notes = arena.values().get("critiques") or {}
+    return sum(1 for p in PERSONAS if (notes.get(p) or {}).get("cycle") == cycle)
 
 
 @dataclass(frozen=True)
@@ -95,13 +90,13 @@ class Measured:
 
 
 def timed_cycle(arena: Arena, srv: ChatServer, sequential: bool) -> Measured:
-    expected = len(PERSONAS) + critiques_due(arena)
     before = len(srv.chat_requests)
     overrides = {"max_concurrency": 1} if sequential else None
     t0 = time.perf_counter()
     summary = arena.run_cycle(config_overrides=overrides)
     seconds = time.perf_counter() - t0
     requests = srv.chat_requests[before:]
+    expected = len(PERSONAS) + critiques_done(arena, summary.cycle)
     errors = [d.error for d in summary.decisions.values() if d.error]
     if errors:
         raise SystemExit(f"an agent failed: {errors}")
