@@ -24,9 +24,17 @@ from langgraph.errors import GraphBubbleUp
 from mytrader.config import Settings
 from mytrader.graph.context import ArenaServices
 from mytrader.llm.parsing import DecisionParseError, parse_decision
-from mytrader.llm.stances import parse_stances
+from mytrader.llm.stances import default_stances, parse_stances
 from mytrader.prompts import decision_messages, decision_payload, repair_message
-from mytrader.state import AgentDecision, AgentTask, Book, CritiqueNote, Decision, MarketView
+from mytrader.state import (
+    AgentDecision,
+    AgentTask,
+    Book,
+    CritiqueNote,
+    Decision,
+    MarketView,
+    Stance,
+)
 from mytrader.store.records import LogEntry, Usage
 
 log = logging.getLogger(__name__)
@@ -222,7 +230,7 @@ class AgentTurn:
             return AgentDecision(
                 agent=self.agent,
                 decision=decision,
-                stances=parse_stances(raw, decision, self.view.symbols),
+                stances=self.stances(raw, decision),
                 model=self.model_id,
                 raw=raw,
             )
@@ -233,6 +241,14 @@ class AgentTurn:
             model=self.model_id,
             raw=raw,
         )
+
+    def stances(self, raw: str, decision: Decision) -> dict[str, Stance]:
+        """The answer's stances; whatever is wrong with them, never the decision's problem."""
+        try:
+            return parse_stances(raw, decision, self.view.symbols)
+        except Exception as exc:
+            self._log("THOUGHT", f"stances ignored: {exc!r}")
+            return default_stances(decision, self.view.symbols)
 
     def run(self) -> dict[str, Any]:
         stop = over_budget(self.settings, self.agent, self.spent_today)

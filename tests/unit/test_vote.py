@@ -195,3 +195,17 @@ def test_agent_without_decision_or_stances_votes_hold_or_its_decision():
     out = agent_stances(given, ["grok", "deepseek"], ["MRNA", "AAPL"])
     assert out["grok"]["MRNA"] == st(BUY, 80) and out["grok"]["AAPL"] == st(HOLD, 0)
     assert set(out["deepseek"].values()) == {st(HOLD, 0)}
+
+
+def test_a_models_quantity_is_bounded_by_the_book_before_it_reaches_the_state():
+    from mytrader.graph.agent import bound_quantity
+
+    book = Book.open("grok", Decimal("1000"))
+    book.positions["AAPL"] = Position(qty=3, cost_basis=Decimal("600"))
+    huge = decision("BUY", "MRNA", 10**308, 70)
+    assert bound_quantity(huge, {"MRNA": 9}, book).quantity == 9
+    assert bound_quantity(decision("SELL", "AAPL", 5_000_000_000, 60), {}, book).quantity == 3
+    broke = bound_quantity(decision("BUY", "MRNA", 5, 70), {"MRNA": 0}, book)
+    assert broke.decision == "HOLD" and "cannot afford" in broke.reasoning
+    fine = decision("BUY", "MRNA", 4, 70)
+    assert bound_quantity(fine, {"MRNA": 9}, book) == fine
