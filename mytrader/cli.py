@@ -299,5 +299,26 @@ def run_scheduled(settings: Settings, every: str, cycles: int | None, quiet: boo
     )
 
 
+@app.command()
+def status(
+    every: Annotated[
+        str | None,
+        typer.Option(help="The arena's interval (default: the one its last run recorded)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """Last cycle, next one, broker clock, open orders, reconcile; exit 1 when unhealthy."""
+    from mytrader.status import run_status
+
+    settings = settings_or_exit()
+    with reported_errors():
+        try:
+            code = run_status(settings, every, as_json, console)
+        except ValueError as exc:  # a wrong --every
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
 if __name__ == "__main__":
     app()

@@ -72,6 +72,8 @@ def iso_utc(moment: datetime) -> str:
 
 def human(seconds: float) -> str:
     """A short duration for a person: 45s, 15m, 16h 30m, 2d 3h."""
+    if 0 < seconds < 1:
+        return f"{seconds:.2f}s"
     s = max(0, round(seconds))
     if s < 60:
         return f"{s}s"
