@@ -16,6 +16,8 @@ import os
 import signal
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -91,6 +93,23 @@ def test_a_server_cron_runs_cycles_of_the_arena_thread(cron_server):
         assert [c["cron_id"] for c in crons] == [cron["cron_id"]]
     finally:
         client.crons.delete(cron["cron_id"])
+
+    # The README's market-hours cron: the server follows New York time (DST included).
+    opening = client.crons.create_for_thread(
+        thread_id,
+        "mytrader",
+        schedule="30,45 9 * * 1-5",
+        input={},
+        timezone="America/New_York",
+        enabled=False,
+    )
+    try:
+        nxt = datetime.fromisoformat(str(opening["next_run_date"]).replace("Z", "+00:00"))
+        local = nxt.astimezone(ZoneInfo("America/New_York"))
+        assert (local.hour, local.minute) in {(9, 30), (9, 45)} and local.weekday() < 5
+        assert nxt - datetime.now(UTC) < timedelta(days=4)
+    finally:
+        client.crons.delete(opening["cron_id"])
 
     # The runs were the cron's, on the arena's thread, and the tables hold their cycles.
     runs = client.runs.list(thread_id)
