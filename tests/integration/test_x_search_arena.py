@@ -34,7 +34,7 @@ def srv():
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_post_is_data_and_the_risk_gate_still_judges(backend, srv, store):
-    with XServer() as x:
+    with XServer(token="x-SECRET-token-5e1d") as x:
         x.posts = [
             Post("1", INJECTION, "2024-01-04T15:00:00.000Z", "pump_bot", likes=9999),
             Post("2", "$NVDA next week's news", "2024-01-10T15:00:00.000Z", "future"),
@@ -76,3 +76,9 @@ def test_a_post_is_data_and_the_risk_gate_still_judges(backend, srv, store):
     (order,) = [o for o in summary.orders if o.account == "grok"]
     assert order.status == "refused" and order.reason, order
     assert store.trades(settings.arena_id, account="grok")[0].status == "refused"
+
+    # The bearer token went to X only: not to the model, the tables or the checkpoints.
+    token = x.token.encode()
+    assert all(x.token not in json.dumps(r.body) for r in srv.requests)
+    files = list(settings.mytrader_home.glob("*.sqlite*"))
+    assert files and not any(token in f.read_bytes() for f in files)
