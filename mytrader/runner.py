@@ -7,6 +7,7 @@ so no order is placed twice.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -26,7 +27,10 @@ from mytrader.scheduler import iso_utc
 from mytrader.services import open_services
 from mytrader.state import AgentDecision, OrderResult, VoteResult
 from mytrader.store.checkpointer import delete_thread, open_checkpointer, prune_thread
+from mytrader.store.db import StoreError
 from mytrader.store.lock import arena_lock
+
+log = logging.getLogger(__name__)
 
 RECURSION_LIMIT = 50  # a cycle is 6 steps; a runaway loop should fail fast
 
@@ -88,14 +92,17 @@ class Arena:
         except Exception as exc:  # recorded, then raised: the caller decides what follows
             ms = round((time.monotonic() - t0) * 1000)
             message = f"{type(exc).__name__}: {exc}"[:500]
-            store.beat_end(
-                beat,
-                cycle=cycle,
-                ended_at=utc_now(),
-                duration_ms=ms,
-                outcome="failed",
-                message=message,
-            )
+            try:
+                store.beat_end(
+                    beat,
+                    cycle=cycle,
+                    ended_at=utc_now(),
+                    duration_ms=ms,
+                    outcome="failed",
+                    message=message,
+                )
+            except StoreError:  # the database may be what failed: keep the cycle's error
+                log.exception("could not record the failed cycle's heartbeat")
             raise
         summary = summarize(out, resumed=pending)
         store.beat_end(

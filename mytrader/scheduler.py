@@ -274,6 +274,7 @@ def run_every(
 ) -> None:
     """Run the arena on the schedule until stopped, then `finish` (the leaderboard)."""
     from mytrader.runner import open_arena
+    from mytrader.store.db import StoreError
 
     with open_arena(settings) as arena:
         arena.interval_s = round(interval_s)
@@ -295,7 +296,10 @@ def run_every(
                 style = {"skipped": "yellow", "failed": "red"}.get(tick.kind, "dim")
                 console.print(f"[{style}]{tick.message}[/{style}]")
             if tick.next_at is not None:
-                store.beat_next(arena.thread_id, iso_utc(tick.next_at))
+                try:
+                    store.beat_next(arena.thread_id, iso_utc(tick.next_at))
+                except StoreError as exc:  # only `status` reads it: not worth stopping for
+                    log.warning("could not record the next cycle's time: %s", exc)
 
         scheduler = Scheduler(
             interval_s, one_cycle, lambda: broker_clock(arena.services.broker), report=report

@@ -523,13 +523,10 @@ class ArenaStore:
     ) -> int:
         """A cycle attempt starts: its row, outcome 'running' until `beat_end`."""
         with self._tx() as tx:
-            tx.run(
-                "INSERT INTO heartbeats (arena, cycle, started_at, outcome, interval_s, pid)"
-                " VALUES (?, ?, ?, 'running', ?, ?)",
-                (arena, cycle, started_at, interval_s, pid),
-            )
             rows = tx.rows(
-                "SELECT MAX(id) AS id FROM heartbeats WHERE arena = ? AND pid = ?", (arena, pid)
+                "INSERT INTO heartbeats (arena, cycle, started_at, outcome, interval_s, pid)"
+                " VALUES (?, ?, ?, 'running', ?, ?) RETURNING id",
+                (arena, cycle, started_at, interval_s, pid),
             )
         return int(rows[0]["id"])
 
