@@ -24,7 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import FrameType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
+
+from mytrader.market.broker import Broker, MarketClock
 
 if TYPE_CHECKING:  # the graph stack is imported only when the command runs
     from rich.console import Console
@@ -39,20 +41,30 @@ _UNIT_S = {"s": 1, "m": 60, "h": 3600}
 MAX_CLOSED_WAIT_S = 3600.0  # a closed market is looked at again at least hourly
 
 
-class ClockReading(Protocol):
-    """What the scheduler reads of `Broker.clock()` (a `MarketClock`)."""
+@dataclass(frozen=True)
+class ClockState:
+    """The broker's `MarketClock` with its times parsed (a date is its midnight UTC)."""
 
-    @property
-    def timestamp(self) -> datetime: ...
+    timestamp: datetime
+    is_open: bool
+    next_open: datetime | None = None
+    next_close: datetime | None = None
 
-    @property
-    def is_open(self) -> bool: ...
+    @classmethod
+    def of(cls, clock: MarketClock) -> ClockState:
+        return cls(
+            timestamp=_moment(clock.timestamp) or datetime.now(UTC),
+            is_open=clock.is_open,
+            next_open=_moment(clock.next_open),
+            next_close=_moment(clock.next_close),
+        )
 
-    @property
-    def next_open(self) -> datetime | None: ...
 
-    @property
-    def next_close(self) -> datetime | None: ...
+def _moment(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_interval(text: str) -> float:
@@ -106,7 +118,7 @@ class Scheduler:
         self,
         interval_s: float,
         run_cycle: Callable[[], bool],
-        clock: Callable[[], ClockReading],
+        clock: Callable[[], ClockState],
         *,
         report: Callable[[Tick], None] = lambda tick: None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -190,7 +202,7 @@ class Scheduler:
             )
             return True
 
-    def _wait_for_open(self, reading: ClockReading) -> None:
+    def _wait_for_open(self, reading: ClockState) -> None:
         now = reading.timestamp
         opens = reading.next_open
         until_open = MAX_CLOSED_WAIT_S if opens is None else (opens - now).total_seconds()
@@ -209,23 +221,12 @@ class Scheduler:
         self._sleep(wait)
 
 
-@dataclass(frozen=True)
-class AlwaysOpen:
-    """The clock of a broker that has none: open now (the offline exchange's rule)."""
-
-    timestamp: datetime
-    is_open: bool = True
-    next_open: datetime | None = None
-    next_close: datetime | None = None
-
-
 # --- the `mytrader run --every` command body ------------------------------------------
 
 
-def broker_clock(broker: object) -> ClockReading:
+def broker_clock(broker: Broker, as_of: str | None = None) -> ClockState:
     """The broker's market clock (holidays and early closes are the broker's business)."""
-    clock = getattr(broker, "clock", None)
-    return clock() if callable(clock) else AlwaysOpen(datetime.now(UTC))
+    return ClockState.of(broker.clock(as_of))
 
 
 def stop_on_signals(scheduler: Scheduler) -> Callable[[], None]:

@@ -16,8 +16,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from mytrader.config import Settings
-from mytrader.market.broker import Broker
-from mytrader.scheduler import ClockReading, broker_clock, human, iso_utc
+from mytrader.graph.orders import arena_prefix
+from mytrader.market.broker import Broker, MarketClock
+from mytrader.scheduler import ClockState, human, iso_utc
 from mytrader.store.db import ArenaStore
 from mytrader.store.records import Heartbeat
 
@@ -26,13 +27,6 @@ STALE_INTERVALS = 3
 # () -> the differences between the arena's books and the broker's account, [] when
 # they agree.
 Reconciler = Callable[[], list[str]]
-
-
-class ClockView(BaseModel):
-    timestamp: str
-    is_open: bool
-    next_open: str | None = None
-    next_close: str | None = None
 
 
 class Status(BaseModel):
@@ -46,7 +40,7 @@ class Status(BaseModel):
     last_recorded_at: str | None = None
     interval_s: int | None = None
     next_at: str | None = None
-    clock: ClockView | None = None
+    clock: MarketClock | None = None  # as the broker tells it
     open_orders: list[dict[str, Any]] | None = None  # None: the broker cannot list them
     reconcile: list[str] | None = None  # None: no reconcile available
 
@@ -67,7 +61,7 @@ def assess(
     last: Heartbeat | None,
     last_activity: datetime | None,
     interval_s: int | None,
-    clock: ClockReading | None,
+    clock: ClockState | None,
     reconcile: list[str] | None,
     now: datetime,
 ) -> list[str]:
@@ -104,15 +98,17 @@ def gather(
     recorded = store.last_recorded(arena)
     interval = interval_s or (last.interval_s if last else None)
 
-    clock: ClockReading | None
+    # The arena's last now: the simulated exchange's day (a live broker's clock is now).
+    as_of = recorded[1] if recorded else None
+    raw: MarketClock | None = None
     problems: list[str] = []
     try:
-        clock = broker_clock(broker)
+        raw = broker.clock(as_of)
     except Exception as exc:  # a monitor must hear about an unreachable broker
-        clock = None
         problems.append(f"broker clock unavailable: {type(exc).__name__}: {exc}")
+    clock = ClockState.of(raw) if raw is not None else None
 
-    orders = _open_orders(broker, recorded[1] if recorded else None, problems)
+    orders = _open_orders(broker, arena, as_of, problems)
     differences = reconcile() if reconcile is not None else None
 
     activity = [m for m in (_moment(last.started_at if last else None),) if m]
@@ -136,22 +132,13 @@ def gather(
         last_recorded_at=_iso(_moment(recorded[2])) if recorded else None,
         interval_s=interval,
         next_at=_next_at(last, interval, clock),
-        clock=ClockView(
-            timestamp=iso_utc(clock.timestamp),
-            is_open=clock.is_open,
-            next_open=_iso(clock.next_open),
-            next_close=_iso(clock.next_close),
-        )
-        if clock is not None
-        else None,
+        clock=raw,
         open_orders=orders,
         reconcile=differences,
     )
 
 
-def _next_at(
-    last: Heartbeat | None, interval: int | None, clock: ClockReading | None
-) -> str | None:
+def _next_at(last: Heartbeat | None, interval: int | None, clock: ClockState | None) -> str | None:
     """The scheduler's own plan; else, with a known interval, the open or last start + it."""
     if last is not None and last.next_at:
         return last.next_at
@@ -164,17 +151,15 @@ def _next_at(
 
 
 def _open_orders(
-    broker: Broker, as_of: str | None, problems: list[str]
+    broker: Broker, arena: str, as_of: str | None, problems: list[str]
 ) -> list[dict[str, Any]] | None:
-    lister = getattr(broker, "open_orders", None)
-    if not callable(lister):
-        return None
+    """The arena's orders the broker still holds open (pending or partially filled)."""
     try:
-        orders = lister(as_of=as_of)
+        orders = broker.find_orders(arena_prefix(arena) + "-", as_of)
     except Exception as exc:
         problems.append(f"open orders unavailable: {type(exc).__name__}: {exc}")
         return None
-    return [o.model_dump(mode="json") if hasattr(o, "model_dump") else dict(o) for o in orders]
+    return [o.model_dump(mode="json") for o in orders if o.is_open]
 
 
 def lines(status: Status) -> list[str]:

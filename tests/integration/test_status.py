@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mytrader import cli
+from mytrader.market.broker import MarketClock
 from mytrader.runner import open_arena
-from mytrader.scheduler import AlwaysOpen
 from mytrader.services import open_broker
 from mytrader.status import gather
 from mytrader.store.db import ArenaStore
@@ -116,9 +116,11 @@ class ClosedBroker:
     def __getattr__(self, name: str):
         return getattr(self.real, name)
 
-    def clock(self):
+    def clock(self, as_of=None):
         now = self.opens - timedelta(hours=16)
-        return AlwaysOpen(now, is_open=False, next_open=self.opens, next_close=None)
+        return MarketClock(
+            timestamp=now.isoformat(), is_open=False, next_open=self.opens.isoformat()
+        )
 
 
 def test_closed_market_is_not_stale_and_next_cycle_is_the_open(backend):

@@ -141,7 +141,7 @@ def _killed_after_first_order(env: dict[str, str], tmp_path: Path, how: str) -> 
         code, _, err = run.finish(timeout=20)
         assert code == 128 + signal.SIGTERM, err
         assert "SIGTERM again: stopping now" in err
-    return placed, int(placed.split("-")[2])
+    return placed, int(placed.split("-")[1])  # <arena>-<cycle>-<account>-...
 
 
 def _resumed_without_duplicate(backend: dict, env: dict, tmp_path: Path, how: str) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mytrader.scheduler import AlwaysOpen, Scheduler, Tick, human, parse_interval
+from mytrader.scheduler import ClockState, Scheduler, Tick, human, parse_interval
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 
@@ -25,10 +25,10 @@ class Market:
         # Before the open: today's open; after the close: tomorrow's (a day later).
         return self.opens_at if self.time.t < self.opens_at else self.opens_at + 86400
 
-    def __call__(self) -> AlwaysOpen:
+    def __call__(self) -> ClockState:
         now = T0 + timedelta(seconds=self.time.t)
         is_open = self.opens_at <= self.time.t < self.closes_at
-        return AlwaysOpen(
+        return ClockState(
             timestamp=now,
             is_open=is_open,
             next_open=None if is_open else T0 + timedelta(seconds=self._next_open()),
