@@ -38,13 +38,15 @@ def run(settings, n: int, interval_s: int | None = None, broker=None) -> None:
 
 def test_healthy_arena_exits_0(backend, tmp_path, monkeypatch):
     settings = make_settings(**backend)
-    run(settings, 2)
+    run(settings, 3)  # deepseek buys at cycle 3: a limit order the next bar fills
     result = status(backend, tmp_path, monkeypatch)
     assert result.exit_code == 0, result.output
     assert "arena 'arena' on sim: healthy" in result.output
-    assert "last cycle    2: ok" in result.output
-    assert "last recorded cycle 2 (as of 2024-01-05)" in result.output
+    assert "last cycle    3: ok" in result.output
+    assert "last recorded cycle 3 (as of 2024-01-08)" in result.output
     assert "next cycle    not scheduled" in result.output
+    assert "clock         2024-01-08 open; next open 2024-01-09" in result.output
+    assert "open orders   1\n  arena-3-deepseek-" in result.output
     assert "reconcile     not available" in result.output
 
     as_json = json.loads(status(backend, tmp_path, monkeypatch, "--json").output)
