@@ -216,8 +216,18 @@ def lines(status: Status) -> list[str]:
 def find_reconciler(
     settings: Settings, store: ArenaStore, broker: Broker, arena: str
 ) -> Reconciler | None:
-    """HOOK for the Alpaca branch's `reconcile` (books vs the broker's account): return a
-    function listing the differences. None until it lands: status says "not available"."""
+    """HOOK for the Alpaca adapter's reconcile (books vs the broker's account).
+
+    Return a function listing the differences ([] when they agree); None means "not
+    available" (today: `mytrader.reconcile` is not on main yet). To fill it once it is:
+    read the thread's latest checkpoint *without* the arena lock (a scheduler may hold
+    it): `open_checkpointer(settings)` then `saver.get_tuple({"configurable":
+    {"thread_id": arena, "checkpoint_ns": ""}}).checkpoint["channel_values"]`; then
+    `reconcile.compare(broker, reconcile.books_of(values),
+    reconcile.Base.model_validate(values[reconcile.BASE_KEY])).differences` for a broker
+    with an account (`reconcile.has_account(broker)`), [] for the simulated exchange.
+    `gather` turns any difference into an unhealthy status (exit 1).
+    """
     return None
 
 
