@@ -20,7 +20,8 @@ from tests.integration.test_cli import env_for, mytrader
 
 # The real CLI, with the offline broker wrapped so a test can see (and hit) the middle
 # of a cycle: the screener's clock step says "IN CYCLE" (and pauses TEST_CYCLE_PAUSE
-# seconds); with TEST_HOLD_ORDER=1 the broker holds the first order it accepted a minute.
+# seconds); with TEST_HOLD_ORDER=1 the broker holds the first order it accepted a minute;
+# TEST_CLOSED_FOR=N: the broker's clock says closed for the first N seconds.
 WRAPPED_CLI = textwrap.dedent(
     """
     import os, sys, time
@@ -31,9 +32,24 @@ WRAPPED_CLI = textwrap.dedent(
     def open_broker(settings, store):
         real = real_open(settings, store)
 
+        closed_until = time.time() + float(os.environ.get("TEST_CLOSED_FOR", "0"))
+
         class Watched:
             def __getattr__(self, name):
                 return getattr(real, name)
+
+            def clock(self, as_of=None):
+                if time.time() >= closed_until:
+                    return real.clock(as_of)
+                from datetime import datetime, timezone
+                from mytrader.market.broker import MarketClock
+
+                def at(t):
+                    return datetime.fromtimestamp(t, timezone.utc).isoformat()
+
+                return MarketClock(
+                    timestamp=at(time.time()), is_open=False, next_open=at(closed_until)
+                )
 
             def next_session(self, after):
                 out = real.next_session(after)
@@ -176,3 +192,15 @@ def test_second_sigterm_stops_at_once_and_the_next_start_resumes(tmp_path):
     # The signal handling does not depend on the backend: SQLite only.
     backend = {"mytrader_home": tmp_path / "home", "database_url": None}
     _resumed_without_duplicate(backend, env_for(backend), tmp_path, "SIGTERM twice")
+
+
+def test_closed_market_waits_for_the_open_and_says_so(tmp_path):
+    env = env_for({"mytrader_home": tmp_path / "home"})
+    run = Running(
+        ["run", "--every", "1s", "--cycles", "1"], {**env, "TEST_CLOSED_FOR": "3"}, tmp_path
+    )
+    code, out, err = run.finish(timeout=180)
+    assert code == 0, err
+    waiting = out.index("market closed at")
+    assert "waiting for the next open at" in out[waiting:]
+    assert waiting < out.index("cycle 1 ")  # no cycle before the open
