@@ -296,9 +296,10 @@ def run_every(
             if tick.kind in ("closed", "skipped", "failed", "stopped") or not quiet:
                 style = {"skipped": "yellow", "failed": "red"}.get(tick.kind, "dim")
                 console.print(f"[{style}]{tick.message}[/{style}]")
-            if tick.next_at is not None:
-                try:
-                    store.beat_next(arena.thread_id, iso_utc(tick.next_at))
+            if tick.next_at is not None or tick.kind == "stopped":
+                try:  # a stopped scheduler plans nothing: status says "not scheduled"
+                    at = iso_utc(tick.next_at) if tick.next_at is not None else None
+                    store.beat_next(arena.thread_id, at)
                 except StoreError as exc:  # only `status` reads it: not worth stopping for
                     log.warning("could not record the next cycle's time: %s", exc)
 

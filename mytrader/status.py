@@ -131,23 +131,24 @@ def gather(
         last_as_of=recorded[1] if recorded else None,
         last_recorded_at=_iso(_moment(recorded[2])) if recorded else None,
         interval_s=interval,
-        next_at=_next_at(last, interval, clock),
+        next_at=_next_at(last, interval_s, clock),
         clock=raw,
         open_orders=orders,
         reconcile=differences,
     )
 
 
-def _next_at(last: Heartbeat | None, interval: int | None, clock: ClockState | None) -> str | None:
-    """The scheduler's own plan; else, with a known interval, the open or last start + it."""
+def _next_at(last: Heartbeat | None, every: int | None, clock: ClockState | None) -> str | None:
+    """The scheduler's own plan; else, for an arena said to run `every` seconds (by an
+    outside scheduler: cron, a LangGraph server), the next open or the last start + it."""
     if last is not None and last.next_at:
         return last.next_at
+    if not every:
+        return None
     if clock is not None and not clock.is_open and clock.next_open is not None:
         return iso_utc(clock.next_open)
-    if last is not None and interval:
-        started = _moment(last.started_at)
-        return _iso(started + timedelta(seconds=interval)) if started else None
-    return None
+    started = _moment(last.started_at) if last is not None else None
+    return _iso(started + timedelta(seconds=every)) if started else None
 
 
 def _open_orders(

@@ -132,7 +132,9 @@ def test_closed_market_is_not_stale_and_next_cycle_is_the_open(backend):
     with ArenaStore.from_settings(settings) as store:
         store.beat_next("arena", None)  # no plan recorded: status works it out
         broker = ClosedBroker(open_broker(settings, store), opens)
-        report = gather(store, broker, "arena", now=datetime.now(UTC) + timedelta(days=2))
+        report = gather(
+            store, broker, "arena", interval_s=900, now=datetime.now(UTC) + timedelta(days=2)
+        )
     assert report.healthy, report.problems
     assert report.clock is not None and report.clock.is_open is False
     assert report.next_at == "2026-03-03T14:30:00.000Z"

@@ -139,6 +139,8 @@ def test_sigterm_mid_cycle_records_that_cycle_and_exits_0(backend, tmp_path):
         beats = store.heartbeats(settings.arena_id, limit=10)
         assert [(b.cycle, b.outcome) for b in reversed(beats)] == [(1, "ok"), (2, "ok"), (3, "ok")]
         assert all(b.interval_s == 1 and b.ended_at and b.duration_ms >= 1000 for b in beats)
+        # Each cycle but the last planned the next one; the stop cleared the plan.
+        assert beats[0].next_at is None and all(b.next_at for b in beats[1:])
         snaps = {s.account for s in store.latest_snapshots(settings.arena_id) if s.cycle == 3}
         assert snaps == {"grok", "deepseek", "openai", "collaborative"}
 
