@@ -12,8 +12,11 @@ mytrader/repair.py), so a failure that repeats never loops silently on one check
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -26,10 +29,12 @@ from mytrader.graph.builder import GRAPH_NAME, build_builder
 from mytrader.graph.context import ArenaServices, arena_key
 from mytrader.graph.orders import arena_prefix
 from mytrader.repair import ERROR_CHARS, CycleFailed, scrub_secrets
+from mytrader.scheduler import iso_utc
 from mytrader.services import open_services
 from mytrader.state import AgentDecision, OrderResult, VoteResult
 from mytrader.state.models import PendingOrder
 from mytrader.store.checkpointer import delete_thread, open_checkpointer, prune_thread
+from mytrader.store.db import StoreError
 from mytrader.store.lock import arena_lock
 
 log = logging.getLogger(__name__)
@@ -54,6 +59,7 @@ class Arena:
         self.services = services
         self.checkpointer = checkpointer
         self.thread_id = services.settings.arena_id
+        self.interval_s: int | None = None  # set by the scheduler: kept in the heartbeats
         self.graph: CompiledStateGraph = build_builder(services).compile(
             checkpointer=checkpointer, name=GRAPH_NAME
         )
@@ -87,13 +93,37 @@ class Arena:
         }
         if pending:
             self._warn_if_failed_before(cycle)
+        store, t0 = self.services.store, time.monotonic()
+        beat = store.beat_start(self.thread_id, cycle, utc_now(), self.interval_s, os.getpid())
         try:
             out = self.graph.invoke(
                 None if pending else {}, config, durability="sync", **invoke_kwargs
             )
-        except Exception as exc:
+        except Exception as exc:  # recorded, then raised: the caller decides what follows
+            ms = round((time.monotonic() - t0) * 1000)
+            message = scrub_secrets(f"{type(exc).__name__}: {exc}", self.services.settings)[:500]
+            try:
+                store.beat_end(
+                    beat,
+                    cycle=cycle,
+                    ended_at=utc_now(),
+                    duration_ms=ms,
+                    outcome="failed",
+                    message=message,
+                )
+            except StoreError:  # the database may be what failed: keep the cycle's error
+                log.exception("could not record the failed cycle's heartbeat")
             raise self._failed(exc) from exc
-        return summarize(out, resumed=pending)
+        summary = summarize(out, resumed=pending)
+        store.beat_end(
+            beat,
+            cycle=summary.cycle,
+            ended_at=utc_now(),
+            duration_ms=round((time.monotonic() - t0) * 1000),
+            outcome="exhausted" if summary.status == "exhausted" else "ok",
+            message=summary.message,
+        )
+        return summary
 
     @property
     def key(self) -> str:
@@ -169,6 +199,10 @@ class Arena:
     def reset(self) -> None:
         delete_thread(self.checkpointer, self.thread_id)
         self.services.store.reset(self.thread_id, arena_prefix(self.thread_id) + "-")
+
+
+def utc_now() -> str:
+    return iso_utc(datetime.now(UTC))
 
 
 def summarize(values: dict[str, Any], *, resumed: bool = False) -> CycleSummary:

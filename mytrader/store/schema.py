@@ -29,6 +29,7 @@ TABLES: tuple[str, ...] = (
     "llm_usage",
     "sim_orders",
     "cycle_failures",
+    "heartbeats",
 )
 
 _TYPES: dict[DialectName, dict[str, str]] = {
@@ -171,6 +172,26 @@ CREATE TABLE IF NOT EXISTS cycle_failures (
     PRIMARY KEY (arena, cycle)
 )"""
 
+# --- heartbeats (unattended runs) ---
+# One row per cycle attempt: a resumed cycle gets a second row, so an interrupted one
+# stays visible (outcome 'running' with no end). Times are ISO-8601 UTC text on both
+# backends; `next_at` is when the scheduler plans the next cycle (NULL: one-shot run).
+HEARTBEATS_DDL = """
+CREATE TABLE IF NOT EXISTS heartbeats (
+    id {id},
+    arena TEXT NOT NULL,
+    cycle {bigint} NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    duration_ms {bigint},
+    outcome TEXT NOT NULL CHECK (outcome IN ('running', 'ok', 'exhausted', 'failed')),
+    message TEXT NOT NULL DEFAULT '',
+    interval_s {bigint},
+    next_at TEXT,
+    pid {bigint}
+)"""
+HEARTBEATS_INDEX = "CREATE INDEX IF NOT EXISTS heartbeats_arena ON heartbeats (arena, id)"
+
 # The primary and unique keys above already serve "by arena" and "by arena, cycle";
 # these serve the per-account and per-agent filters.
 _INDEXES = (
@@ -209,7 +230,11 @@ _TABLE_DDL = (_CYCLES, _TRADES, _AGENT_LOGS, _SNAPSHOTS, _USAGE, _SIM_ORDERS, _F
 def ddl(dialect: DialectName) -> list[str]:
     """The statements that create every table and index; each is idempotent."""
     types = _TYPES[dialect]
-    return [t.format(**types).strip() for t in _TABLE_DDL] + list(_INDEXES)
+    return (
+        [t.format(**types).strip() for t in _TABLE_DDL]
+        + list(_INDEXES)
+        + [HEARTBEATS_DDL.format(**types).strip(), HEARTBEATS_INDEX]
+    )
 
 
 def bigint_columns() -> dict[str, tuple[str, ...]]:
