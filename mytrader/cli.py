@@ -127,7 +127,12 @@ def run_cycles(settings: Settings, cycles: int, quiet: bool) -> None:
         with progress:
             task = progress.add_task("cycles", total=cycles)
             for _ in range(cycles):
-                summary = arena.run_cycle()
+                try:
+                    summary = arena.run_cycle()
+                except Exception as exc:  # said with its node and the way on (exit 3)
+                    if arena.last_failure is None:
+                        raise
+                    raise arena.last_failure from exc
                 if summary.status == "exhausted":
                     progress.stop()
                     console.print(f"[yellow]{summary.message}[/yellow]")

@@ -5,8 +5,9 @@ crash, a kill), it is resumed from its last checkpoint instead of starting a new
 so no order is placed twice.
 
 A cycle that raises is recorded (node, error without secrets, failures in a row) and
-reported as CycleFailed, whose message names the way on (`mytrader repair`,
-mytrader/repair.py), so a failure that repeats never loops silently on one checkpoint.
+kept as `Arena.last_failure` (a CycleFailed, whose message names the way on: `mytrader
+repair`, mytrader/repair.py) while the node's own exception propagates; the CLI shows the
+message, so a failure that repeats never loops silently on one checkpoint.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Arena:
         self.checkpointer = checkpointer
         self.thread_id = services.settings.arena_id
         self.interval_s: int | None = None  # set by the scheduler: kept in the heartbeats
+        self.last_failure: CycleFailed | None = None  # why the last run_cycle raised
         self.graph: CompiledStateGraph = build_builder(services).compile(
             checkpointer=checkpointer, name=GRAPH_NAME
         )
@@ -91,6 +93,7 @@ class Arena:
             "run_name": f"{GRAPH_NAME}.cycle",
             "metadata": {"arena": self.thread_id, "cycle": cycle, "resumed": pending},
         }
+        self.last_failure = None
         if pending:
             self._warn_if_failed_before(cycle)
         store, t0 = self.services.store, time.monotonic()
@@ -113,7 +116,9 @@ class Arena:
                 )
             except StoreError:  # the database may be what failed: keep the cycle's error
                 log.exception("could not record the failed cycle's heartbeat")
-            raise self._failed(exc) from exc
+            # The caller gets the node's own exception; `last_failure` says what to do.
+            self.last_failure = self._failed(exc)
+            raise
         summary = summarize(out, resumed=pending)
         store.beat_end(
             beat,
