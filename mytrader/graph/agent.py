@@ -205,6 +205,9 @@ class AgentTurn:
         messages = decision_messages(payload, self.agent, self.settings.personas_dir)
         allowed = set(self.view.symbols) | set(self.book.positions)
         affordable: dict[str, int] = payload["max_buy_qty"]
+        # More than the book could ever buy or sell of anything is not a quantity but a
+        # wrong answer: it gets the repair turn. Within that, the bound is per symbol.
+        ceiling = max([1, *affordable.values(), *(p.qty for p in self.book.positions.values())])
         error, raw = "", ""
         for attempt in range(2):  # the answer, then one repair turn
             try:
@@ -218,9 +221,8 @@ class AgentTurn:
             raw = text_of(answer)
             self._log("THOUGHT", raw)
             try:
-                # TODO(harden-input): pass max_qty= to parse_decision once it has it; the
-                # bound below is per symbol, which a single max_qty cannot express anyway.
-                decision = bound_quantity(parse_decision(raw, allowed), affordable, self.book)
+                parsed = parse_decision(raw, allowed, max_qty=ceiling)
+                decision = bound_quantity(parsed, affordable, self.book)
             except Exception as exc:  # any failure to read the answer gets the repair turn
                 why = str(exc) if isinstance(exc, DecisionParseError) else repr(exc)
                 error = f"invalid answer{' after repair' if attempt else ''}: {why}"
