@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     take_profit_pct: Decimal = Decimal("25")
     buy_limit_buffer_pct: Decimal = Decimal("3")
 
+    # --- dashboard ---
+    # Required by `mytrader serve` on any host but loopback, and then on every request.
+    dashboard_token: SecretStr | None = None
+
     @field_validator("starting_cash")
     @classmethod
     def _positive_cash(cls, v: Decimal) -> Decimal:

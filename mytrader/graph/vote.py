@@ -9,13 +9,15 @@ ties included, is HOLD. Same inputs, same result: no randomness, sorted iteratio
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
-from mytrader.config import PERSONAS
+from mytrader.config import COLLABORATIVE, PERSONAS
 from mytrader.graph.context import ArenaServices
 from mytrader.state import AgentDecision, ArenaState, Book, Decision, MarketView, VoteResult
+from mytrader.store.records import LogEntry
 
 MIN_WEIGHT = 0.1
 
@@ -93,6 +95,10 @@ def make_vote(services: ArenaServices) -> Callable[[ArenaState], dict[str, Any]]
             for a in PERSONAS
         }
         result = tally_votes(decisions, performance_weights(books, prices), mode)
-        return {"vote": result.model_dump(mode="json")}
+        # The vote is the collaborative account's DECISION log: who voted what, and weights.
+        votes = {a: option_of(d) for a, d in decisions.items()}
+        content = json.dumps({**result.model_dump(mode="json"), "votes": votes})
+        entry = LogEntry(agent=COLLABORATIVE, kind="DECISION", content=content)
+        return {"vote": result.model_dump(mode="json"), "logs": [entry.model_dump(mode="json")]}
 
     return vote

@@ -1,0 +1,235 @@
+"""Paged reads of the arena's tables for the dashboard (never the checkpoints).
+
+`ArenaReader` is the store with the queries a reader of many arenas needs: the arenas
+present, keyset-paged lists (newest first), a downsampled equity series, and the rows of
+a range of cycles for the live stream. Rows come back as plain JSON-able dicts with money
+as exact decimal strings; `SELECT *` keeps them readable whatever columns a table gains.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from mytrader.store.db import ArenaStore, Row
+
+# Largest page any list returns, whatever the caller asks.
+MAX_PAGE = 500
+
+
+def plain(row: Row) -> dict[str, Any]:
+    """A row as JSON-able values: money as its exact decimal string, times as ISO text."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, Decimal):
+            out[key] = str(value)
+        elif isinstance(value, datetime | date):
+            out[key] = value.isoformat()
+        else:
+            out[key] = value
+    if isinstance(out.get("positions"), str):
+        out["positions"] = json.loads(out["positions"])
+    return out
+
+
+def _limit(limit: int) -> int:
+    return max(1, min(int(limit), MAX_PAGE))
+
+
+def _filters(arena: str, **filters: object) -> tuple[str, list[object]]:
+    clauses = ["arena = ?"]
+    params: list[object] = [arena]
+    for column, value in filters.items():
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return " AND ".join(clauses), params
+
+
+class ArenaReader(ArenaStore):
+    """The arena store plus the dashboard's read queries. Safe to share between threads."""
+
+    def _rows(self, query: str, params: list[object] | tuple[object, ...] = ()) -> list[Row]:
+        with self._tx(write=False) as tx:
+            return tx.rows(query, params)
+
+    # arenas
+
+    def arenas(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Every arena with a recorded cycle (live arenas and backtest runs alike)."""
+        rows = self._rows(
+            "SELECT arena, COUNT(*) AS cycles, MIN(cycle) AS first_cycle,"
+            " MAX(cycle) AS last_cycle, MIN(as_of) AS first_as_of, MAX(as_of) AS last_as_of"
+            " FROM cycles GROUP BY arena ORDER BY arena LIMIT ? OFFSET ?",
+            (_limit(limit), max(0, int(offset))),
+        )
+        return [plain(r) for r in rows]
+
+    def watermarks(self) -> dict[str, int]:
+        """Each arena's last recorded cycle: the live stream's cheap change detector."""
+        rows = self._rows("SELECT arena, MAX(cycle) AS last FROM cycles GROUP BY arena")
+        return {r["arena"]: int(r["last"]) for r in rows}
+
+    # cycles, and every row of a range of cycles (the live stream)
+
+    def cycle_rows(self, arena: str, after: int, upto: int) -> list[dict[str, Any]]:
+        rows = self._rows(
+            "SELECT * FROM cycles WHERE arena = ? AND cycle > ? AND cycle <= ? ORDER BY cycle",
+            (arena, after, upto),
+        )
+        return [plain(r) for r in rows]
+
+    def logs_between(
+        self, arena: str, after: int, upto: int, kinds: tuple[str, ...]
+    ) -> list[dict[str, Any]]:
+        marks = ", ".join("?" * len(kinds))
+        rows = self._rows(
+            "SELECT id, cycle, agent, kind, seq, content FROM agent_logs"
+            f" WHERE arena = ? AND cycle > ? AND cycle <= ? AND kind IN ({marks})"
+            " ORDER BY cycle, id",
+            (arena, after, upto, *kinds),
+        )
+        return [plain(r) for r in rows]
+
+    def trades_between(self, arena: str, after: int, upto: int) -> list[dict[str, Any]]:
+        rows = self._rows(
+            "SELECT * FROM trades WHERE arena = ? AND cycle > ? AND cycle <= ? ORDER BY cycle, id",
+            (arena, after, upto),
+        )
+        return [plain(r) for r in rows]
+
+    def snapshots_between(self, arena: str, after: int, upto: int) -> list[dict[str, Any]]:
+        rows = self._rows(
+            "SELECT * FROM portfolio_snapshots WHERE arena = ? AND cycle > ? AND cycle <= ?"
+            " ORDER BY cycle, account",
+            (arena, after, upto),
+        )
+        return [plain(r) for r in rows]
+
+    # the equity chart
+
+    def equity_series(self, arena: str, points: int = 500) -> dict[str, Any]:
+        """Every account's equity and the benchmark's close, at most about `points` cycles.
+
+        Long runs are downsampled to every k-th cycle, always keeping the first and the
+        last, so the chart's ends are exact and the response size is bounded.
+        """
+        span = self._rows(
+            "SELECT MIN(cycle) AS first, MAX(cycle) AS last, COUNT(*) AS n"
+            " FROM cycles WHERE arena = ?",
+            (arena,),
+        )[0]
+        if span["last"] is None:
+            return {"step": 1, "cycles": [], "as_of": [], "equity": {}, "benchmark": None}
+        first, last, count = int(span["first"]), int(span["last"]), int(span["n"])
+        step = max(1, -(-count // max(2, int(points))))
+        # `(cycle / k) * k = cycle`: integer division in both SQLite and PostgreSQL, where
+        # `%` would clash with psycopg's placeholders.
+        keep = "((cycle / ?) * ? = cycle OR cycle = ? OR cycle = ?)"
+        keep_params = (step, step, first, last)
+        cycles = self._rows(
+            f"SELECT * FROM cycles WHERE arena = ? AND {keep} ORDER BY cycle",
+            (arena, *keep_params),
+        )
+        snaps = self._rows(
+            "SELECT cycle, account, equity FROM portfolio_snapshots"
+            f" WHERE arena = ? AND {keep} ORDER BY cycle, account",
+            (arena, *keep_params),
+        )
+        index = {int(c["cycle"]): i for i, c in enumerate(cycles)}
+        equity: dict[str, list[str | None]] = {}
+        for s in snaps:
+            series = equity.setdefault(s["account"], [None] * len(cycles))
+            i = index.get(int(s["cycle"]))
+            if i is not None:
+                series[i] = str(s["equity"])
+        symbol = next(
+            (c.get("benchmark_symbol") for c in cycles if c.get("benchmark_symbol")), None
+        )
+        closes = [c.get("benchmark_close") for c in cycles]
+        benchmark = (
+            {"symbol": symbol, "close": [None if v is None else str(v) for v in closes]}
+            if any(v is not None for v in closes)
+            else None
+        )
+        return {
+            "step": step,
+            "cycles": [int(c["cycle"]) for c in cycles],
+            "as_of": [c["as_of"] for c in cycles],
+            "equity": dict(sorted(equity.items())),
+            "benchmark": benchmark,
+        }
+
+    # keyset-paged lists, newest first: `before` is the last page's cursor
+
+    def trades_page(
+        self,
+        arena: str,
+        *,
+        account: str | None = None,
+        status: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        where, params = _filters(arena, account=account, status=status)
+        if before is not None:
+            where += " AND id < ?"
+            params.append(before)
+        rows = self._rows(
+            f"SELECT * FROM trades WHERE {where} ORDER BY id DESC LIMIT ?",
+            (*params, _limit(limit)),
+        )
+        return [plain(r) for r in rows]
+
+    def logs_page(
+        self,
+        arena: str,
+        *,
+        agent: str | None = None,
+        kind: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        where, params = _filters(arena, agent=agent, kind=kind)
+        if before is not None:
+            where += " AND id < ?"
+            params.append(before)
+        rows = self._rows(
+            "SELECT id, arena, cycle, agent, kind, seq, content, created_at FROM agent_logs"
+            f" WHERE {where} ORDER BY id DESC LIMIT ?",
+            (*params, _limit(limit)),
+        )
+        return [plain(r) for r in rows]
+
+    def latest_logs(self, arena: str, kind: str) -> list[dict[str, Any]]:
+        """Each agent's entries of `kind` at the last cycle it wrote one (by agent)."""
+        rows = self._rows(
+            "SELECT l.id, l.cycle, l.agent, l.kind, l.seq, l.content FROM agent_logs l"
+            " JOIN (SELECT agent, MAX(cycle) AS cycle FROM agent_logs"
+            "       WHERE arena = ? AND kind = ? GROUP BY agent) m"
+            " ON l.agent = m.agent AND l.cycle = m.cycle"
+            " WHERE l.arena = ? AND l.kind = ? ORDER BY l.agent, l.seq",
+            (arena, kind, arena, kind),
+        )
+        return [plain(r) for r in rows]
+
+    def usage_page(
+        self,
+        arena: str,
+        *,
+        agent: str | None = None,
+        before: tuple[int, str] | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Per agent and cycle, newest cycle first; `before` is the last row's (cycle, agent)."""
+        where, params = _filters(arena, agent=agent)
+        if before is not None:
+            where += " AND (cycle < ? OR (cycle = ? AND agent > ?))"
+            params += [before[0], before[0], before[1]]
+        rows = self._rows(
+            f"SELECT * FROM llm_usage WHERE {where} ORDER BY cycle DESC, agent LIMIT ?",
+            (*params, _limit(limit)),
+        )
+        return [plain(r) for r in rows]
