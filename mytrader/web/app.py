@@ -62,11 +62,17 @@ class DashboardConfig:
     default_arena: str
     token: str | None = None  # required on every request when set
     listen_url: str | None = None  # PostgreSQL: LISTEN for cycles here; None: poll
-    poll_s: float = 0.2
+    poll_s: float = 0.2  # SQLite: watermark poll interval
+    reconcile_s: float = 5.0  # PostgreSQL: poll after this long without a NOTIFY
 
 
 def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
-    watcher = Watcher(reader, listen_url=config.listen_url, poll_s=config.poll_s)
+    watcher = Watcher(
+        reader,
+        listen_url=config.listen_url,
+        poll_s=config.poll_s,
+        reconcile_s=config.reconcile_s,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

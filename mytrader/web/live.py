@@ -88,11 +88,17 @@ class Watcher:
     """Every arena's last recorded cycle, kept fresh; clients wait on it for news."""
 
     def __init__(
-        self, reader: ArenaReader, *, listen_url: str | None = None, poll_s: float = 0.2
+        self,
+        reader: ArenaReader,
+        *,
+        listen_url: str | None = None,
+        poll_s: float = 0.2,
+        reconcile_s: float = 5.0,
     ) -> None:
         self.reader = reader
         self.listen_url = listen_url
         self.poll_s = poll_s
+        self.reconcile_s = reconcile_s
         self.marks: dict[str, int] = {}
         self._cond = asyncio.Condition()
         self._cache: dict[str, OrderedDict[int, dict[str, Any]]] = {}
@@ -133,11 +139,11 @@ class Watcher:
                     await conn.execute(f"LISTEN {CYCLE_CHANNEL}")
                     await self.poll_once()  # what was recorded before we listened
                     while True:
-                        async for note in conn.notifies(timeout=5.0):
+                        async for note in conn.notifies(timeout=self.reconcile_s):
                             arena, _, cycle = note.payload.rpartition(":")
                             if arena and cycle.isdigit():
                                 await self._update({arena: max(self.mark(arena), int(cycle))})
-                        await self.poll_once()  # every 5 s of silence: reconcile
+                        await self.poll_once()  # after a silence: reconcile
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -7,9 +7,14 @@ enough); with a token set, every request must carry it, on any host.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from mytrader.config import Settings
+from mytrader.store.reads import ArenaReader
 from mytrader.web.auth import MIN_TOKEN_LENGTH, is_loopback
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 class ServeRefused(ValueError):
@@ -29,6 +34,21 @@ def check_exposure(host: str, token: str | None) -> None:
         )
 
 
+def build(settings: Settings, arena: str | None = None) -> tuple[FastAPI, ArenaReader]:
+    """The app for these settings and the reader it reads through (close it after)."""
+    from mytrader.web.app import DashboardConfig, create_app
+
+    token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
+    reader = ArenaReader.from_settings(settings)
+    assert isinstance(reader, ArenaReader)
+    config = DashboardConfig(
+        default_arena=arena or settings.arena_id,
+        token=token or None,
+        listen_url=settings.postgres_url,
+    )
+    return create_app(reader, config), reader
+
+
 def serve(
     settings: Settings,
     host: str,
@@ -39,23 +59,12 @@ def serve(
     """Run the dashboard until interrupted. Raises ServeRefused before binding anything."""
     import uvicorn
 
-    from mytrader.store.reads import ArenaReader
-    from mytrader.web.app import DashboardConfig, create_app
-
     token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
     check_exposure(host, token or None)
-    reader = ArenaReader.from_settings(settings)
-    assert isinstance(reader, ArenaReader)
-    config = DashboardConfig(
-        default_arena=arena or settings.arena_id,
-        token=token or None,
-        listen_url=settings.postgres_url,
-    )
-    announce(f"MyTrader dashboard on http://{host}:{port}/ (arena {config.default_arena})")
+    app, reader = build(settings, arena)
+    announce(f"MyTrader dashboard on http://{host}:{port}/ (arena {arena or settings.arena_id})")
     try:
         # access_log off: a `?token=` address must not end up in a log.
-        uvicorn.run(
-            create_app(reader, config), host=host, port=port, log_level="warning", access_log=False
-        )
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
         reader.close()
