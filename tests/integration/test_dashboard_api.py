@@ -84,9 +84,7 @@ def test_equity_is_downsampled_keeping_both_ends(api: tuple[httpx.Client, ArenaR
 def test_trades_page_through_every_leg_once(api: tuple[httpx.Client, ArenaReader]) -> None:
     client, reader = api
     legs = walk(client, "/api/trades", limit=7)
-    assert [t["client_order_id"] for t in legs] == [
-        f"{ARENA}-grok-{c}-0" for c in range(30, 0, -1)
-    ]
+    assert [t["client_order_id"] for t in legs] == [f"{ARENA}-grok-{c}-0" for c in range(30, 0, -1)]
     assert legs[0]["filled_avg_price"] in ("130", "130.0", "130.00")
     assert len(reader.trades(ARENA)) == 30
     assert get(client, "/api/trades", account="openai")["items"] == []
