@@ -331,6 +331,8 @@ function applyCycle(bundle) {
   for (const order of bundle.orders) state.trades.set(order.client_order_id, order);
   setLast(bundle.cycle, bundle.as_of);
   addFeed(bundle);
+  const option = [...$("arena").options].find((o) => o.value === state.arena);
+  if (option) option.textContent = `${state.arena} (${state.last} cycles)`;
 }
 
 let renderQueued = false;
