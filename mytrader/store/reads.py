@@ -9,11 +9,13 @@ as exact decimal strings; `SELECT *` keeps them readable whatever columns a tabl
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from mytrader.store.db import ArenaStore, Row
+from mytrader.store.db import _USAGE_COLUMNS, ArenaStore, Row, _Backend
+from mytrader.store.records import Usage
 
 # Largest page any list returns, whatever the caller asks.
 MAX_PAGE = 500
@@ -50,6 +52,47 @@ def _filters(arena: str, **filters: object) -> tuple[str, list[object]]:
 
 class ArenaReader(ArenaStore):
     """The arena store plus the dashboard's read queries. Safe to share between threads."""
+
+    def __init__(self, backend: _Backend) -> None:
+        super().__init__(backend)
+        self._usage_lock = threading.Lock()
+        # arena -> (cycle, its recorded_at, totals up to that cycle)
+        self._usage_seen: dict[str, tuple[int, str, dict[str, Usage]]] = {}
+
+    def usage_totals(self, arena: str) -> dict[str, Usage]:
+        """The same totals as `usage`, read incrementally: only the rows of cycles recorded
+        since the last call are read and added, so a 10,000-cycle arena costs what its
+        new cycles cost. A reset arena (its cycle row recorded anew) starts over."""
+        with self._usage_lock:
+            upto, stamp, totals = self._usage_seen.get(arena, (0, "", {}))
+            if upto:
+                row = self._rows(
+                    "SELECT recorded_at FROM cycles WHERE arena = ? AND cycle = ?", (arena, upto)
+                )
+                if not row or str(row[0]["recorded_at"]) != stamp:
+                    upto, stamp, totals = 0, "", {}
+            last = self._rows(
+                "SELECT cycle, recorded_at FROM cycles WHERE arena = ? ORDER BY cycle DESC LIMIT 1",
+                (arena,),
+            )
+            if not last:
+                return {}
+            top, top_stamp = int(last[0]["cycle"]), str(last[0]["recorded_at"])
+            rows = self._rows(
+                f"SELECT {', '.join(_USAGE_COLUMNS)} FROM llm_usage"
+                " WHERE arena = ? AND cycle > ? AND cycle <= ? ORDER BY cycle",
+                (arena, upto, top),
+            )
+            totals = {a: u.model_copy() for a, u in totals.items()}
+            for r in rows:
+                total = totals.setdefault(r["agent"], Usage(agent=r["agent"], model=r["model"]))
+                total.model = r["model"]
+                total.calls += r["calls"]
+                total.tokens_in += r["tokens_in"]
+                total.tokens_out += r["tokens_out"]
+                total.cost_usd += Decimal(r["cost_usd"])
+            self._usage_seen[arena] = (top, top_stamp, totals)
+            return {a: u.model_copy() for a, u in sorted(totals.items())}
 
     def _rows(self, query: str, params: list[object] | tuple[object, ...] = ()) -> list[Row]:
         with self._tx(write=False) as tx:

@@ -133,7 +133,7 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
     @app.get("/api/leaderboard", response_model=Leaderboard, summary="`mytrader leaderboard`")
     def leaderboard(arena: Arena = None, limit: Limit = 100, offset: int = 0) -> Leaderboard:
         name = arena_of(arena)
-        rows = standings(reader.latest_snapshots(name), reader.usage(name))
+        rows = standings(reader.latest_snapshots(name), reader.usage_totals(name))
         return Leaderboard(arena=name, items=rows[offset : offset + limit])
 
     @app.get("/api/equity", summary="Equity per account and the benchmark, downsampled")
@@ -197,7 +197,7 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
             cycle, _, who = before.partition(":")
             cursor = (int(cycle), who) if cycle.isdigit() else None
         rows = reader.usage_page(name, agent=agent, before=cursor, limit=limit)
-        totals = [u.model_dump(mode="json") for u in reader.usage(name).values()]
+        totals = [u.model_dump(mode="json") for u in reader.usage_totals(name).values()]
         nxt = f"{rows[-1]['cycle']}:{rows[-1]['agent']}" if len(rows) == limit else None
         return {"arena": name, "totals": totals, "items": rows, "next": nxt}
 

@@ -165,3 +165,20 @@ def test_escaped_script_reasoning_is_data_not_markup(settings: Settings) -> None
             assert "innerHTML" not in client.get("/static/app.js").text
     finally:
         reader.close()
+
+
+def test_usage_totals_follow_new_cycles_and_resets(settings: Settings) -> None:
+    """The incremental totals behind the leaderboard equal a full re-sum at every step."""
+    reader = ArenaReader.from_settings(settings)
+    assert isinstance(reader, ArenaReader)
+    with reader:
+        seed(reader, "u", 1, 5)
+        assert reader.usage_totals("u") == reader.usage("u")
+        seed(reader, "u", 6, 8)
+        totals = reader.usage_totals("u")
+        assert totals == reader.usage("u") and totals["grok"].calls == 8
+        reader.reset("u")
+        assert reader.usage_totals("u") == {}
+        seed(reader, "u", 1, 9)  # past the cycle it had summed up to, but a new run
+        totals = reader.usage_totals("u")
+        assert totals == reader.usage("u") and totals["grok"].calls == 9

@@ -342,6 +342,9 @@ function renderLive() {
   requestAnimationFrame(() => {
     renderQueued = false;
     drawChart(); renderAgents(); renderVote(); renderPositions(); renderTrades();
+    // When the last cycle reached the screen (bench/dashboard.py reads it).
+    document.body.dataset.renderedCycle = String(state.last);
+    document.body.dataset.renderedAt = String(Date.now());
   });
 }
 
@@ -407,6 +410,7 @@ async function load(arena) {
   if (gen !== state.gen) return;
   for (const bundle of recent.items) if (bundle.cycle <= state.last) addFeed(bundle);
   document.body.dataset.loaded = "true";
+  document.body.dataset.loadedMs = String(Math.round(performance.now())); // since navigation
   connect();
 }
 
