@@ -14,8 +14,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from mytrader.store.db import _USAGE_COLUMNS, ArenaStore, Row, _Backend
-from mytrader.store.records import Usage
+from mytrader.store.db import (
+    _SNAPSHOT_COLUMNS,
+    _USAGE_COLUMNS,
+    ArenaStore,
+    Row,
+    _Backend,
+    _snapshot,
+)
+from mytrader.store.records import Snapshot, Usage
 
 # Largest page any list returns, whatever the caller asks.
 MAX_PAGE = 500
@@ -98,6 +105,31 @@ class ArenaReader(ArenaStore):
         with self._tx(write=False) as tx:
             return tx.rows(query, params)
 
+    def _distinct(self, table: str, column: str, arena: str) -> list[str]:
+        """The distinct values of an indexed (arena, column, ...) prefix by skip-scan: one
+        index seek per value instead of a scan of the arena's rows."""
+        rows = self._rows(
+            f"WITH RECURSIVE d(v) AS (SELECT MIN({column}) FROM {table} WHERE arena = ?"
+            f" UNION ALL SELECT (SELECT MIN({column}) FROM {table}"
+            f" WHERE arena = ? AND {column} > d.v) FROM d WHERE d.v IS NOT NULL)"
+            " SELECT v FROM d WHERE v IS NOT NULL",
+            (arena, arena),
+        )
+        return [r["v"] for r in rows]
+
+    def latest_books(self, arena: str) -> list[Snapshot]:
+        """The same rows as `latest_snapshots` (each account at its last cycle, by account),
+        by one index seek per account."""
+        books = []
+        for account in self._distinct("portfolio_snapshots", "account", arena):
+            rows = self._rows(
+                f"SELECT {', '.join(_SNAPSHOT_COLUMNS)} FROM portfolio_snapshots"
+                " WHERE arena = ? AND account = ? ORDER BY cycle DESC LIMIT 1",
+                (arena, account),
+            )
+            books += [_snapshot(r) for r in rows]
+        return books
+
     # arenas
 
     def arenas(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
@@ -160,26 +192,24 @@ class ArenaReader(ArenaStore):
         last, so the chart's ends are exact and the response size is bounded.
         """
         span = self._rows(
-            "SELECT MIN(cycle) AS first, MAX(cycle) AS last, COUNT(*) AS n"
-            " FROM cycles WHERE arena = ?",
+            "SELECT MIN(cycle) AS first, MAX(cycle) AS last FROM cycles WHERE arena = ?",
             (arena,),
         )[0]
         if span["last"] is None:
             return {"step": 1, "cycles": [], "as_of": [], "equity": {}, "benchmark": None}
-        first, last, count = int(span["first"]), int(span["last"]), int(span["n"])
-        step = max(1, -(-count // max(2, int(points))))
-        # `(cycle / k) * k = cycle`: integer division in both SQLite and PostgreSQL, where
-        # `%` would clash with psycopg's placeholders.
-        keep = "((cycle / ?) * ? = cycle OR cycle = ? OR cycle = ?)"
-        keep_params = (step, step, first, last)
+        first, last = int(span["first"]), int(span["last"])
+        step = max(1, -(-(last - first + 1) // max(2, int(points))))
+        # Every step-th cycle number and both ends, read by key (primary key seeks).
+        keep = sorted({first, last, *range(first - first % step + step, last, step)})
+        marks = ", ".join("?" * len(keep))
         cycles = self._rows(
-            f"SELECT * FROM cycles WHERE arena = ? AND {keep} ORDER BY cycle",
-            (arena, *keep_params),
+            f"SELECT * FROM cycles WHERE arena = ? AND cycle IN ({marks}) ORDER BY cycle",
+            (arena, *keep),
         )
         snaps = self._rows(
             "SELECT cycle, account, equity FROM portfolio_snapshots"
-            f" WHERE arena = ? AND {keep} ORDER BY cycle, account",
-            (arena, *keep_params),
+            f" WHERE arena = ? AND cycle IN ({marks}) ORDER BY cycle, account",
+            (arena, *keep),
         )
         index = {int(c["cycle"]): i for i, c in enumerate(cycles)}
         equity: dict[str, list[str | None]] = {}
@@ -205,7 +235,8 @@ class ArenaReader(ArenaStore):
             "benchmark": benchmark,
         }
 
-    # keyset-paged lists, newest first: `before` is the last page's cursor
+    # keyset-paged lists, newest first: `before` is the last row's (cycle, id) or
+    # (cycle, agent), the cursor of the next page
 
     def trades_page(
         self,
@@ -213,15 +244,17 @@ class ArenaReader(ArenaStore):
         *,
         account: str | None = None,
         status: str | None = None,
-        before: int | None = None,
+        before: tuple[int, int] | None = None,
         limit: int = 50,
     ) -> list[dict[str, Any]]:
         where, params = _filters(arena, account=account, status=status)
         if before is not None:
-            where += " AND id < ?"
-            params.append(before)
+            # = (cycle, id) < (c, i), in a form both planners turn into an index range
+            where += " AND cycle <= ? AND (cycle < ? OR id < ?)"
+            params += [before[0], before[0], before[1]]
+        # (cycle, id) order: the order of the (arena, cycle, id) index, so a page is a seek.
         rows = self._rows(
-            f"SELECT * FROM trades WHERE {where} ORDER BY id DESC LIMIT ?",
+            f"SELECT * FROM trades WHERE {where} ORDER BY cycle DESC, id DESC LIMIT ?",
             (*params, _limit(limit)),
         )
         return [plain(r) for r in rows]
@@ -232,31 +265,31 @@ class ArenaReader(ArenaStore):
         *,
         agent: str | None = None,
         kind: str | None = None,
-        before: int | None = None,
+        before: tuple[int, int] | None = None,
         limit: int = 50,
     ) -> list[dict[str, Any]]:
         where, params = _filters(arena, agent=agent, kind=kind)
         if before is not None:
-            where += " AND id < ?"
-            params.append(before)
+            # = (cycle, id) < (c, i), in a form both planners turn into an index range
+            where += " AND cycle <= ? AND (cycle < ? OR id < ?)"
+            params += [before[0], before[0], before[1]]
         rows = self._rows(
             "SELECT id, arena, cycle, agent, kind, seq, content, created_at FROM agent_logs"
-            f" WHERE {where} ORDER BY id DESC LIMIT ?",
+            f" WHERE {where} ORDER BY cycle DESC, id DESC LIMIT ?",
             (*params, _limit(limit)),
         )
         return [plain(r) for r in rows]
 
     def latest_logs(self, arena: str, kind: str) -> list[dict[str, Any]]:
-        """Each agent's entries of `kind` at the last cycle it wrote one (by agent)."""
-        rows = self._rows(
-            "SELECT l.id, l.cycle, l.agent, l.kind, l.seq, l.content FROM agent_logs l"
-            " JOIN (SELECT agent, MAX(cycle) AS cycle FROM agent_logs"
-            "       WHERE arena = ? AND kind = ? GROUP BY agent) m"
-            " ON l.agent = m.agent AND l.cycle = m.cycle"
-            " WHERE l.arena = ? AND l.kind = ? ORDER BY l.agent, l.seq",
-            (arena, kind, arena, kind),
-        )
-        return [plain(r) for r in rows]
+        """Each agent's last entry of `kind` (by agent), one index seek per agent."""
+        latest = []
+        for agent in self._distinct("agent_logs", "agent", arena):
+            latest += self._rows(
+                "SELECT id, cycle, agent, kind, seq, content FROM agent_logs"
+                " WHERE arena = ? AND agent = ? AND kind = ? ORDER BY cycle DESC, seq DESC LIMIT 1",
+                (arena, agent, kind),
+            )
+        return [plain(r) for r in latest]
 
     def usage_page(
         self,
@@ -269,7 +302,7 @@ class ArenaReader(ArenaStore):
         """Per agent and cycle, newest cycle first; `before` is the last row's (cycle, agent)."""
         where, params = _filters(arena, agent=agent)
         if before is not None:
-            where += " AND (cycle < ? OR (cycle = ? AND agent > ?))"
+            where += " AND cycle <= ? AND (cycle < ? OR agent > ?)"
             params += [before[0], before[0], before[1]]
         rows = self._rows(
             f"SELECT * FROM llm_usage WHERE {where} ORDER BY cycle DESC, agent LIMIT ?",

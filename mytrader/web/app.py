@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -37,6 +38,7 @@ PING_S = 20.0
 
 Arena = Annotated[str | None, Query(description="The arena id; default: the served ARENA_ID.")]
 Limit = Annotated[int, Query(ge=1, le=500)]
+Cursor = Annotated[str | None, Query(description="A page's `next`: `<cycle>:<id>`.")]
 
 
 class Page(BaseModel):
@@ -44,7 +46,19 @@ class Page(BaseModel):
 
     arena: str
     items: list[dict[str, Any]]
-    next: int | str | None = None
+    next: int | str | None = None  # the cursor of the following page, None at the end
+
+
+class Equity(BaseModel):
+    """Cycles kept (every `step`-th, and both ends), their dates, each account's equity
+    at them, and the benchmark's close (None before the benchmark was recorded)."""
+
+    arena: str
+    step: int
+    cycles: list[int]
+    as_of: list[str]
+    equity: dict[str, list[str | None]]
+    benchmark: dict[str, Any] | None
 
 
 class Leaderboard(BaseModel):
@@ -133,20 +147,22 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
     @app.get("/api/leaderboard", response_model=Leaderboard, summary="`mytrader leaderboard`")
     def leaderboard(arena: Arena = None, limit: Limit = 100, offset: int = 0) -> Leaderboard:
         name = arena_of(arena)
-        rows = standings(reader.latest_snapshots(name), reader.usage_totals(name))
+        rows = standings(reader.latest_books(name), reader.usage_totals(name))
         return Leaderboard(arena=name, items=rows[offset : offset + limit])
 
-    @app.get("/api/equity", summary="Equity per account and the benchmark, downsampled")
-    def equity(
-        arena: Arena = None, points: Annotated[int, Query(ge=2, le=5000)] = 500
-    ) -> dict[str, Any]:
+    @app.get(
+        "/api/equity",
+        response_model=Equity,
+        summary="Equity per account and the benchmark, downsampled",
+    )
+    def equity(arena: Arena = None, points: Annotated[int, Query(ge=2, le=5000)] = 500) -> Response:
         name = arena_of(arena)
-        return {"arena": name, **reader.equity_series(name, points)}
+        return _json({"arena": name, **reader.equity_series(name, points)})
 
     @app.get("/api/positions", response_model=Page, summary="Each book at its last cycle")
     def positions(arena: Arena = None, limit: Limit = 100, offset: int = 0) -> Page:
         name = arena_of(arena)
-        books = [s.model_dump(mode="json") for s in reader.latest_snapshots(name)]
+        books = [s.model_dump(mode="json") for s in reader.latest_books(name)]
         return Page(arena=name, items=books[offset : offset + limit])
 
     @app.get("/api/trades", response_model=Page, summary="Order legs: fills and refusals")
@@ -154,33 +170,35 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
         arena: Arena = None,
         account: str | None = None,
         status: str | None = None,
-        before: int | None = None,
+        before: Cursor = None,
         limit: Limit = 50,
-    ) -> Page:
+    ) -> Response:
         name = arena_of(arena)
-        rows = reader.trades_page(name, account=account, status=status, before=before, limit=limit)
-        return Page(arena=name, items=rows, next=_next_id(rows, limit))
+        rows = reader.trades_page(
+            name, account=account, status=status, before=_cursor(before), limit=limit
+        )
+        return _page(name, rows, limit)
 
     @app.get("/api/logs", response_model=Page, summary="THOUGHT, CRITIQUE and DECISION logs")
     def logs(
         arena: Arena = None,
         agent: str | None = None,
         kind: str | None = None,
-        before: int | None = None,
+        before: Cursor = None,
         limit: Limit = 50,
-    ) -> Page:
+    ) -> Response:
         name = arena_of(arena)
-        rows = reader.logs_page(name, agent=agent, kind=kind, before=before, limit=limit)
-        return Page(arena=name, items=rows, next=_next_id(rows, limit))
+        rows = reader.logs_page(name, agent=agent, kind=kind, before=_cursor(before), limit=limit)
+        return _page(name, rows, limit)
 
     @app.get("/api/votes", response_model=Page, summary="The collaborative votes")
-    def votes(arena: Arena = None, before: int | None = None, limit: Limit = 50) -> Page:
+    def votes(arena: Arena = None, before: Cursor = None, limit: Limit = 50) -> Response:
         name = arena_of(arena)
         rows = reader.logs_page(
-            name, agent=COLLABORATIVE, kind="DECISION", before=before, limit=limit
+            name, agent=COLLABORATIVE, kind="DECISION", before=_cursor(before), limit=limit
         )
         items = [{"id": r["id"], "cycle": r["cycle"], **parse_json(r["content"])} for r in rows]
-        return Page(arena=name, items=items, next=_next_id(rows, limit))
+        return _page(name, rows, limit, items)
 
     @app.get("/api/usage", summary="LLM calls, tokens and cost: totals and per cycle")
     def usage(
@@ -222,10 +240,11 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
         return {"arena": name, "agents": dict(sorted(out.items())), "vote": vote}
 
     @app.get("/api/cycles", response_model=Page, summary="Recorded cycles after `after`")
-    def cycles(arena: Arena = None, after: int = 0, limit: Limit = 50) -> Page:
+    def cycles(arena: Arena = None, after: int = 0, limit: Limit = 50) -> Response:
         name = arena_of(arena)
         rows = cycle_bundles(reader, name, after, after + limit)
-        return Page(arena=name, items=rows, next=rows[-1]["cycle"] if len(rows) == limit else None)
+        nxt = rows[-1]["cycle"] if len(rows) == limit else None
+        return _json({"arena": name, "items": rows, "next": nxt})
 
     @app.websocket("/ws")
     async def stream(websocket: WebSocket, arena: str | None = None, since: int = 0) -> None:
@@ -289,5 +308,24 @@ def _unauthorized() -> JSONResponse:
     )
 
 
-def _next_id(rows: list[dict[str, Any]], limit: int) -> int | None:
-    return int(rows[-1]["id"]) if len(rows) == limit else None
+def _json(payload: dict[str, Any]) -> Response:
+    """Rows are JSON-able already (money as strings): skip FastAPI's re-encoding, which
+    costs more than the query on a long equity series."""
+    return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json")
+
+
+def _cursor(before: str | None) -> tuple[int, int] | None:
+    if not before:
+        return None
+    cycle, _, row = before.partition(":")
+    if not (cycle.isdigit() and row.isdigit()):
+        raise HTTPException(422, "before: expected a page's `next`, `<cycle>:<id>`")
+    return int(cycle), int(row)
+
+
+def _page(
+    arena: str, rows: list[dict[str, Any]], limit: int, items: list[dict[str, Any]] | None = None
+) -> Response:
+    """A page of a (cycle, id)-ordered list; `next` is the last row's cursor."""
+    nxt = f"{rows[-1]['cycle']}:{rows[-1]['id']}" if len(rows) == limit else None
+    return _json({"arena": arena, "items": rows if items is None else items, "next": nxt})
