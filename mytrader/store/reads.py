@@ -16,7 +16,6 @@ from typing import Any
 
 from mytrader.store.db import (
     _SNAPSHOT_COLUMNS,
-    _USAGE_COLUMNS,
     ArenaStore,
     Row,
     _Backend,
@@ -85,19 +84,14 @@ class ArenaReader(ArenaStore):
             if not last:
                 return {}
             top, top_stamp = int(last[0]["cycle"]), str(last[0]["recorded_at"])
-            rows = self._rows(
-                f"SELECT {', '.join(_USAGE_COLUMNS)} FROM llm_usage"
-                " WHERE arena = ? AND cycle > ? AND cycle <= ? ORDER BY cycle",
-                (arena, upto, top),
-            )
             totals = {a: u.model_copy() for a, u in totals.items()}
-            for r in rows:
-                total = totals.setdefault(r["agent"], Usage(agent=r["agent"], model=r["model"]))
-                total.model = r["model"]
-                total.calls += r["calls"]
-                total.tokens_in += r["tokens_in"]
-                total.tokens_out += r["tokens_out"]
-                total.cost_usd += Decimal(r["cost_usd"])
+            for agent, part in self._usage_between(arena, upto, top).items():
+                total = totals.setdefault(agent, Usage(agent=agent, model=part.model))
+                total.model = part.model
+                total.calls += part.calls
+                total.tokens_in += part.tokens_in
+                total.tokens_out += part.tokens_out
+                total.cost_usd += part.cost_usd
             self._usage_seen[arena] = (top, top_stamp, totals)
             return {a: u.model_copy() for a, u in sorted(totals.items())}
 
@@ -130,17 +124,73 @@ class ArenaReader(ArenaStore):
             books += [_snapshot(r) for r in rows]
         return books
 
+    def _usage_between(self, arena: str, after: int, upto: int) -> dict[str, Usage]:
+        """Each agent's usage over cycles (after, upto]: counts summed in SQL (integers,
+        exact); dollars summed here from the rows that cost anything (SQLite keeps money
+        as TEXT, and SUM would go through floats)."""
+        rng = (arena, after, upto)
+        where = "WHERE arena = ? AND cycle > ? AND cycle <= ?"
+        sums = self._rows(
+            "SELECT agent, SUM(calls) AS calls, SUM(tokens_in) AS tokens_in,"
+            f" SUM(tokens_out) AS tokens_out, MAX(cycle) AS last FROM llm_usage {where}"
+            " GROUP BY agent",
+            rng,
+        )
+        out: dict[str, Usage] = {}
+        for r in sums:
+            model = self._rows(
+                "SELECT model FROM llm_usage WHERE arena = ? AND cycle = ? AND agent = ?",
+                (arena, r["last"], r["agent"]),
+            )[0]["model"]
+            out[r["agent"]] = Usage(
+                agent=r["agent"],
+                model=model,
+                calls=int(r["calls"]),
+                tokens_in=int(r["tokens_in"]),
+                tokens_out=int(r["tokens_out"]),
+            )
+        zero = "0" if self.dialect == "sqlite" else Decimal("0")
+        for r in self._rows(
+            f"SELECT agent, cost_usd FROM llm_usage {where} AND cost_usd <> ?", (*rng, zero)
+        ):
+            out[r["agent"]].cost_usd += Decimal(r["cost_usd"])
+        return out
+
     # arenas
 
     def arenas(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        """Every arena with a recorded cycle (live arenas and backtest runs alike)."""
-        rows = self._rows(
-            "SELECT arena, COUNT(*) AS cycles, MIN(cycle) AS first_cycle,"
-            " MAX(cycle) AS last_cycle, MIN(as_of) AS first_as_of, MAX(as_of) AS last_as_of"
-            " FROM cycles GROUP BY arena ORDER BY arena LIMIT ? OFFSET ?",
+        """Every arena with a recorded cycle (live arenas and backtest runs alike), found
+        by skip-scan of the cycles' primary key: one seek per arena, not a table scan."""
+        names = self._rows(
+            "WITH RECURSIVE d(v) AS (SELECT MIN(arena) FROM cycles"
+            " UNION ALL SELECT (SELECT MIN(arena) FROM cycles WHERE arena > d.v)"
+            " FROM d WHERE d.v IS NOT NULL)"
+            " SELECT v FROM d WHERE v IS NOT NULL ORDER BY v LIMIT ? OFFSET ?",
             (_limit(limit), max(0, int(offset))),
         )
-        return [plain(r) for r in rows]
+        out = []
+        for name in (r["v"] for r in names):
+            span = self._rows(
+                "SELECT COUNT(*) AS cycles, MIN(cycle) AS first_cycle, MAX(cycle) AS last_cycle"
+                " FROM cycles WHERE arena = ?",
+                (name,),
+            )[0]
+            ends = self._rows(
+                "SELECT cycle, as_of FROM cycles WHERE arena = ? AND cycle IN (?, ?)",
+                (name, span["first_cycle"], span["last_cycle"]),
+            )
+            as_of = {int(e["cycle"]): e["as_of"] for e in ends}
+            out.append(
+                {
+                    "arena": name,
+                    "cycles": int(span["cycles"]),
+                    "first_cycle": int(span["first_cycle"]),
+                    "last_cycle": int(span["last_cycle"]),
+                    "first_as_of": as_of.get(int(span["first_cycle"])),
+                    "last_as_of": as_of.get(int(span["last_cycle"])),
+                }
+            )
+        return out
 
     def watermarks(self) -> dict[str, int]:
         """Each arena's last recorded cycle: the live stream's cheap change detector."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+from anyio import to_thread
 from fastapi import FastAPI, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -92,12 +93,15 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await watcher.poll_once()
         task = asyncio.create_task(watcher.run())
+        # Sum the served arena's LLM usage now, not in the first visitor's request.
+        warm = asyncio.create_task(to_thread.run_sync(reader.usage_totals, config.default_arena))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for t in (task, warm):
+                t.cancel()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await t
 
     app = FastAPI(
         title="MyTrader dashboard",
@@ -239,6 +243,37 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
             }
         return {"arena": name, "agents": dict(sorted(out.items())), "vote": vote}
 
+    @app.get("/api/overview", summary="All the page's first view needs, in one request")
+    def overview(
+        arena: Arena = None,
+        points: Annotated[int, Query(ge=2, le=5000)] = 500,
+        trades: Limit = 50,
+        recent: Annotated[int, Query(ge=0, le=50)] = 8,
+    ) -> Response:
+        """The arenas, and for one arena: the leaderboard, the equity series, the agents'
+        latest decisions, the books, the first page of orders and the last `recent` cycles.
+        One request instead of seven: the first paint waits for one round trip."""
+        name = arena_of(arena)
+        series = reader.equity_series(name, points)
+        last = series["cycles"][-1] if series["cycles"] else 0
+        books = reader.latest_books(name)
+        legs = reader.trades_page(name, limit=trades)
+        nxt = f"{legs[-1]['cycle']}:{legs[-1]['id']}" if len(legs) == trades else None
+        return _json(
+            {
+                "arena": name,
+                "arenas": {"default": config.default_arena, "items": reader.arenas(500)},
+                "leaderboard": [
+                    s.model_dump(mode="json") for s in standings(books, reader.usage_totals(name))
+                ],
+                "equity": {"arena": name, **series},
+                "agents": agents(name),
+                "positions": [b.model_dump(mode="json") for b in books],
+                "trades": {"items": legs, "next": nxt},
+                "recent": cycle_bundles(reader, name, max(0, last - recent), last),
+            }
+        )
+
     @app.get("/api/cycles", response_model=Page, summary="Recorded cycles after `after`")
     def cycles(arena: Arena = None, after: int = 0, limit: Limit = 50) -> Response:
         name = arena_of(arena)
@@ -273,6 +308,8 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
 
 async def _pump(websocket: WebSocket, watcher: Watcher, arena: str, since: int) -> None:
     last = max(0, since)
+    if watcher.mark(arena) < last:  # the page read a cycle the last poll did not see yet
+        await watcher.poll_once()
     mark = watcher.mark(arena)
     await websocket.send_json({"type": "hello", "arena": arena, "last": mark})
     if mark < last:  # the arena was reset behind the page's back

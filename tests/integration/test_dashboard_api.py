@@ -182,3 +182,17 @@ def test_usage_totals_follow_new_cycles_and_resets(settings: Settings) -> None:
         seed(reader, "u", 1, 9)  # past the cycle it had summed up to, but a new run
         totals = reader.usage_totals("u")
         assert totals == reader.usage("u") and totals["grok"].calls == 9
+
+
+def test_overview_is_the_separate_endpoints_in_one(api: tuple[httpx.Client, ArenaReader]) -> None:
+    client, _ = api
+    view = get(client, "/api/overview", arena=OTHER)
+    assert view["arena"] == OTHER
+    assert view["arenas"] == get(client, "/api/arenas", limit=500)
+    assert view["leaderboard"] == get(client, "/api/leaderboard", arena=OTHER)["items"]
+    assert view["equity"] == get(client, "/api/equity", arena=OTHER)
+    assert view["agents"] == get(client, "/api/agents", arena=OTHER)
+    assert view["positions"] == get(client, "/api/positions", arena=OTHER)["items"]
+    assert view["trades"]["items"] == get(client, "/api/trades", arena=OTHER)["items"]
+    assert [b["cycle"] for b in view["recent"]] == [1, 2, 3]
+    assert get(client, "/api/overview")["arena"] == ARENA  # the served arena by default

@@ -382,61 +382,59 @@ function connect() {
 async function load(arena) {
   const gen = ++state.gen;
   if (state.ws) state.ws.close();
-  Object.assign(state, { arena, last: 0, agents: {}, critiques: {}, vote: null, books: {}, trades: new Map(), tradesNext: null });
-  $("feed").replaceChildren();
   setStatus("loading", "");
-  const q = { arena };
-  const [equity, board, agents, books, trades] = await Promise.all([
-    api("/api/equity", q), api("/api/leaderboard", q), api("/api/agents", q),
-    api("/api/positions", q), api("/api/trades", { arena, limit: TRADES_PAGE }),
-  ]);
+  // One request for the whole first view (no arena: the server's own).
+  const view = await api("/api/overview", { arena });
   if (gen !== state.gen) return;
+  Object.assign(state, { arena: view.arena, last: 0, agents: {}, critiques: {}, vote: null, books: {}, trades: new Map(), tradesNext: null });
+  fillPicker(view.arenas, view.arena);
+  $("feed").replaceChildren();
+  const equity = view.equity;
   state.equity = equity;
-  for (const [name, a] of Object.entries(agents.agents)) {
+  for (const [name, a] of Object.entries(view.agents.agents)) {
     if (a.decision) state.agents[name] = a.decision;
     if (a.critique) state.critiques[name] = a.critique;
   }
-  state.vote = agents.vote;
-  for (const b of books.items) state.books[b.account] = b;
-  for (const r of trades.items) state.trades.set(r.client_order_id, r);
-  state.tradesNext = trades.next;
+  state.vote = view.agents.vote;
+  for (const b of view.positions) state.books[b.account] = b;
+  for (const r of view.trades.items) state.trades.set(r.client_order_id, r);
+  state.tradesNext = view.trades.next;
   const lastCycle = equity.cycles.length ? equity.cycles[equity.cycles.length - 1] : 0;
   setLast(lastCycle, equity.as_of.length ? equity.as_of[equity.as_of.length - 1] : null);
   if (!lastCycle) $("clock").textContent = "no cycle yet";
-  renderLeaderboard(board.items);
+  renderLeaderboard(view.leaderboard);
   drawChart(); renderAgents(); renderVote(); renderPositions(); renderTrades();
   // The feed starts with the last few cycles, oldest first so the newest ends on top.
-  const recent = await api("/api/cycles", { arena, after: Math.max(0, lastCycle - 8), limit: 8 });
-  if (gen !== state.gen) return;
-  for (const bundle of recent.items) if (bundle.cycle <= state.last) addFeed(bundle);
+  for (const bundle of view.recent) if (bundle.cycle <= state.last) addFeed(bundle);
   document.body.dataset.loaded = "true";
   document.body.dataset.loadedMs = String(Math.round(performance.now())); // since navigation
   connect();
 }
 
-async function start() {
-  const params = new URLSearchParams(location.search);
-  const list = await api("/api/arenas", { limit: 500 });
+function fillPicker(arenas, current) {
   const picker = $("arena");
-  const names = list.items.map((a) => a.arena);
-  if (!names.includes(list.default)) names.unshift(list.default);
+  picker.replaceChildren();
+  const names = arenas.items.map((a) => a.arena);
+  for (const name of [arenas.default, current]) if (!names.includes(name)) names.push(name);
   for (const name of names.sort()) {
-    const info = list.items.find((a) => a.arena === name);
+    const info = arenas.items.find((a) => a.arena === name);
     const opt = el("option", null, info ? `${name} (${info.cycles} cycles)` : `${name} (empty)`);
     opt.value = name;
     picker.appendChild(opt);
   }
-  const chosen = names.includes(params.get("arena")) ? params.get("arena") : list.default;
-  picker.value = chosen;
-  picker.addEventListener("change", () => {
+  picker.value = current;
+}
+
+function start() {
+  $("arena").addEventListener("change", () => {
     const url = new URL(location.href);
-    url.searchParams.set("arena", picker.value);
+    url.searchParams.set("arena", $("arena").value);
     history.replaceState(null, "", url);
-    load(picker.value);
+    load($("arena").value);
   });
   $("more-trades").addEventListener("click", olderTrades);
   window.addEventListener("resize", drawChart);
-  await load(chosen);
+  return load(new URLSearchParams(location.search).get("arena"));
 }
 
 start().catch((err) => { setStatus(String(err.message || err), "down"); });
