@@ -17,7 +17,14 @@ from typing import Any
 import uvicorn
 
 from mytrader.config import COLLABORATIVE, PERSONAS
-from mytrader.state.models import AgentDecision, Decision, OrderResult, VoteResult
+from mytrader.state.models import (
+    AgentDecision,
+    Benchmark,
+    Decision,
+    OrderResult,
+    PendingOrder,
+    VoteResult,
+)
 from mytrader.store.db import ArenaStore
 from mytrader.store.records import CycleRecord, LogEntry, Snapshot, Usage
 
@@ -55,22 +62,33 @@ def cycle_record(
     )
     content = json.dumps({**vote.model_dump(mode="json"), "votes": votes})
     logs.append(LogEntry(agent=COLLABORATIVE, kind="DECISION", content=content))
-    price = Decimal(100 + cycle)
-    trades = [
-        OrderResult(
-            client_order_id=f"{arena}-grok-{cycle}-0",
-            account="grok",
-            symbol="AAPL",
-            side="buy",
-            qty=1,
-            status="filled",
-            reason="decision",
-            filled_qty=1,
-            filled_avg_price=price,
-            filled_at=as_of,
-            fee=Decimal("1"),
+    # grok places one BUY per cycle (pending), and the last cycle's BUY fills at this
+    # cycle's start (booked now, at 100 + cycle).
+    placed = OrderResult(
+        client_order_id=f"{arena}-grok-{cycle}-0",
+        account="grok",
+        symbol="AAPL",
+        side="buy",
+        qty=1,
+        status="pending",
+        reason="decision",
+        type="limit",
+        limit_price=Decimal(200),
+    )
+    settled = []
+    if cycle > 1:
+        filled = placed.model_copy(
+            update={
+                "client_order_id": f"{arena}-grok-{cycle - 1}-0",
+                "status": "filled",
+                "filled_qty": 1,
+                "filled_avg_price": Decimal(100 + cycle),
+                "filled_at": as_of,
+                "fee": Decimal("1"),
+            }
         )
-    ]
+        previous = (date(2024, 1, 1) + timedelta(days=cycle - 1)).isoformat()
+        settled.append(PendingOrder(order=filled, cycle=cycle - 1, as_of=previous))
     snapshots = [
         Snapshot(
             account=account,
@@ -96,7 +114,9 @@ def cycle_record(
         arena=arena,
         cycle=cycle,
         as_of=as_of,
-        trades=trades,
+        trades=[placed],
+        settled=settled,
+        benchmark=Benchmark(symbol="SPY", price=Decimal(400 + cycle) / 2),
         logs=logs,
         snapshots=snapshots,
         usage=usage,

@@ -219,9 +219,12 @@ class ArenaReader(ArenaStore):
         return [plain(r) for r in rows]
 
     def trades_between(self, arena: str, after: int, upto: int) -> list[dict[str, Any]]:
+        """Orders placed in (after, upto], and earlier orders booked (filled, or ended) in
+        it: a row keeps its placement `cycle` and gains `booked_cycle`."""
         rows = self._rows(
-            "SELECT * FROM trades WHERE arena = ? AND cycle > ? AND cycle <= ? ORDER BY cycle, id",
-            (arena, after, upto),
+            "SELECT * FROM trades WHERE arena = ? AND cycle <= ?"
+            " AND (cycle > ? OR (booked_cycle > ? AND booked_cycle <= ?)) ORDER BY cycle, id",
+            (arena, upto, after, after, upto),
         )
         return [plain(r) for r in rows]
 

@@ -76,7 +76,10 @@ def cycle_bundles(reader: ArenaReader, arena: str, after: int, upto: int) -> lis
         else:
             b["decisions"][entry["agent"]] = parse_json(entry["content"])
     for order in reader.trades_between(arena, after, last):
-        if (b := bundles.get(int(order["cycle"]))) is not None:
+        # An order booked in this range goes with the cycle that booked it (its news).
+        booked = order.get("booked_cycle")
+        at = int(booked) if booked is not None and after < int(booked) <= last else order["cycle"]
+        if (b := bundles.get(int(at))) is not None:
             b["orders"].append(order)
     for snap in reader.snapshots_between(arena, after, last):
         if (b := bundles.get(int(snap["cycle"]))) is not None:

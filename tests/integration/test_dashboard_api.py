@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -79,14 +80,22 @@ def test_equity_is_downsampled_keeping_both_ends(api: tuple[httpx.Client, ArenaR
     for account, values in small["equity"].items():
         assert values == [by_cycle[(c, account)] for c in small["cycles"]]
     assert small["as_of"][0] == "2024-01-02" and small["as_of"][-1] == "2024-01-31"
+    # The benchmark's close at the same cycles (SPY, as the record step stored it).
+    assert small["benchmark"]["symbol"] == "SPY"
+    closes = [Decimal(v) for v in small["benchmark"]["close"]]
+    assert closes == [Decimal(400 + c) / 2 for c in small["cycles"]]
 
 
 def test_trades_page_through_every_leg_once(api: tuple[httpx.Client, ArenaReader]) -> None:
     client, reader = api
     legs = walk(client, "/api/trades", limit=7)
     assert [t["client_order_id"] for t in legs] == [f"{ARENA}-grok-{c}-0" for c in range(30, 0, -1)]
-    assert legs[0]["filled_avg_price"] in ("130", "130.0", "130.00")
+    # The last BUY is pending; the one before was booked at cycle 30's start.
+    assert legs[0]["status"] == "pending" and legs[0]["filled_avg_price"] is None
+    assert (legs[1]["status"], legs[1]["cycle"], legs[1]["booked_cycle"]) == ("filled", 29, 30)
+    assert legs[1]["filled_avg_price"] == "130" and legs[1]["limit_price"] == "200"
     assert len(reader.trades(ARENA)) == 30
+    assert len(get(client, "/api/trades", status="filled", limit=100)["items"]) == 29
     assert get(client, "/api/trades", account="openai")["items"] == []
 
 
@@ -131,8 +140,13 @@ def test_cycles_bundle_what_the_stream_sends(api: tuple[httpx.Client, ArenaReade
     assert last["decisions"]["openai"]["decision"]["reasoning"] == reasoning_of("openai", 30)
     assert last["critiques"]["grok"] == "grok critique 30"
     assert last["vote"]["reason"] == "all agree"
-    assert [o["client_order_id"] for o in last["orders"]] == [f"{ARENA}-grok-30-0"]
+    # The order placed at 30 (pending) and the one of 29 booked at 30's start.
+    assert [(o["client_order_id"], o["status"]) for o in last["orders"]] == [
+        (f"{ARENA}-grok-29-0", "filled"),
+        (f"{ARENA}-grok-30-0", "pending"),
+    ]
     assert len(last["snapshots"]) == 4
+    assert last["benchmark"]["symbol"] == "SPY" and Decimal(last["benchmark"]["close"]) == 215
 
 
 def test_bad_parameters_are_422_and_openapi_lists_the_api(

@@ -90,6 +90,8 @@ def test_stream_pushes_new_cycles_and_reconnect_catches_up(
                 "collaborative",
             }
             assert fresh[1]["vote"]["votes"]["openai"] == "BUY AAPL"
+            booked = {o["client_order_id"]: o["status"] for o in fresh[1]["orders"]}
+            assert booked == {f"{ARENA}-grok-4-0": "filled", f"{ARENA}-grok-5-0": "pending"}
         # The page is gone while two cycles are recorded, then reconnects from cycle 5.
         seed(w, ARENA, 6, 7)
         with connect(ws_url(base, 5), proxy=None) as ws:
@@ -108,7 +110,10 @@ def test_other_arenas_do_not_leak_into_a_stream(settings: Settings, reader: Aren
             seed(reader, ARENA, 2, 2)
             (msg,) = cycles_from(ws, 1)
             assert (msg["arena"], msg["cycle"]) == (ARENA, 2)
-            assert msg["orders"][0]["client_order_id"] == f"{ARENA}-grok-2-0"
+            assert {o["client_order_id"] for o in msg["orders"]} == {
+                f"{ARENA}-grok-1-0",
+                f"{ARENA}-grok-2-0",
+            }
             nothing_more(ws)
 
 
