@@ -135,9 +135,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
-    """A real uvicorn server for `app` on a free port, in a thread: its base URL."""
-    port = free_port()
+def live_server(app: Any, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
+    """A real uvicorn server for `app` (on a free port by default), in a thread: its URL."""
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     )

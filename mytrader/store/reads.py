@@ -60,10 +60,28 @@ class ArenaReader(ArenaStore):
     """The arena store plus the dashboard's read queries. Safe to share between threads."""
 
     def __init__(self, backend: _Backend) -> None:
-        super().__init__(backend)
         self._usage_lock = threading.Lock()
         # arena -> (cycle, its recorded_at, totals up to that cycle)
         self._usage_seen: dict[str, tuple[int, str, dict[str, Usage]]] = {}
+        # (arena, points) -> (last cycle, its recorded_at, the series)
+        self._equity_seen: dict[tuple[str, int], tuple[int, str, dict[str, Any]]] = {}
+        super().__init__(backend)
+
+    def setup(self) -> None:
+        super().setup()
+        # The live stream reads the orders booked in a range of cycles: an index of the
+        # reader's own, created after the store's migrations have added the column.
+        with self._tx() as tx:
+            tx.run("CREATE INDEX IF NOT EXISTS trades_arena_booked ON trades (arena, booked_cycle)")
+
+    def _last(self, arena: str) -> tuple[int, str] | None:
+        """The arena's last cycle and when it was recorded: a change of either means new
+        (or re-recorded, or reset) rows."""
+        rows = self._rows(
+            "SELECT cycle, recorded_at FROM cycles WHERE arena = ? ORDER BY cycle DESC LIMIT 1",
+            (arena,),
+        )
+        return (int(rows[0]["cycle"]), str(rows[0]["recorded_at"])) if rows else None
 
     def usage_totals(self, arena: str) -> dict[str, Usage]:
         """The same totals as `usage`, read incrementally: only the rows of cycles recorded
@@ -77,13 +95,10 @@ class ArenaReader(ArenaStore):
                 )
                 if not row or str(row[0]["recorded_at"]) != stamp:
                     upto, stamp, totals = 0, "", {}
-            last = self._rows(
-                "SELECT cycle, recorded_at FROM cycles WHERE arena = ? ORDER BY cycle DESC LIMIT 1",
-                (arena,),
-            )
-            if not last:
+            last = self._last(arena)
+            if last is None:
                 return {}
-            top, top_stamp = int(last[0]["cycle"]), str(last[0]["recorded_at"])
+            top, top_stamp = last
             totals = {a: u.model_copy() for a, u in totals.items()}
             for agent, part in self._usage_between(arena, upto, top).items():
                 total = totals.setdefault(agent, Usage(agent=agent, model=part.model))
@@ -221,11 +236,16 @@ class ArenaReader(ArenaStore):
     def trades_between(self, arena: str, after: int, upto: int) -> list[dict[str, Any]]:
         """Orders placed in (after, upto], and earlier orders booked (filled, or ended) in
         it: a row keeps its placement `cycle` and gains `booked_cycle`."""
-        rows = self._rows(
-            "SELECT * FROM trades WHERE arena = ? AND cycle <= ?"
-            " AND (cycle > ? OR (booked_cycle > ? AND booked_cycle <= ?)) ORDER BY cycle, id",
-            (arena, upto, after, after, upto),
+        placed = self._rows(
+            "SELECT * FROM trades WHERE arena = ? AND cycle > ? AND cycle <= ?",
+            (arena, after, upto),
         )
+        booked = self._rows(
+            "SELECT * FROM trades WHERE arena = ? AND booked_cycle > ? AND booked_cycle <= ?"
+            " AND cycle <= ?",
+            (arena, after, upto, after),
+        )
+        rows = sorted(placed + booked, key=lambda r: (int(r["cycle"]), int(r["id"])))
         return [plain(r) for r in rows]
 
     def snapshots_between(self, arena: str, after: int, upto: int) -> list[dict[str, Any]]:
@@ -242,8 +262,23 @@ class ArenaReader(ArenaStore):
         """Every account's equity and the benchmark's close, at most about `points` cycles.
 
         Long runs are downsampled to every k-th cycle, always keeping the first and the
-        last, so the chart's ends are exact and the response size is bounded.
+        last, so the chart's ends are exact and the response size is bounded. The series
+        is kept until the arena's last cycle changes: every page opened between two
+        cycles shares one read.
         """
+        last = self._last(arena)
+        key = (arena, points)
+        seen = self._equity_seen.get(key)
+        if last is not None and seen is not None and seen[:2] == last:
+            return seen[2]
+        series = self._equity_series(arena, points)
+        if last is not None and series["cycles"] and series["cycles"][-1] == last[0]:
+            if len(self._equity_seen) > 64:
+                self._equity_seen.clear()
+            self._equity_seen[key] = (*last, series)
+        return series
+
+    def _equity_series(self, arena: str, points: int) -> dict[str, Any]:
         span = self._rows(
             "SELECT MIN(cycle) AS first, MAX(cycle) AS last FROM cycles WHERE arena = ?",
             (arena,),

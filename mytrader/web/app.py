@@ -109,6 +109,10 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
         "LLM usage, read-only; live cycles on the WebSocket `/ws?arena=&since=`.",
         version="1",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN: the description
+        # is served as /openapi.json only.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.watcher = watcher
 

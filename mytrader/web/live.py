@@ -23,7 +23,7 @@ import psycopg
 from anyio import to_thread
 
 from mytrader.config import COLLABORATIVE
-from mytrader.store.db import CYCLE_CHANNEL
+from mytrader.store.db import CYCLE_CHANNEL, scrub
 from mytrader.store.reads import ArenaReader
 
 log = logging.getLogger(__name__)
@@ -149,8 +149,8 @@ class Watcher:
                         await self.poll_once()  # after a silence: reconcile
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("listening for cycles failed; retrying", exc_info=True)
+            except Exception as exc:  # the message only: a traceback could hold the URL
+                log.warning("listening for cycles failed, retrying: %s", scrub(str(exc), url))
                 await asyncio.sleep(1.0)
 
     async def wait_past(self, arena: str, cycle: int, timeout: float) -> bool:

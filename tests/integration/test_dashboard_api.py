@@ -181,21 +181,26 @@ def test_escaped_script_reasoning_is_data_not_markup(settings: Settings) -> None
         reader.close()
 
 
-def test_usage_totals_follow_new_cycles_and_resets(settings: Settings) -> None:
-    """The incremental totals behind the leaderboard equal a full re-sum at every step."""
+def test_kept_sums_and_series_follow_new_cycles_and_resets(settings: Settings) -> None:
+    """The incremental usage totals behind the leaderboard equal a full re-sum at every
+    step, and the kept equity series is read again when the arena changes."""
     reader = ArenaReader.from_settings(settings)
     assert isinstance(reader, ArenaReader)
     with reader:
         seed(reader, "u", 1, 5)
         assert reader.usage_totals("u") == reader.usage("u")
+        assert reader.equity_series("u")["cycles"] == [1, 2, 3, 4, 5]
         seed(reader, "u", 6, 8)
         totals = reader.usage_totals("u")
         assert totals == reader.usage("u") and totals["grok"].calls == 8
+        assert reader.equity_series("u")["cycles"] == list(range(1, 9))
         reader.reset("u")
         assert reader.usage_totals("u") == {}
+        assert reader.equity_series("u")["cycles"] == []
         seed(reader, "u", 1, 9)  # past the cycle it had summed up to, but a new run
         totals = reader.usage_totals("u")
         assert totals == reader.usage("u") and totals["grok"].calls == 9
+        assert reader.equity_series("u")["cycles"] == list(range(1, 10))
 
 
 def test_overview_is_the_separate_endpoints_in_one(api: tuple[httpx.Client, ArenaReader]) -> None:

@@ -24,7 +24,7 @@ from mytrader.config import PERSONAS, Settings
 from mytrader.state.models import AgentDecision
 from mytrader.store.db import ArenaStore
 from mytrader.web.serve import build
-from tests.dashboard_support import chromium, cycle_record, free_port, live_server
+from tests.dashboard_support import chromium, cycle_record, free_port, live_server, seed
 from tests.helpers import clean_env, run_cli
 
 pytestmark = pytest.mark.slow
@@ -149,5 +149,40 @@ def test_a_script_answer_is_shown_as_text_and_runs_nothing(settings: Settings) -
             assert (
                 js(driver, "return document.querySelectorAll('main script, main img').length") == 0
             )
+    finally:
+        reader.close()
+
+
+def test_page_reconnects_and_catches_up_without_reload(settings: Settings) -> None:
+    """The server goes away, two cycles are recorded, a server comes back on the same
+    address: the open page shows both cycles, once each, and keeps following."""
+    port = free_port()
+    first, reader = build(settings)
+    seed(reader, "arena", 1, 3)
+    try:
+        with chromium() as driver:
+            with live_server(first, port=port) as base:
+                driver.get(base + "/")
+                wait_for(driver, "return document.body.dataset.loaded", "true")
+                wait_for(driver, "return document.getElementById('status').textContent", "live")
+                js(driver, "window.__sameDocument = 'yes'")
+            wait_for(driver, "return document.getElementById('status').textContent", "reconnecting")
+            seed(reader, "arena", 4, 5)
+            second, reader2 = build(settings)
+            try:
+                with live_server(second, port=port):
+                    wait_for(driver, "return document.body.dataset.lastCycle", "5")
+                    seed(reader2, "arena", 6, 6)
+                    wait_for(driver, "return document.body.dataset.lastCycle", "6")
+                    wait_for(driver, "return document.getElementById('chart').dataset.points", "6")
+                    shown = js(
+                        driver,
+                        "return [...document.querySelectorAll('#feed li')]"
+                        ".map(li => li.dataset.cycle)",
+                    )
+                    assert shown == ["6", "5", "4", "3", "2", "1"]  # no gap, no duplicate
+                    assert js(driver, "return window.__sameDocument") == "yes"
+            finally:
+                reader2.close()
     finally:
         reader.close()

@@ -228,7 +228,7 @@ def test_token_is_required_on_http_and_websocket(guarded_server: tuple[str, str]
 def test_no_secret_is_ever_served(guarded_server: tuple[str, str]) -> None:
     base, token = guarded_server
     bearer = {"Authorization": f"Bearer {token}"}
-    paths = ["/", "/static/app.js", "/static/app.css", "/openapi.json", "/docs"]
+    paths = ["/", "/static/app.js", "/static/app.css", "/openapi.json", "/api/overview"]
     paths += [
         f"/api/{p}"
         for p in ("arenas", "leaderboard", "equity", "positions", "trades", "logs", "votes")
