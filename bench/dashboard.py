@@ -96,6 +96,7 @@ def page_loads(base: str, arena: str, warm: int = 5) -> tuple[float, float]:
 
 
 ENDPOINTS: list[tuple[str, dict[str, Any]]] = [
+    ("/api/overview", {}),
     ("/api/arenas", {}),
     ("/api/leaderboard", {}),
     ("/api/equity", {}),
@@ -215,6 +216,8 @@ def main() -> None:
     for arena in (BIG, SMALL):
         store.reset(arena)
     print(f"backend: {store.dialect}; recording {args.cycles:,} cycles of '{BIG}' ...", flush=True)
+    # Shared machines: the load says how much of a figure is this code and how much waiting.
+    print(f"  load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     built = build(store, BIG, args.cycles)
     build(store, SMALL, 100)
     print(f"  recorded in {built:.1f} s ({args.cycles / built:.0f} cycles/s)")
@@ -267,6 +270,7 @@ def main() -> None:
                 f"  {who:26} p50 {pct(lat, 0.5) * 1000:5.0f} ms, p95 {pct(lat, 0.95) * 1000:5.0f}"
                 f" ms, max {max(lat) * 1000:5.0f} ms; every cycle exactly once, in order: {exact}"
             )
+        print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     finally:
         server.terminate()
         server.wait(timeout=15)
