@@ -29,15 +29,14 @@ MAX_PAGE = 500
 
 def plain(row: Row) -> dict[str, Any]:
     """A row as JSON-able values: money as its exact decimal string, times as ISO text."""
-    out: dict[str, Any] = {}
+    out = dict(row)
     for key, value in row.items():
-        if isinstance(value, Decimal):
+        kind = type(value)  # exact types: this runs for every value of every row
+        if kind is Decimal:
             out[key] = str(value)
-        elif isinstance(value, datetime | date):
+        elif kind is datetime or kind is date:
             out[key] = value.isoformat()
-        else:
-            out[key] = value
-    if isinstance(out.get("positions"), str):
+    if type(out.get("positions")) is str:
         out["positions"] = json.loads(out["positions"])
     return out
 
