@@ -371,11 +371,21 @@ class ArenaReader(ArenaStore):
         """Each agent's last entry of `kind` (by agent), one index seek per agent."""
         latest = []
         for agent in self._distinct("agent_logs", "agent", arena):
-            latest += self._rows(
-                "SELECT id, cycle, agent, kind, seq, content FROM agent_logs"
-                " WHERE arena = ? AND agent = ? AND kind = ? ORDER BY cycle DESC, seq DESC LIMIT 1",
+            # MAX over the (arena, agent, kind, cycle) index is one seek on either backend,
+            # whatever the planner's statistics; then that cycle's entries by unique key.
+            top = self._rows(
+                "SELECT MAX(cycle) AS cycle FROM agent_logs"
+                " WHERE arena = ? AND agent = ? AND kind = ?",
                 (arena, agent, kind),
+            )[0]["cycle"]
+            if top is None:
+                continue
+            rows = self._rows(
+                "SELECT id, cycle, agent, kind, seq, content FROM agent_logs"
+                " WHERE arena = ? AND cycle = ? AND agent = ? AND kind = ? ORDER BY seq",
+                (arena, top, agent, kind),
             )
+            latest += rows[-1:]
         return [plain(r) for r in latest]
 
     def usage_page(

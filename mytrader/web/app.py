@@ -93,8 +93,9 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await watcher.poll_once()
         task = asyncio.create_task(watcher.run())
-        # Sum the served arena's LLM usage now, not in the first visitor's request.
-        warm = asyncio.create_task(to_thread.run_sync(reader.usage_totals, config.default_arena))
+        # Sum the served arena's LLM usage and read its equity series now, not in the
+        # first visitor's request.
+        warm = asyncio.create_task(to_thread.run_sync(_warm, reader, config.default_arena))
         try:
             yield
         finally:
@@ -339,6 +340,11 @@ async def _drain(websocket: WebSocket) -> None:
     """Read (and ignore) what the client sends, to notice when it goes away."""
     while True:
         await websocket.receive_text()
+
+
+def _warm(reader: ArenaReader, arena: str) -> None:
+    reader.usage_totals(arena)
+    reader.equity_series(arena)
 
 
 def _unauthorized() -> JSONResponse:
