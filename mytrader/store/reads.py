@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -59,6 +61,7 @@ class ArenaReader(ArenaStore):
     """The arena store plus the dashboard's read queries. Safe to share between threads."""
 
     def __init__(self, backend: _Backend) -> None:
+        self._session = threading.local()
         self._usage_lock = threading.Lock()
         # arena -> (cycle, its recorded_at, totals up to that cycle)
         self._usage_seen: dict[str, tuple[int, str, dict[str, Usage]]] = {}
@@ -86,7 +89,9 @@ class ArenaReader(ArenaStore):
         """The same totals as `usage`, read incrementally: only the rows of cycles recorded
         since the last call are read and added, so a 10,000-cycle arena costs what its
         new cycles cost. A reset arena (its cycle row recorded anew) starts over."""
-        with self._usage_lock:
+        # The session first, then the lock: on SQLite the session holds the connection,
+        # so every thread takes the two in the same order.
+        with self.session(), self._usage_lock:
             upto, stamp, totals = self._usage_seen.get(arena, (0, "", {}))
             if upto:
                 row = self._rows(
@@ -110,8 +115,26 @@ class ArenaReader(ArenaStore):
             return {a: u.model_copy() for a, u in sorted(totals.items())}
 
     def _rows(self, query: str, params: list[object] | tuple[object, ...] = ()) -> list[Row]:
+        tx = getattr(self._session, "tx", None)
+        if tx is not None:
+            return list(tx.rows(query, params))
         with self._tx(write=False) as tx:
             return tx.rows(query, params)
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Every read of this thread inside it in one read transaction: one snapshot of
+        the tables, and one connection instead of one per query (round trips add up on
+        PostgreSQL)."""
+        if getattr(self._session, "tx", None) is not None:
+            yield
+            return
+        with self._tx(write=False) as tx:
+            self._session.tx = tx
+            try:
+                yield
+            finally:
+                self._session.tx = None
 
     def _distinct(self, table: str, column: str, arena: str) -> list[str]:
         """The distinct values of an indexed (arena, column, ...) prefix by skip-scan: one

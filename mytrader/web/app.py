@@ -231,6 +231,10 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
     @app.get("/api/agents", summary="Each agent's latest decision and critique, the last vote")
     def agents(arena: Arena = None) -> dict[str, Any]:
         name = arena_of(arena)
+        with reader.session():
+            return _agents(name)
+
+    def _agents(name: str) -> dict[str, Any]:
         out: dict[str, dict[str, Any]] = {}
         vote = None
         for row in reader.latest_logs(name, "DECISION"):
@@ -259,6 +263,10 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
         latest decisions, the books, the first page of orders and the last `recent` cycles.
         One request instead of seven: the first paint waits for one round trip."""
         name = arena_of(arena)
+        with reader.session():
+            return _overview(name, points, trades, recent)
+
+    def _overview(name: str, points: int, trades: int, recent: int) -> Response:
         series = reader.equity_series(name, points)
         last = series["cycles"][-1] if series["cycles"] else 0
         books = reader.latest_books(name)
@@ -272,7 +280,7 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
                     s.model_dump(mode="json") for s in standings(books, reader.usage_totals(name))
                 ],
                 "equity": {"arena": name, **series},
-                "agents": agents(name),
+                "agents": _agents(name),
                 "positions": [b.model_dump(mode="json") for b in books],
                 "trades": {"items": legs, "next": nxt},
                 "recent": cycle_bundles(reader, name, max(0, last - recent), last),

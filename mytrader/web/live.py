@@ -45,6 +45,11 @@ def parse_json(content: str) -> dict[str, Any]:
 
 def cycle_bundles(reader: ArenaReader, arena: str, after: int, upto: int) -> list[dict[str, Any]]:
     """Every cycle in (after, upto] with its decisions, critiques, vote, orders and equity."""
+    with reader.session():  # one snapshot: a cycle is never half-read
+        return _bundles(reader, arena, after, upto)
+
+
+def _bundles(reader: ArenaReader, arena: str, after: int, upto: int) -> list[dict[str, Any]]:
     bundles: dict[int, dict[str, Any]] = {}
     for c in reader.cycle_rows(arena, after, upto):
         close = c.get("benchmark_close")
