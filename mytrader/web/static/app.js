@@ -235,11 +235,11 @@ function renderVote() {
     const tr = el("tr");
     tr.appendChild(el("td", null, agent));
     tr.appendChild(el("td", "text", votes[agent] || ""));
-    tr.appendChild(el("td", null, weights[agent] === undefined ? "" : Number(weights[agent]).toFixed(3)));
+    tr.appendChild(el("td", null, weights[agent] === undefined ? "" : String(weights[agent])));
     t.appendChild(tr);
   }
   box.appendChild(t);
-  const tally = Object.entries(v.tally || {}).map(([k, n]) => `${k}: ${Number(n).toFixed(3)}`).join(" · ");
+  const tally = Object.entries(v.tally || {}).map(([k, n]) => `${k}: ${n}`).join(" · ");
   box.appendChild(el("p", "muted", `tally: ${tally}`));
 }
 
