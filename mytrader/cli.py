@@ -367,5 +367,26 @@ def repair(
         raise typer.Exit(3)
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to bind; beyond loopback needs DASHBOARD_TOKEN.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    arena: Annotated[str | None, typer.Option(help="Arena shown first (default ARENA_ID).")] = None,
+) -> None:
+    """The dashboard in a browser: standings, equity, decisions, votes, books, orders; live."""
+    from mytrader.web.serve import ServeRefused
+    from mytrader.web.serve import serve as run_server
+
+    settings = settings_or_exit()
+    try:
+        with reported_errors():
+            run_server(settings, host, port, arena, announce=console.print)
+    except ServeRefused as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
 if __name__ == "__main__":
     app()

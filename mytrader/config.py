@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     x_bearer_token: SecretStr | None = None
     x_api_base_url: str = "https://api.x.com"
 
+    # --- dashboard ---
+    # Required by `mytrader serve` on any host but loopback, and then on every request.
+    dashboard_token: SecretStr | None = None
+
     @field_validator("starting_cash")
     @classmethod
     def _positive_cash(cls, v: Decimal) -> Decimal:

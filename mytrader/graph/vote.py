@@ -23,6 +23,7 @@ other agents could afford. Same inputs, same result: integers, sorted iteration.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
@@ -42,6 +43,7 @@ from mytrader.state import (
     VoteResult,
 )
 from mytrader.state.models import PendingOrder
+from mytrader.store.records import LogEntry
 
 HUNDRED = Decimal("100")
 Mode = Literal["majority", "weighted"]
@@ -290,6 +292,23 @@ def make_vote(services: ArenaServices) -> Callable[[ArenaState], dict[str, Any]]
             returns=returns if settings.vote_mode == "weighted" else None,
             reserved=reserved,
         )
-        return {"vote": result.model_dump(mode="json"), "track": track}
+        # The vote is the collaborative account's DECISION log: who took which stance
+        # (HOLDs left out), the weights and the tally, for the dashboard.
+        votes = {
+            a: ", ".join(
+                f"{st.stance} {sym} ({st.conviction})"
+                for sym, st in sorted(stances[a].items())
+                if st.stance != "HOLD"
+            )
+            or "HOLD"
+            for a in personas
+        }
+        content = json.dumps({**result.model_dump(mode="json"), "votes": votes})
+        entry = LogEntry(agent=COLLABORATIVE, kind="DECISION", content=content)
+        return {
+            "vote": result.model_dump(mode="json"),
+            "track": track,
+            "logs": [entry.model_dump(mode="json")],
+        }
 
     return vote

@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 # Any constant works: it only serializes concurrent `setup()` calls on one database,
 # since concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL.
 _SETUP_LOCK_KEY = 0x6D7974726164  # "mytrad"
+# PostgreSQL NOTIFY channel of every recorded cycle; payload `<arena>:<cycle>`.
+CYCLE_CHANNEL = "mytrader_cycles"
 
 
 class StoreError(RuntimeError):
@@ -448,6 +450,8 @@ class ArenaStore:
             tx.run_many(_UPSERT_LOG, _log_params(rec))
             tx.run_many(_UPSERT_SNAPSHOT, self._snapshot_params(rec))
             tx.run_many(_UPSERT_USAGE, self._usage_params(rec))
+            if self.dialect == "postgres":  # delivered on commit: the dashboard's live feed
+                tx.run("SELECT pg_notify(?, ?)", (CYCLE_CHANNEL, f"{rec.arena}:{rec.cycle}"))
 
     def _bind(self, columns: Sequence[str], values: dict[str, Any]) -> tuple[object, ...]:
         return tuple(self._db.dialect.bind(values[c]) for c in columns)

@@ -1,0 +1,70 @@
+"""`mytrader serve`: the dashboard on uvicorn, for the arena of ARENA_ID.
+
+Loopback by default. Any other host is refused unless DASHBOARD_TOKEN is set (and long
+enough); with a token set, every request must carry it, on any host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from mytrader.config import Settings
+from mytrader.store.reads import ArenaReader
+from mytrader.web.auth import MIN_TOKEN_LENGTH, is_loopback
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+class ServeRefused(ValueError):
+    """The server would be exposed without protection; the message says what to set."""
+
+
+def check_exposure(host: str, token: str | None) -> None:
+    if token is not None and len(token) < MIN_TOKEN_LENGTH:
+        raise ServeRefused(
+            f"DASHBOARD_TOKEN: must be at least {MIN_TOKEN_LENGTH} characters"
+            " (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
+        )
+    if not is_loopback(host) and token is None:
+        raise ServeRefused(
+            f"--host {host} makes the dashboard reachable from other machines:"
+            " set DASHBOARD_TOKEN first (then every request must carry it)"
+        )
+
+
+def build(settings: Settings, arena: str | None = None) -> tuple[FastAPI, ArenaReader]:
+    """The app for these settings and the reader it reads through (close it after)."""
+    from mytrader.web.app import DashboardConfig, create_app
+
+    token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
+    reader = ArenaReader.from_settings(settings)
+    assert isinstance(reader, ArenaReader)
+    config = DashboardConfig(
+        default_arena=arena or settings.arena_id,
+        token=token or None,
+        listen_url=settings.postgres_url,
+    )
+    return create_app(reader, config), reader
+
+
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    arena: str | None = None,
+    announce: Callable[[str], None] = lambda _: None,
+) -> None:
+    """Run the dashboard until interrupted. Raises ServeRefused before binding anything."""
+    import uvicorn
+
+    token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
+    check_exposure(host, token or None)
+    app, reader = build(settings, arena)
+    announce(f"MyTrader dashboard on http://{host}:{port}/ (arena {arena or settings.arena_id})")
+    try:
+        # access_log off: a `?token=` address must not end up in a log.
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        reader.close()

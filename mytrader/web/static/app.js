@@ -1,0 +1,440 @@
+// MyTrader dashboard: loads the arena from the JSON API, then follows it live over the
+// WebSocket. Every text that comes from a model (or the database) is set with
+// textContent, never parsed as HTML: a model answering `<script>` shows the text.
+"use strict";
+
+const PALETTE = ["#58a6ff", "#f0883e", "#a371f7", "#3fb950", "#db61a2", "#e3b341", "#39c5cf"];
+const BENCH_COLOR = "#8a96a3";
+const FEED_MAX = 60;
+const TRADES_PAGE = 50;
+
+const state = {
+  arena: null, last: 0, gen: 0, ws: null, retry: 0,
+  equity: null, agents: {}, critiques: {}, vote: null, books: {}, trades: new Map(),
+  tradesNext: null, leaderboardTimer: null,
+};
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+function money(v, digits = 0) {
+  if (v === null || v === undefined || v === "") return "";
+  return Number(v).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+async function api(path, params = {}) {
+  const url = new URL(path, location.origin);
+  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined) url.searchParams.set(k, v);
+  const res = await fetch(url, { credentials: "same-origin" });
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  return res.json();
+}
+
+function setStatus(text, cls) {
+  const s = $("status");
+  s.textContent = text;
+  s.className = "status " + (cls || "");
+}
+
+function setLast(cycle, asOf) {
+  if (cycle > state.last) state.last = cycle;
+  document.body.dataset.lastCycle = String(state.last);
+  if (asOf) $("clock").textContent = `cycle ${state.last} · ${asOf}`;
+}
+
+function accounts() {
+  const names = new Set(Object.keys(state.equity ? state.equity.equity : {}));
+  for (const a of Object.keys(state.books)) names.add(a);
+  return [...names].sort();
+}
+
+function colorOf(account) {
+  const all = accounts();
+  const i = all.indexOf(account);
+  return PALETTE[(i < 0 ? all.length : i) % PALETTE.length];
+}
+
+// --- equity chart (hand-written SVG: no library, nothing fetched) --------------------
+
+function drawChart() {
+  const svg = $("chart");
+  const eq = state.equity;
+  while (svg.firstChild) svg.removeChild(svg.firstChild);
+  const legend = $("legend");
+  while (legend.firstChild) legend.removeChild(legend.firstChild);
+  if (!eq || eq.cycles.length === 0) return;
+  const W = svg.clientWidth || 900, H = svg.clientHeight || 320;
+  const pad = { l: 70, r: 12, t: 10, b: 24 };
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  const series = [];
+  for (const account of accounts()) {
+    const ys = eq.equity[account];
+    if (ys) series.push({ name: account, color: colorOf(account), ys: ys.map((v) => (v === null ? null : Number(v))) });
+  }
+  if (eq.benchmark) {
+    // The benchmark scaled to the accounts' starting value at the first cycle shown.
+    const closes = eq.benchmark.close.map((v) => (v === null ? null : Number(v)));
+    const base = closes.find((v) => v !== null);
+    const start = series.map((s) => s.ys[0]).find((v) => v !== null && v !== undefined);
+    if (base && start) {
+      series.push({ name: `${eq.benchmark.symbol || "benchmark"} (scaled)`, color: BENCH_COLOR, bench: true,
+        ys: closes.map((v) => (v === null ? null : (start * v) / base)) });
+    }
+  }
+  let lo = Infinity, hi = -Infinity;
+  for (const s of series) for (const v of s.ys) if (v !== null) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  if (!isFinite(lo)) return;
+  if (hi - lo < 1) { hi += 1; lo -= 1; }
+  const span = hi - lo; hi += span * 0.05; lo -= span * 0.05;
+  const c0 = eq.cycles[0], c1 = eq.cycles[eq.cycles.length - 1];
+  const x = (c) => pad.l + ((c - c0) / Math.max(1, c1 - c0)) * (W - pad.l - pad.r);
+  const y = (v) => pad.t + (1 - (v - lo) / (hi - lo)) * (H - pad.t - pad.b);
+  const ns = "http://www.w3.org/2000/svg";
+  const add = (tag, attrs, text) => {
+    const n = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+    if (text !== undefined) n.textContent = text;
+    svg.appendChild(n);
+    return n;
+  };
+  for (let i = 0; i <= 4; i++) {
+    const v = lo + ((hi - lo) * i) / 4;
+    add("line", { class: "grid", x1: pad.l, x2: W - pad.r, y1: y(v), y2: y(v) });
+    add("text", { x: pad.l - 6, y: y(v) + 4, "text-anchor": "end" }, money(v));
+  }
+  add("text", { x: pad.l, y: H - 6 }, `${eq.as_of[0]} (cycle ${c0})`);
+  add("text", { x: W - pad.r, y: H - 6, "text-anchor": "end" }, `${eq.as_of[eq.as_of.length - 1]} (cycle ${c1})`);
+  for (const s of series) {
+    const pts = [];
+    s.ys.forEach((v, i) => { if (v !== null && v !== undefined) pts.push(`${x(eq.cycles[i]).toFixed(1)},${y(v).toFixed(1)}`); });
+    const line = add("polyline", { points: pts.join(" "), stroke: s.color, class: s.bench ? "bench" : "" });
+    line.dataset.series = s.name;
+    const item = el("span", null, s.name);
+    item.style.setProperty("--swatch", s.color);
+    legend.appendChild(item);
+  }
+  svg.dataset.points = String(eq.cycles.length);
+  svg.dataset.lastCycle = String(c1);
+}
+
+function appendEquity(bundle) {
+  const eq = state.equity;
+  if (!eq || bundle.snapshots.length === 0) return;
+  if (eq.cycles.length && eq.cycles[eq.cycles.length - 1] >= bundle.cycle) return;
+  const n = eq.cycles.length;
+  eq.cycles.push(bundle.cycle);
+  eq.as_of.push(bundle.as_of);
+  for (const snap of bundle.snapshots) {
+    if (!eq.equity[snap.account]) eq.equity[snap.account] = new Array(n).fill(null);
+  }
+  for (const account of Object.keys(eq.equity)) {
+    const snap = bundle.snapshots.find((s) => s.account === account);
+    eq.equity[account].push(snap ? snap.equity : null);
+  }
+  if (bundle.benchmark) {
+    if (!eq.benchmark) eq.benchmark = { symbol: bundle.benchmark.symbol, close: new Array(n).fill(null) };
+    eq.benchmark.close.push(bundle.benchmark.close);
+  } else if (eq.benchmark) {
+    eq.benchmark.close.push(null);
+  }
+}
+
+// --- leaderboard -----------------------------------------------------------------------
+
+function renderLeaderboard(rows) {
+  const t = $("leaderboard");
+  t.replaceChildren();
+  const head = el("tr");
+  for (const h of ["account", "equity", "return", "cash", "trades", "fees", "win%", "LLM $"]) head.appendChild(el("th", null, h));
+  t.appendChild(head);
+  for (const r of rows) {
+    const tr = el("tr");
+    const name = el("td", null, r.account);
+    name.style.color = colorOf(r.account);
+    tr.appendChild(name);
+    tr.appendChild(el("td", null, money(r.equity)));
+    const ret = Number(r.return_pct);
+    tr.appendChild(el("td", ret > 0 ? "up" : ret < 0 ? "down" : "", `${ret > 0 ? "+" : ""}${ret.toFixed(2)}%`));
+    tr.appendChild(el("td", null, money(r.cash)));
+    tr.appendChild(el("td", null, r.trades));
+    tr.appendChild(el("td", null, money(r.fees, 2)));
+    tr.appendChild(el("td", null, r.win_rate === null ? "-" : `${Math.round(r.win_rate * 100)}%`));
+    tr.appendChild(el("td", null, Number(r.llm_cost_usd).toFixed(4)));
+    t.appendChild(tr);
+  }
+}
+
+function refreshLeaderboard() {
+  clearTimeout(state.leaderboardTimer);
+  const gen = state.gen;
+  state.leaderboardTimer = setTimeout(async () => {
+    const data = await api("/api/leaderboard", { arena: state.arena });
+    if (gen === state.gen) renderLeaderboard(data.items);
+  }, 150);
+}
+
+// --- agents: latest decision, reasoning, confidence, critique ---------------------------
+
+function decisionLine(d) {
+  if (!d) return "no decision";
+  return d.decision === "HOLD" ? "HOLD" : `${d.decision} ${d.quantity} ${d.symbol || ""}`;
+}
+
+function renderAgents() {
+  const box = $("agents");
+  box.replaceChildren();
+  const names = new Set([...Object.keys(state.agents), ...Object.keys(state.critiques)]);
+  for (const name of [...names].sort()) {
+    const card = el("article", "agent");
+    card.dataset.agent = name;
+    const title = el("h3", null, name);
+    title.style.color = colorOf(name);
+    card.appendChild(title);
+    const entry = state.agents[name];
+    if (entry) {
+      const d = entry.decision || {};
+      const what = el("div", "what", `${decisionLine(d)} · confidence ${d.confidence ?? 0}`);
+      card.appendChild(what);
+      card.appendChild(el("div", "muted", `cycle ${entry.cycle}${entry.model ? " · " + entry.model : ""}`));
+      const bar = el("div", "bar");
+      const fill = el("div");
+      fill.style.width = `${Math.max(0, Math.min(100, Number(d.confidence) || 0))}%`;
+      bar.appendChild(fill);
+      card.appendChild(bar);
+      card.appendChild(el("p", "reasoning", d.reasoning || entry.raw || ""));
+      if (entry.error) card.appendChild(el("p", "error", entry.error));
+    }
+    const crit = state.critiques[name];
+    if (crit) card.appendChild(el("p", "critique", `critique (cycle ${crit.cycle}): ${crit.text}`));
+    box.appendChild(card);
+  }
+}
+
+// --- the collaborative vote -------------------------------------------------------------
+
+function renderVote() {
+  const box = $("vote");
+  box.replaceChildren();
+  const v = state.vote;
+  if (!v) { box.appendChild(el("p", "muted", "no vote yet")); return; }
+  box.appendChild(el("div", "what", `cycle ${v.cycle} · ${v.mode || ""} vote → ${decisionLine(v.decision)}`));
+  box.appendChild(el("p", "muted", v.reason || ""));
+  const t = el("table");
+  const head = el("tr");
+  for (const h of ["agent", "voted", "weight"]) head.appendChild(el("th", h === "voted" ? "text" : null, h));
+  t.appendChild(head);
+  const weights = v.weights || {};
+  const votes = v.votes || {};
+  for (const agent of Object.keys({ ...weights, ...votes }).sort()) {
+    const tr = el("tr");
+    tr.appendChild(el("td", null, agent));
+    tr.appendChild(el("td", "text", votes[agent] || ""));
+    tr.appendChild(el("td", null, weights[agent] === undefined ? "" : String(weights[agent])));
+    t.appendChild(tr);
+  }
+  box.appendChild(t);
+  const tally = Object.entries(v.tally || {}).map(([k, n]) => `${k}: ${n}`).join(" · ");
+  box.appendChild(el("p", "muted", `tally: ${tally}`));
+}
+
+// --- positions per book -----------------------------------------------------------------
+
+function renderPositions() {
+  const box = $("positions");
+  box.replaceChildren();
+  for (const name of Object.keys(state.books).sort()) {
+    const b = state.books[name];
+    const div = el("div", "book");
+    const h = el("h3", null, `${name} · equity ${money(b.equity)} · cash ${money(b.cash)}`);
+    h.style.color = colorOf(name);
+    div.appendChild(h);
+    const held = Object.entries(b.positions || {});
+    if (held.length === 0) div.appendChild(el("div", "muted", "no positions"));
+    else div.appendChild(el("div", null, held.map(([s, q]) => `${s} ${q}`).join(" · ")));
+    box.appendChild(div);
+  }
+}
+
+// --- orders -----------------------------------------------------------------------------
+
+function renderTrades() {
+  const t = $("trades");
+  t.replaceChildren();
+  const head = el("tr");
+  for (const h of ["cycle", "date", "account", "side", "qty", "symbol", "status", "price", "fee", "reason"]) {
+    head.appendChild(el("th", ["date", "account", "side", "symbol", "status", "reason"].includes(h) ? "text" : null, h));
+  }
+  t.appendChild(head);
+  const rows = [...state.trades.values()].sort((a, b) => b.cycle - a.cycle || (b.id || 0) - (a.id || 0));
+  for (const r of rows) {
+    const tr = el("tr");
+    tr.appendChild(el("td", null, r.cycle));
+    tr.appendChild(el("td", "text", r.as_of));
+    tr.appendChild(el("td", "text", r.account));
+    tr.appendChild(el("td", "text " + (r.side === "buy" ? "up" : "down"), r.side));
+    tr.appendChild(el("td", null, r.qty));
+    tr.appendChild(el("td", "text", r.symbol));
+    tr.appendChild(el("td", "text", r.status));
+    tr.appendChild(el("td", null, r.filled_avg_price ? money(r.filled_avg_price, 2) : ""));
+    tr.appendChild(el("td", null, money(r.fee, 2)));
+    tr.appendChild(el("td", "text muted", r.reason || ""));
+    t.appendChild(tr);
+  }
+  $("more-trades").hidden = state.tradesNext === null;
+}
+
+async function olderTrades() {
+  const gen = state.gen;
+  const page = await api("/api/trades", { arena: state.arena, before: state.tradesNext, limit: TRADES_PAGE });
+  if (gen !== state.gen) return;
+  for (const r of page.items) if (!state.trades.has(r.client_order_id)) state.trades.set(r.client_order_id, r);
+  state.tradesNext = page.next;
+  renderTrades();
+}
+
+// --- live feed --------------------------------------------------------------------------
+
+function addFeed(bundle) {
+  const feed = $("feed");
+  const li = el("li");
+  li.dataset.cycle = String(bundle.cycle);
+  li.appendChild(el("div", "head", `cycle ${bundle.cycle} · ${bundle.as_of}`));
+  for (const [agent, entry] of Object.entries(bundle.decisions).sort()) {
+    const d = entry.decision || {};
+    const line = el("div");
+    const who = el("strong", null, `${agent}: `);
+    who.style.color = colorOf(agent);
+    line.appendChild(who);
+    line.appendChild(document.createTextNode(`${decisionLine(d)} (${d.confidence ?? 0}) ${d.reasoning || ""}`));
+    li.appendChild(line);
+  }
+  if (bundle.vote) li.appendChild(el("div", "muted", `vote: ${decisionLine(bundle.vote.decision)} · ${bundle.vote.reason || ""}`));
+  feed.insertBefore(li, feed.firstChild);
+  while (feed.children.length > FEED_MAX) feed.removeChild(feed.lastChild);
+}
+
+// --- one cycle from the stream ------------------------------------------------------------
+
+function applyCycle(bundle) {
+  if (bundle.cycle <= state.last) return; // already shown: catch-up never duplicates
+  appendEquity(bundle);
+  for (const [agent, entry] of Object.entries(bundle.decisions)) state.agents[agent] = { cycle: bundle.cycle, ...entry };
+  for (const [agent, text] of Object.entries(bundle.critiques)) state.critiques[agent] = { cycle: bundle.cycle, text };
+  if (bundle.vote) state.vote = { cycle: bundle.cycle, ...bundle.vote };
+  for (const snap of bundle.snapshots) state.books[snap.account] = snap;
+  for (const order of bundle.orders) state.trades.set(order.client_order_id, order);
+  setLast(bundle.cycle, bundle.as_of);
+  addFeed(bundle);
+  const option = [...$("arena").options].find((o) => o.value === state.arena);
+  if (option) option.textContent = `${state.arena} (${state.last} cycles)`;
+}
+
+let renderQueued = false;
+function renderLive() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    drawChart(); renderAgents(); renderVote(); renderPositions(); renderTrades();
+    // When the last cycle reached the screen (bench/dashboard.py reads it).
+    document.body.dataset.renderedCycle = String(state.last);
+    document.body.dataset.renderedAt = String(Date.now());
+  });
+}
+
+// --- the WebSocket: reconnects and catches up from the last cycle shown --------------------
+
+function connect() {
+  const gen = state.gen;
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  const url = `${proto}://${location.host}/ws?arena=${encodeURIComponent(state.arena)}&since=${state.last}`;
+  const ws = new WebSocket(url);
+  state.ws = ws;
+  ws.onopen = () => { if (gen === state.gen) { state.retry = 0; setStatus("live", "live"); } };
+  ws.onmessage = (event) => {
+    if (gen !== state.gen) return;
+    const msg = JSON.parse(event.data);
+    if (msg.type === "cycle") {
+      applyCycle(msg);
+      renderLive();
+      refreshLeaderboard();
+    } else if (msg.type === "reset") {
+      ws.close();
+      load(state.arena); // too far behind (or the arena was reset): reload the data, not the page
+    }
+  };
+  ws.onclose = () => {
+    if (gen !== state.gen) return;
+    setStatus("reconnecting", "down");
+    const wait = Math.min(5000, 250 * 2 ** state.retry++);
+    setTimeout(() => { if (gen === state.gen) connect(); }, wait);
+  };
+}
+
+// --- loading an arena ----------------------------------------------------------------------
+
+async function load(arena) {
+  const gen = ++state.gen;
+  if (state.ws) state.ws.close();
+  setStatus("loading", "");
+  // One request for the whole first view (no arena: the server's own).
+  const view = await api("/api/overview", { arena });
+  if (gen !== state.gen) return;
+  Object.assign(state, { arena: view.arena, last: 0, agents: {}, critiques: {}, vote: null, books: {}, trades: new Map(), tradesNext: null });
+  fillPicker(view.arenas, view.arena);
+  $("feed").replaceChildren();
+  const equity = view.equity;
+  state.equity = equity;
+  for (const [name, a] of Object.entries(view.agents.agents)) {
+    if (a.decision) state.agents[name] = a.decision;
+    if (a.critique) state.critiques[name] = a.critique;
+  }
+  state.vote = view.agents.vote;
+  for (const b of view.positions) state.books[b.account] = b;
+  for (const r of view.trades.items) state.trades.set(r.client_order_id, r);
+  state.tradesNext = view.trades.next;
+  const lastCycle = equity.cycles.length ? equity.cycles[equity.cycles.length - 1] : 0;
+  setLast(lastCycle, equity.as_of.length ? equity.as_of[equity.as_of.length - 1] : null);
+  if (!lastCycle) $("clock").textContent = "no cycle yet";
+  renderLeaderboard(view.leaderboard);
+  drawChart(); renderAgents(); renderVote(); renderPositions(); renderTrades();
+  // The feed starts with the last few cycles, oldest first so the newest ends on top.
+  for (const bundle of view.recent) if (bundle.cycle <= state.last) addFeed(bundle);
+  document.body.dataset.loaded = "true";
+  document.body.dataset.loadedMs = String(Math.round(performance.now())); // since navigation
+  connect();
+}
+
+function fillPicker(arenas, current) {
+  const picker = $("arena");
+  picker.replaceChildren();
+  const names = arenas.items.map((a) => a.arena);
+  for (const name of [arenas.default, current]) if (!names.includes(name)) names.push(name);
+  for (const name of names.sort()) {
+    const info = arenas.items.find((a) => a.arena === name);
+    const opt = el("option", null, info ? `${name} (${info.cycles} cycles)` : `${name} (empty)`);
+    opt.value = name;
+    picker.appendChild(opt);
+  }
+  picker.value = current;
+}
+
+function start() {
+  $("arena").addEventListener("change", () => {
+    const url = new URL(location.href);
+    url.searchParams.set("arena", $("arena").value);
+    history.replaceState(null, "", url);
+    load($("arena").value);
+  });
+  $("more-trades").addEventListener("click", olderTrades);
+  window.addEventListener("resize", drawChart);
+  return load(new URLSearchParams(location.search).get("arena"));
+}
+
+start().catch((err) => { setStatus(String(err.message || err), "down"); });

@@ -1,0 +1,188 @@
+"""The page in a real headless Chromium (Debian's, driven by Debian's chromedriver).
+
+The arena is run by `mytrader run` in another process while the page is open: the new
+cycle's decisions and equity point must appear without a reload.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from mytrader.config import PERSONAS, Settings
+from mytrader.state.models import AgentDecision
+from mytrader.store.db import ArenaStore
+from mytrader.web.serve import build
+from tests.dashboard_support import chromium, cycle_record, free_port, live_server, seed
+from tests.helpers import clean_env, run_cli
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+# MYTRADER_DOCS_SCREENSHOT=1 also refreshes the README's screenshot from this test.
+DOCS_SHOT = os.environ.get("MYTRADER_DOCS_SCREENSHOT") == "1"
+
+
+def js(driver: Any, script: str) -> Any:
+    return driver.execute_script(script)
+
+
+def wait_for(driver: Any, script: str, expected: Any, timeout: float = 60) -> None:
+    WebDriverWait(driver, timeout, poll_frequency=0.1).until(
+        lambda d: js(d, script) == expected,
+        message=f"{script} never became {expected!r}",
+    )
+
+
+@pytest.fixture
+def served_arena(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """An arena run for a few cycles by `mytrader run`, shown by `mytrader serve`."""
+    env = {"MYTRADER_HOME": str(tmp_path / "home")}
+    first = run_cli(["run", "--cycles", "12", "--quiet"], env, cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mytrader.cli", "serve", "--port", str(port)],
+        env={**clean_env(), **env},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(base + "/api/arenas", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "mytrader serve did not start"
+                time.sleep(0.2)
+        yield base, env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def test_page_shows_a_cycle_run_in_another_process_without_reload(
+    served_arena: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    base, env = served_arena
+    with chromium() as driver:
+        driver.get(base + "/")
+        wait_for(driver, "return document.body.dataset.loaded", "true")
+        wait_for(driver, "return document.getElementById('status').textContent", "live")
+        assert js(driver, "return document.body.dataset.lastCycle") == "12"
+        assert js(driver, "return document.getElementById('chart').dataset.points") == "12"
+        js(driver, "window.__sameDocument = 'yes'")  # a reload would drop it
+
+        run = run_cli(["run", "--cycles", "1", "--quiet"], env, cwd=tmp_path)
+        assert run.returncode == 0, run.stdout + run.stderr
+        with ArenaStore.sqlite(Path(env["MYTRADER_HOME"]) / "arena.sqlite") as store:
+            rows = store.agent_logs("arena", kind="DECISION", since_cycle=13)
+        said = {
+            r.agent: AgentDecision.model_validate_json(r.content).decision.reasoning
+            for r in rows
+            if r.agent in PERSONAS
+        }
+        assert set(said) == set(PERSONAS)
+
+        wait_for(driver, "return document.body.dataset.lastCycle", "13")
+        wait_for(driver, "return document.getElementById('chart').dataset.points", "13")
+        feed = driver.find_element(By.CSS_SELECTOR, "#feed li[data-cycle='13']").text
+        for agent, text in said.items():
+            assert text in feed
+            card = driver.find_element(By.CSS_SELECTOR, f"#agents [data-agent='{agent}']").text
+            assert text in card and "cycle 13" in card
+        # Every account's line has the new point.
+        counts = js(
+            driver,
+            "return [...document.querySelectorAll('#chart polyline')]"
+            ".map(p => [p.dataset.series, p.getAttribute('points').split(' ').length])",
+        )
+        assert {name: n for name, n in counts if "scaled" not in name} == {
+            "collaborative": 13,
+            "deepseek": 13,
+            "grok": 13,
+            "openai": 13,
+        }
+        assert js(driver, "return window.__sameDocument") == "yes"
+        assert "cycle 13" in driver.find_element(By.ID, "clock").text
+
+        shot = tmp_path / "dashboard.png"
+        assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+        if DOCS_SHOT:
+            (ROOT / "docs").mkdir(exist_ok=True)
+            shutil.copyfile(shot, ROOT / "docs" / "dashboard.png")
+
+
+def test_a_script_answer_is_shown_as_text_and_runs_nothing(settings: Settings) -> None:
+    evil = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+    app, reader = build(settings)
+    try:
+        reader.record_cycle(cycle_record("arena", 1, reasoning={"grok": evil}))
+        with live_server(app) as base, chromium() as driver:
+            driver.get(base + "/")
+            wait_for(driver, "return document.body.dataset.loaded", "true")
+            wait_for(driver, "return document.getElementById('status').textContent", "live")
+            card = "#agents [data-agent='grok'] .reasoning"
+            assert driver.find_element(By.CSS_SELECTOR, card).text == evil
+            # The same answer arriving live, through the WebSocket, into the feed.
+            reader.record_cycle(cycle_record("arena", 2, reasoning={"openai": evil}))
+            wait_for(driver, "return document.body.dataset.lastCycle", "2")
+            assert evil in driver.find_element(By.CSS_SELECTOR, "#feed li[data-cycle='2']").text
+            time.sleep(0.5)  # give an injected onerror handler its chance to fire
+            assert js(driver, "return window.__pwned === undefined") is True
+            assert (
+                js(driver, "return document.querySelectorAll('main script, main img').length") == 0
+            )
+    finally:
+        reader.close()
+
+
+def test_page_reconnects_and_catches_up_without_reload(settings: Settings) -> None:
+    """The server goes away, two cycles are recorded, a server comes back on the same
+    address: the open page shows both cycles, once each, and keeps following."""
+    port = free_port()
+    first, reader = build(settings)
+    seed(reader, "arena", 1, 3)
+    try:
+        with chromium() as driver:
+            with live_server(first, port=port) as base:
+                driver.get(base + "/")
+                wait_for(driver, "return document.body.dataset.loaded", "true")
+                wait_for(driver, "return document.getElementById('status').textContent", "live")
+                js(driver, "window.__sameDocument = 'yes'")
+            wait_for(driver, "return document.getElementById('status').textContent", "reconnecting")
+            seed(reader, "arena", 4, 5)
+            second, reader2 = build(settings)
+            try:
+                with live_server(second, port=port):
+                    wait_for(driver, "return document.body.dataset.lastCycle", "5")
+                    seed(reader2, "arena", 6, 6)
+                    wait_for(driver, "return document.body.dataset.lastCycle", "6")
+                    wait_for(driver, "return document.getElementById('chart').dataset.points", "6")
+                    shown = js(
+                        driver,
+                        "return [...document.querySelectorAll('#feed li')]"
+                        ".map(li => li.dataset.cycle)",
+                    )
+                    assert shown == ["6", "5", "4", "3", "2", "1"]  # no gap, no duplicate
+                    assert js(driver, "return window.__sameDocument") == "yes"
+            finally:
+                reader2.close()
+    finally:
+        reader.close()
