@@ -36,6 +36,8 @@ class SimulatedExchange:
         ledger: OrderLedger | None = None,
         warmup_days: int = 60,
         start: str | None = None,
+        end: str | None = None,
+        slippage_bps: Decimal = Decimal("0"),
     ) -> None:
         if warmup_days < 0:
             raise ValueError("warmup_days must be 0 or more")
@@ -47,6 +49,9 @@ class SimulatedExchange:
         if start is not None:
             first = max(first, bisect.bisect_left(self.history.calendar, start))
         self._first = first
+        # `end`: the clock stops after the last session <= end (a backtest's range).
+        self._stop = len(self.history.calendar) if end is None else self.history.cal_end(end)
+        self.slippage_bps = Decimal(slippage_bps)
         # Bars are rebuilt from floats on demand; caching them keeps a view at a few ms.
         self._bar = functools.lru_cache(maxsize=_BAR_CACHE)(self._make_bar)
 
@@ -56,7 +61,7 @@ class SimulatedExchange:
         """The first session (None), else the next calendar date after `after`."""
         cal = self.history.calendar
         i = self._first if after is None else max(self._first, self.history.cal_end(after))
-        return cal[i] if i < len(cal) else None
+        return cal[i] if i < min(len(cal), self._stop) else None
 
     def is_open(self, as_of: str) -> bool:
         return self.history.calendar_index(as_of) is not None
@@ -148,7 +153,7 @@ class SimulatedExchange:
         if i >= len(series):
             return _result(order, "rejected", f"no bar after {order.as_of}: history ends")
         bar = self._bar(order.symbol, i)
-        price = _fill_price(order, bar)
+        price = _slipped(_fill_price(order, bar), order, self.slippage_bps)
         if price is None:
             extreme = bar.low if order.side == "buy" else bar.high
             what = "low" if order.side == "buy" else "high"
@@ -179,6 +184,15 @@ def _fill_price(order: OrderRequest, bar: Bar) -> Decimal | None:
     if bar.open >= limit:
         return bar.open
     return limit if bar.high >= limit else None
+
+
+def _slipped(price: Decimal | None, order: OrderRequest, bps: Decimal) -> Decimal | None:
+    """The fill moved against the order by `bps` basis points (never past a buy limit)."""
+    if price is None or not bps:
+        return price
+    sign = 1 if order.side == "buy" else -1
+    moved = (price * (1 + sign * bps / 10_000)).quantize(Decimal("0.0001"))
+    return min(moved, order.limit_price) if order.limit_price and sign > 0 else moved
 
 
 def _result(

@@ -507,6 +507,16 @@ class ArenaStore:
         last = rows[0]["last"] if rows else None
         return None if last is None else int(last)
 
+    def arenas(self, prefix: str = "") -> list[str]:
+        """Every arena with a recorded cycle whose id starts with `prefix` (backtest runs)."""
+        with self._tx(write=False) as tx:
+            rows = tx.rows(
+                "SELECT DISTINCT arena FROM cycles WHERE substr(arena, 1, length(?)) = ?"
+                " ORDER BY arena",
+                (prefix, prefix),
+            )
+        return [r["arena"] for r in rows]
+
     # the simulated exchange's order ledger
 
     def ledger_get(self, client_order_id: str) -> OrderResult | None:
