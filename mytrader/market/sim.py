@@ -17,6 +17,7 @@ import numpy as np
 from mytrader.market.broker import AssetInfo, Bar, DuplicateOrderError
 from mytrader.market.data import PriceHistory, load_bars, to_decimal
 from mytrader.market.ledger import InMemoryLedger, OrderLedger
+from mytrader.market.prepared import PreparedMarket, prepared_for
 from mytrader.market.sectors import name_of, sector_of
 from mytrader.state.models import Mover, Movers, OrderRequest, OrderResult, OrderStatus
 
@@ -125,6 +126,10 @@ class SimulatedExchange:
             losers=[_mover(r) for r in down[:top]],
             most_active=[_mover(r) for r in active[:top]],
         )
+
+    def prepared(self, lookback: int) -> PreparedMarket:
+        """Indicators of every bar from the float columns, built once per history."""
+        return prepared_for(self.history, lookback)
 
     # --- orders --------------------------------------------------------------------------
 
