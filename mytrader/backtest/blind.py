@@ -183,7 +183,7 @@ class BlindModel(BaseChatModel):
     def bind_tools(self, tools: Any, **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
         # The inner model formats the tools (its API's schema); the call still comes here.
         bound: Any = self.inner.bind_tools(tools, **kwargs)
-        return self.bind(**bound.kwargs)
+        return self.bind(**_deep(dict(bound.kwargs), self.fold.hide))
 
     def _generate(
         self,
