@@ -16,6 +16,7 @@ statements behind the same interface, without the SQLAlchemy dependency tree.
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -46,7 +47,7 @@ class SQLiteLLMCache(BaseCache):
 
     @staticmethod
     def _key(prompt: str, llm_string: str) -> str:
-        return hashlib.sha256(f"{llm_string}\x00{prompt}".encode()).hexdigest()
+        return hashlib.sha256(f"{llm_string}\x00{_request(prompt)}".encode()).hexdigest()
 
     def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
         with self._lock:
@@ -57,7 +58,7 @@ class SQLiteLLMCache(BaseCache):
                 self.misses += 1
                 return None
             self.hits += 1
-        return list(loads(row[0]))
+        return list(loads(row[0], allowed_objects="core"))
 
     def update(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
         value = dumps(list(return_val))
@@ -74,6 +75,28 @@ class SQLiteLLMCache(BaseCache):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+# Message fields that never reach the model: LangChain zeroes `usage_metadata.total_cost`
+# of a cached answer, so keying on them would make a replayed conversation miss.
+_NOT_SENT = ("id", "response_metadata", "usage_metadata")
+
+
+def _request(prompt: str) -> str:
+    """The serialized messages without the fields that are not part of the request."""
+    try:
+        value = json.loads(prompt)
+    except ValueError:
+        return prompt
+
+    def strip(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: strip(x) for k, x in v.items() if k not in _NOT_SENT}
+        if isinstance(v, list):
+            return [strip(x) for x in v]
+        return v
+
+    return json.dumps(strip(value), sort_keys=True)
 
 
 def with_cache(models: dict[str, BaseChatModel], cache: BaseCache, real: Sequence[str]) -> None:
