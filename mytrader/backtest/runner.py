@@ -12,12 +12,13 @@ superstep and changes nothing in the result.
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.memory import InMemorySaver
@@ -34,8 +35,10 @@ from mytrader.market.sim import SimulatedExchange
 from mytrader.runner import Arena
 from mytrader.services import open_services
 from mytrader.store.db import ArenaStore
+from mytrader.store.records import CycleRecord
 
 RUN_PREFIX = "bt_"
+BATCH_DAYS = 100  # days recorded per database transaction
 CACHE_FILE = "llm_cache.sqlite"
 
 
@@ -71,6 +74,34 @@ def backtest_settings(options: BacktestOptions, run_id: str, **base: Any) -> Set
     if options.fee is not None:
         overrides["fee_per_trade"] = options.fee
     return load_settings(**overrides)
+
+
+class BatchingStore:
+    """The arena store with `record_cycle` buffered: a backtest writes its days in batches
+    (one commit per BATCH_DAYS, not one per day) and flushes the rest when it ends or is
+    interrupted. Everything else goes straight to the store."""
+
+    def __init__(self, store: ArenaStore, batch: int = BATCH_DAYS) -> None:
+        self._store = store
+        self._batch = batch
+        self._pending: list[CycleRecord] = []
+        self._lock = threading.Lock()
+
+    def record_cycle(self, rec: CycleRecord) -> None:
+        with self._lock:
+            self._pending.append(rec)
+            full = len(self._pending) >= self._batch
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            recs, self._pending = self._pending, []
+        if recs:
+            self._store.record_cycles(recs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
 
 
 @dataclass
@@ -132,7 +163,10 @@ def run_backtest(
         with_cache(chosen, cache, real)
     if run.options.blind:
         chosen = blind_models(chosen, Blindfold.of(run.history))
-    services = open_services(settings, broker=broker, models=chosen, store=store)
+    batching = BatchingStore(store)
+    services = open_services(
+        settings, broker=broker, models=chosen, store=cast(ArenaStore, batching)
+    )
     arena = Arena(services, InMemorySaver())
     t0 = time.perf_counter()
     try:
@@ -146,6 +180,7 @@ def run_backtest(
     except KeyboardInterrupt:
         run.interrupted = True
     finally:
+        batching.flush()  # the days done are kept, interrupted or not
         run.elapsed_s = time.perf_counter() - t0
         if cache is not None:
             run.cache_hits, run.cache_misses = cache.hits, cache.misses

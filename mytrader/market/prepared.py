@@ -13,7 +13,7 @@ closes ending at that bar, and of nothing after it (causal, so no look-ahead):
   weights are found once by running `indicators` on unit vectors, then applied to every
   window as one matrix product. Equal to the reference up to float rounding (1e-12).
 
-Bars too early for a full window fall back to the reference code on the float slice.
+Bars before the first full window see the whole series so far, as the reference does.
 Prices stay exact: the view's `price` is the bar's Decimal close.
 """
 
@@ -71,7 +71,6 @@ class PreparedSeries:
     def __init__(self, s: SymbolSeries, lookback: int) -> None:
         x = np.ascontiguousarray(s.close, dtype=np.float64)
         n, w = len(x), lookback
-        self.full_from = w - 1  # first bar with a full window
         nan = np.full(n, np.nan)
         self.sma20, self.sma50 = ind.sma(x, 20), ind.sma(x, 50)
         self.bb_upper, self.bb_mid, self.bb_lower = ind.bollinger(x, 20, 2.0)
@@ -79,6 +78,15 @@ class PreparedSeries:
         self.vol20 = ind.volatility(x, 20)
         self.macd, self.signal, self.hist_prev = nan.copy(), nan.copy(), nan.copy()
         self.rsi, self.high = nan.copy(), nan.copy()
+        # Bars before the first full window: their window is the whole series so far, and
+        # the recursions run from its first bar, exactly as the reference does on it.
+        head = min(n, w - 1)
+        if head:
+            m, sg, h = ind.macd(x[:head])
+            self.macd[:head], self.signal[:head] = m, sg
+            self.hist_prev[1:head] = h[:-1]
+            self.rsi[:head] = ind.rsi(x[:head], RSI_N)
+            self.high[:head] = np.maximum.accumulate(x[:head])
         if n >= w:
             win = _windows(x, w)
             line_k, sig_k, prev_k = _macd_kernels(w)
@@ -142,8 +150,6 @@ class PreparedMarket:
 
     def symbol_view(self, symbol: str, as_of: str, sector: str) -> SymbolView | None:
         """The view of `symbol` at its last bar <= as_of; None without one."""
-        from mytrader.market.view import closes_view
-
         raw = self.history.series(symbol)
         if raw is None:
             return None
@@ -153,10 +159,8 @@ class PreparedMarket:
         price = to_decimal(float(raw.close[t]))
         volume = int(raw.volume[t])
         p = self.series(symbol)
-        if p is None or t < p.full_from:  # not a full window yet: the reference code
-            closes = np.asarray(raw.close[max(0, t - self.lookback + 1) : t + 1])
-            return closes_view(symbol, closes, price, volume, sector)
-        prev = float(p.close[t - 1])
+        assert p is not None  # the raw series exists
+        prev = float(p.close[t - 1]) if t else 0.0
         close, rsi, macd, sig, hist, hist_prev, bbu, bbm, bbl, s20, s50, r5, r20, v20, high = (
             p.table[t].tolist()
         )
@@ -164,7 +168,7 @@ class PreparedMarket:
             symbol=symbol,
             sector=sector,
             price=price,
-            change_pct=_pct(close / prev - 1.0) or 0.0,
+            change_pct=(_pct(close / prev - 1.0) or 0.0) if t else 0.0,
             volume=volume,
             rsi14=_last(rsi, 2),
             macd=_last(macd, 4),

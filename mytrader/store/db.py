@@ -390,17 +390,23 @@ class ArenaStore:
         Idempotent: each row has a natural key and is upserted, so recording the same
         cycle again (a retried node) leaves one copy, holding the latest values.
         """
-        for snap in rec.snapshots:
-            if snap.cycle != rec.cycle:
-                raise ValueError(
-                    f"snapshot of {snap.account} is for cycle {snap.cycle}, not {rec.cycle}"
-                )
+        self.record_cycles([rec])
+
+    def record_cycles(self, recs: Sequence[CycleRecord]) -> None:
+        """Several cycles in one transaction (a backtest writes its days in batches)."""
+        for rec in recs:
+            for snap in rec.snapshots:
+                if snap.cycle != rec.cycle:
+                    raise ValueError(
+                        f"snapshot of {snap.account} is for cycle {snap.cycle}, not {rec.cycle}"
+                    )
         with self._tx() as tx:
-            tx.run(_UPSERT_CYCLE, (rec.arena, rec.cycle, rec.as_of))
-            tx.run_many(_UPSERT_TRADE, self._trade_params(rec))
-            tx.run_many(_UPSERT_LOG, _log_params(rec))
-            tx.run_many(_UPSERT_SNAPSHOT, self._snapshot_params(rec))
-            tx.run_many(_UPSERT_USAGE, self._usage_params(rec))
+            for rec in recs:
+                tx.run(_UPSERT_CYCLE, (rec.arena, rec.cycle, rec.as_of))
+                tx.run_many(_UPSERT_TRADE, self._trade_params(rec))
+                tx.run_many(_UPSERT_LOG, _log_params(rec))
+                tx.run_many(_UPSERT_SNAPSHOT, self._snapshot_params(rec))
+                tx.run_many(_UPSERT_USAGE, self._usage_params(rec))
 
     def _bind(self, columns: Sequence[str], values: dict[str, Any]) -> tuple[object, ...]:
         return tuple(self._db.dialect.bind(values[c]) for c in columns)
