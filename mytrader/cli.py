@@ -22,6 +22,7 @@ from mytrader.store.records import LogKind
 if TYPE_CHECKING:  # the graph stack is imported only by the commands that run it
     from mytrader.runner import CycleSummary
     from mytrader.store.db import ArenaStore
+    from mytrader.store.records import Snapshot
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
@@ -113,7 +114,7 @@ def run_cycles(settings: Settings, cycles: int, quiet: bool) -> None:
                         progress.console.print(line)
                 progress.advance(task)
         arena.prune()
-        show_table(current_standings(arena.services.store, settings.arena_id))
+        show_table(current_standings(arena.services.store, settings.arena_id, settings))
 
 
 def flush_traces() -> None:
@@ -123,8 +124,28 @@ def flush_traces() -> None:
     wait_for_all_tracers()
 
 
-def current_standings(store: ArenaStore, arena: str) -> list[Standing]:
-    return standings(store.latest_snapshots(arena), store.usage(arena))
+def current_standings(
+    store: ArenaStore, arena: str, settings: Settings | None = None
+) -> list[Standing]:
+    from mytrader.leaderboard import with_risk
+
+    rows = standings(store.latest_snapshots(arena), store.usage(arena))
+    if not rows:
+        return rows
+    history = store.snapshots(arena)
+    return with_risk(rows, history, spy_return(settings, history) if settings else None)
+
+
+def spy_return(settings: Settings, history: list[Snapshot]) -> float | None:
+    """SPY's close-to-close return over the arena's first and last cycle dates."""
+    from mytrader.backtest.benchmarks import close_series
+    from mytrader.services import cached_history
+
+    days = sorted({s.as_of[:10] for s in history})
+    closes = close_series(cached_history(settings.market_data_path), "SPY", [days[0], days[-1]])
+    if not closes or not closes[0] or closes[0] != closes[0]:
+        return None
+    return round((closes[-1] / closes[0] - 1.0) * 100.0, 4)
 
 
 def show_table(rows: list[Standing]) -> None:
@@ -132,8 +153,11 @@ def show_table(rows: list[Standing]) -> None:
         console.print("No cycle recorded yet: run `mytrader run --cycles 20`.")
         return
     paid = any(r.llm_calls and r.llm_cost_usd for r in rows)
-    table = Table(title=f"Leaderboard at cycle {rows[0].cycle} ({rows[0].as_of})")
-    columns = ["account", "equity", "return", "cash", "positions", "trades", "fees", "win%"]
+    spy = rows[0].spy_return_pct
+    vs = "" if spy is None else f"; SPY {spy:+.2f}% over the same days"
+    table = Table(title=f"Leaderboard at cycle {rows[0].cycle} ({rows[0].as_of}){vs}")
+    # Cash and positions are left to --json, to make room for the risk figures.
+    columns = ["account", "equity", "return", "Sharpe", "max DD", "trades", "fees", "win%"]
     for col in [*columns, *(["LLM $"] if paid else [])]:
         table.add_column(col, justify="left" if col == "account" else "right")
     for r in rows:
@@ -142,8 +166,8 @@ def show_table(rows: list[Standing]) -> None:
             r.account,
             f"{r.equity:,.0f}",
             f"{r.return_pct:+.2f}%",
-            f"{r.cash:,.0f}",
-            f"{r.positions_value:,.0f}",
+            "-" if r.sharpe is None else f"{r.sharpe:.2f}",
+            "-" if r.max_drawdown_pct is None else f"{r.max_drawdown_pct:.1f}%",
             str(r.trades),
             f"{r.fees:,.0f}",
             "-" if r.win_rate is None else f"{r.win_rate:.0%}",
@@ -163,7 +187,7 @@ def leaderboard(
 
     settings = settings_or_exit()
     with reported_errors(), ArenaStore.from_settings(settings) as store:
-        rows = current_standings(store, settings.arena_id)
+        rows = current_standings(store, settings.arena_id, settings)
     if as_json:
         sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in rows], indent=2) + "\n")
     else:
