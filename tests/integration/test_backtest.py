@@ -255,7 +255,9 @@ def test_rewriting_every_bar_after_t_changes_no_decision_or_fill_up_to_t(tmp_pat
     base, store_a = backtest(tmp_path / "a", opts, critique_interval=2)
     t = base.dates[24]
     altered = rewrite_after(tmp_path / "altered.csv", t)
-    other, store_b = backtest(tmp_path / "b", opts.model_copy(update={"data": altered}))
+    other, store_b = backtest(
+        tmp_path / "b", opts.model_copy(update={"data": altered}), critique_interval=2
+    )
     with store_a, store_b:
         a = decisions_and_fills(store_a, base, t)
         b = decisions_and_fills(store_b, other, t)
