@@ -22,7 +22,6 @@ from mytrader.store.records import LogKind
 if TYPE_CHECKING:  # the graph stack is imported only by the commands that run it
     from mytrader.runner import CycleSummary
     from mytrader.store.db import ArenaStore
-    from mytrader.store.records import Snapshot
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
@@ -126,7 +125,7 @@ def run_cycles(settings: Settings, cycles: int, quiet: bool) -> None:
                         progress.console.print(line)
                 progress.advance(task)
         arena.prune()
-        show_table(current_standings(arena.services.store, settings.arena_id, settings))
+        show_table(current_standings(arena.services.store, settings.arena_id))
 
 
 def flush_traces() -> None:
@@ -136,28 +135,15 @@ def flush_traces() -> None:
     wait_for_all_tracers()
 
 
-def current_standings(
-    store: ArenaStore, arena: str, settings: Settings | None = None
-) -> list[Standing]:
+def current_standings(store: ArenaStore, arena: str) -> list[Standing]:
     from mytrader.leaderboard import with_risk
 
     rows = standings(store.latest_snapshots(arena), store.usage(arena))
     if not rows:
         return rows
-    history = store.snapshots(arena)
-    return with_risk(rows, history, spy_return(settings, history) if settings else None)
-
-
-def spy_return(settings: Settings, history: list[Snapshot]) -> float | None:
-    """SPY's close-to-close return over the arena's first and last cycle dates."""
-    from mytrader.backtest.benchmarks import close_series
-    from mytrader.services import cached_history
-
-    days = sorted({s.as_of[:10] for s in history})
-    closes = close_series(cached_history(settings.market_data_path), "SPY", [days[0], days[-1]])
-    if not closes or not closes[0] or closes[0] != closes[0]:
-        return None
-    return round((closes[-1] / closes[0] - 1.0) * 100.0, 4)
+    closes = store.benchmark_closes(arena)  # SPY at each cycle, as the record step kept it
+    spy = float(closes[-1][1] / closes[0][1] - 1) * 100.0 if len(closes) > 1 else None
+    return with_risk(rows, store.snapshots(arena), None if spy is None else round(spy, 4))
 
 
 def show_table(rows: list[Standing]) -> None:
@@ -199,7 +185,7 @@ def leaderboard(
 
     settings = settings_or_exit()
     with reported_errors(), ArenaStore.from_settings(settings) as store:
-        rows = current_standings(store, settings.arena_id, settings)
+        rows = current_standings(store, settings.arena_id)
     if as_json:
         sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in rows], indent=2) + "\n")
     else:

@@ -542,6 +542,16 @@ class ArenaStore:
         last = rows[0]["last"] if rows else None
         return None if last is None else int(last)
 
+    def benchmark_closes(self, arena: str) -> list[tuple[str, Decimal]]:
+        """(as_of, close) of the benchmark symbol at every cycle that has one, in order."""
+        with self._tx(write=False) as tx:
+            rows = tx.rows(
+                "SELECT as_of, benchmark_close FROM cycles"
+                " WHERE arena = ? AND benchmark_close IS NOT NULL ORDER BY cycle",
+                (arena,),
+            )
+        return [(r["as_of"], Decimal(str(r["benchmark_close"]))) for r in rows]
+
     def arenas(self, prefix: str = "") -> list[str]:
         """Every arena with a recorded cycle whose id starts with `prefix` (backtest runs)."""
         with self._tx(write=False) as tx:

@@ -362,3 +362,28 @@ def test_blind_house_models_still_trade_under_pseudonyms(tmp_path):
     assert not re.search(r"\b(AAPL|MRNA|NVDA|SPY)\b|\d{4}-\d{2}-\d{2}", seen)
     with store:
         assert any(t.status == "filled" for t in store.trades(run.run_id))
+
+
+# --- the live leaderboard uses the same metrics ---------------------------------------------
+
+
+def test_leaderboard_json_has_sharpe_drawdown_and_spy_over_the_arenas_dates(tmp_path):
+    from mytrader.backtest.metrics import figures
+    from mytrader.runner import open_arena
+    from tests.helpers import make_settings
+
+    settings = make_settings(mytrader_home=tmp_path / "home")
+    with open_arena(settings) as arena:
+        dates = [arena.run_cycle().as_of or "" for _ in range(12)]
+    done = run_cli(["leaderboard", "--json"], {"MYTRADER_HOME": str(tmp_path / "home")}, tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = {r["account"]: r for r in json.loads(done.stdout)}
+    with ArenaStore.from_settings(settings) as store:
+        snaps = store.snapshots(settings.arena_id)
+    for account, row in rows.items():
+        mine = [s for s in snaps if s.account == account]
+        f = figures([s.as_of for s in mine], [s.equity for s in mine])
+        assert row["sharpe"] == (None if f.sharpe is None else round(f.sharpe, 4))
+        assert row["max_drawdown_pct"] == round(f.drawdown.max_drawdown_pct or 0.0, 4)
+    spy = sample_close("SPY", dates[-1]) / sample_close("SPY", dates[0]) - 1
+    assert {r["spy_return_pct"] for r in rows.values()} == {round(float(spy) * 100, 4)}
