@@ -18,6 +18,7 @@ ACCOUNTS: tuple[str, ...] = (*PERSONAS, COLLABORATIVE)
 
 
 _SECRET_FIELDS = {"alpaca_api_key", "alpaca_api_secret", "openrouter_api_key", "database_url"}
+_SECRET_FIELDS |= {"x_bearer_token"}  # --- X search for Grok ---
 
 
 class ConfigError(ValueError):
@@ -82,6 +83,11 @@ class Settings(BaseSettings):
     stop_loss_pct: Decimal = Decimal("10")
     take_profit_pct: Decimal = Decimal("25")
     buy_limit_buffer_pct: Decimal = Decimal("3")
+
+    # --- X search for Grok ---
+    # X API v2 app bearer token: Grok gets the `search_x` tool when it is set.
+    x_bearer_token: SecretStr | None = None
+    x_api_base_url: str = "https://api.x.com"
 
     @field_validator("starting_cash")
     @classmethod

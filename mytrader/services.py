@@ -17,7 +17,7 @@ from mytrader.market.data import PriceHistory, load_bars
 from mytrader.market.sim import SimulatedExchange
 from mytrader.state.book import Book
 from mytrader.store.db import ArenaStore, StoreLedger
-from mytrader.tools import FileNews, tool_factory
+from mytrader.tools import FileNews, XSearch, tool_factory
 
 
 @lru_cache(maxsize=4)
@@ -58,7 +58,9 @@ def agent_tools(settings: Settings, broker: Broker) -> ToolFactory | None:
     if not settings.agent_tools:
         return None
     news = FileNews(settings.news_path) if settings.news_path else None
-    make = tool_factory(broker, news)
+    token = settings.x_bearer_token
+    x = XSearch(token, settings.x_api_base_url) if token and token.get_secret_value() else None
+    make = tool_factory(broker, news, x)
 
     def tools(agent: str, as_of: str, book: Book) -> list[BaseTool]:
         return make(agent, as_of, book) if settings.llm_kind(agent) == "openrouter" else []
