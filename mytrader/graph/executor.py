@@ -17,7 +17,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from mytrader.config import ACCOUNTS, COLLABORATIVE
+from mytrader.config import COLLABORATIVE
 from mytrader.graph.context import ArenaServices, arena_key
 from mytrader.graph.orders import adopt, cycle_prefix, order_id, place
 from mytrader.graph.risk import Leg, Reserved, buy_limit, check_leg, decision_leg, exit_legs
@@ -134,7 +134,7 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         cycle, as_of = state["cycle"], state["as_of"] or ""
         view = MarketView.model_validate(state["market"])
         prices = {s: v.price for s, v in view.symbols.items()}
-        books = {a: Book.model_validate(state["books"][a]) for a in ACCOUNTS}
+        books = {a: Book.model_validate(state["books"][a]) for a in settings.accounts}
         pending = [PendingOrder.model_validate(p) for p in state.get("pending") or []]
         # Orders this cycle placed before a crash: adopted, never placed twice.
         placed = {
@@ -143,7 +143,7 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         fee = settings.fee_per_trade
         orders: list[OrderResult] = []
         strays: dict[str, OrderResult] = {}
-        for account in ACCOUNTS:
+        for account in settings.accounts:
             book = books[account]
             reserved = Reserved.of((p for p in pending if p.order.account == account), fee)
             legs = exit_legs(book, prices, settings)
