@@ -104,6 +104,32 @@ class BatchingStore:
         return getattr(self._store, name)
 
 
+def keep_latest(saver: InMemorySaver, thread_id: str) -> None:
+    """Drop all but the latest checkpoint of each namespace of the thread, with its pending
+    writes and the channel values it points to: the next cycle reads only that one, and
+    20 years of daily checkpoints would otherwise stay in memory (InMemorySaver has no
+    prune of its own). Called between cycles, when nothing else touches the saver."""
+    kept: dict[str, str] = {}
+    for ns, checkpoints in saver.storage[thread_id].items():
+        if not checkpoints:
+            continue
+        latest = max(checkpoints)  # checkpoint ids are time-ordered (uuid6)
+        for cid in [c for c in checkpoints if c != latest]:
+            del checkpoints[cid]
+        kept[ns] = latest
+        versions = saver.serde.loads_typed(checkpoints[latest][0])["channel_versions"]
+        stale = [
+            k
+            for k in saver.blobs
+            if k[0] == thread_id and k[1] == ns and versions.get(k[2]) != k[3]
+        ]
+        for key in stale:
+            del saver.blobs[key]
+    old = [w for w in saver.writes if w[0] == thread_id and kept.get(w[1]) != w[2]]
+    for write_key in old:
+        del saver.writes[write_key]
+
+
 @dataclass
 class BacktestRun:
     run_id: str
@@ -167,7 +193,8 @@ def run_backtest(
     services = open_services(
         settings, broker=broker, models=chosen, store=cast(ArenaStore, batching)
     )
-    arena = Arena(services, InMemorySaver())
+    saver = InMemorySaver()
+    arena = Arena(services, saver)
     t0 = time.perf_counter()
     try:
         while True:
@@ -175,6 +202,8 @@ def run_backtest(
             if summary.status != "trading":
                 break
             run.dates.append(summary.as_of or "")
+            if len(run.dates) % BATCH_DAYS == 0:
+                keep_latest(saver, run.run_id)
             if progress is not None:
                 progress(len(run.dates), run.days_total, summary.as_of or "")
     except KeyboardInterrupt:

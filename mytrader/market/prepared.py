@@ -109,6 +109,8 @@ class PreparedSeries:
         self.table = np.ascontiguousarray(
             np.column_stack([getattr(self, f) for f in FIELDS]), dtype=np.float64
         )
+        for f in FIELDS:  # the table holds them now: one copy per symbol, not two
+            delattr(self, f)
 
 
 FIELDS = (
@@ -160,7 +162,7 @@ class PreparedMarket:
         volume = int(raw.volume[t])
         p = self.series(symbol)
         assert p is not None  # the raw series exists
-        prev = float(p.close[t - 1]) if t else 0.0
+        prev = float(raw.close[t - 1]) if t else 0.0
         close, rsi, macd, sig, hist, hist_prev, bbu, bbm, bbl, s20, s50, r5, r20, v20, high = (
             p.table[t].tolist()
         )

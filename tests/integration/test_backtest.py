@@ -89,7 +89,9 @@ def sample_close(symbol: str, day: str) -> Decimal:
     raise AssertionError(f"no {symbol} bar on {day}")
 
 
-def test_one_account_buy_and_hold_reproduces_the_spy_benchmark_to_the_cent(tmp_path):
+def test_one_account_buy_and_hold_reproduces_the_spy_benchmark_to_the_cent(tmp_path, monkeypatch):
+    # Batches of 7 days: the in-memory checkpoints are pruned and the rows written 6 times.
+    monkeypatch.setattr("mytrader.backtest.runner.BATCH_DAYS", 7)
     start, cash, fee = "2024-03-01", Decimal("100000"), Decimal("1")
     # What the risk gate lets an all-in buy have: cash for qty x (close + 3 %) + the fee.
     limit = (sample_close("SPY", start) * Decimal("1.03")).quantize(Decimal("0.01"))
