@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
@@ -153,7 +154,14 @@ def flush_traces() -> None:
 
 
 def current_standings(store: ArenaStore, arena: str) -> list[Standing]:
-    return standings(store.latest_snapshots(arena), store.usage(arena))
+    from mytrader.leaderboard import with_risk
+
+    rows = standings(store.latest_snapshots(arena), store.usage(arena))
+    if not rows:
+        return rows
+    closes = store.benchmark_closes(arena)  # SPY at each cycle, as the record step kept it
+    spy = float(closes[-1][1] / closes[0][1] - 1) * 100.0 if len(closes) > 1 else None
+    return with_risk(rows, store.snapshots(arena), None if spy is None else round(spy, 4))
 
 
 def show_table(rows: list[Standing]) -> None:
@@ -161,8 +169,11 @@ def show_table(rows: list[Standing]) -> None:
         console.print("No cycle recorded yet: run `mytrader run --cycles 20`.")
         return
     paid = any(r.llm_calls and r.llm_cost_usd for r in rows)
-    table = Table(title=f"Leaderboard at cycle {rows[0].cycle} ({rows[0].as_of})")
-    columns = ["account", "equity", "return", "cash", "positions", "trades", "fees", "win%"]
+    spy = rows[0].spy_return_pct
+    vs = "" if spy is None else f"; SPY {spy:+.2f}% over the same days"
+    table = Table(title=f"Leaderboard at cycle {rows[0].cycle} ({rows[0].as_of}){vs}")
+    # Cash and positions are left to --json, to make room for the risk figures.
+    columns = ["account", "equity", "return", "Sharpe", "max DD", "trades", "fees", "win%"]
     for col in [*columns, *(["LLM $"] if paid else [])]:
         table.add_column(col, justify="left" if col == "account" else "right")
     for r in rows:
@@ -171,8 +182,8 @@ def show_table(rows: list[Standing]) -> None:
             r.account,
             f"{r.equity:,.0f}",
             f"{r.return_pct:+.2f}%",
-            f"{r.cash:,.0f}",
-            f"{r.positions_value:,.0f}",
+            "-" if r.sharpe is None else f"{r.sharpe:.2f}",
+            "-" if r.max_drawdown_pct is None else f"{r.max_drawdown_pct:.1f}%",
             str(r.trades),
             f"{r.fees:,.0f}",
             "-" if r.win_rate is None else f"{r.win_rate:.0%}",
@@ -386,6 +397,52 @@ def serve(
     except ServeRefused as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+
+
+@app.command()
+def backtest(
+    start: Annotated[str | None, typer.Option(help="First trading day (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last trading day (YYYY-MM-DD).")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="CSV(.gz) of symbol,date,open,high,low,close,volume.")
+    ] = None,
+    models: Annotated[str, typer.Option(help="house or openrouter (answers cached).")] = "house",
+    vote: Annotated[str | None, typer.Option(help="majority or weighted.")] = None,
+    critique_every: Annotated[int | None, typer.Option(min=1, help="Trades per critique.")] = None,
+    fee: Annotated[float | None, typer.Option(min=0, help="Dollars per filled order.")] = None,
+    slippage_bps: Annotated[float, typer.Option(min=0, help="Fill slippage, bps.")] = 0.0,
+    blind: Annotated[bool, typer.Option(help="Pseudonyms and day numbers for the models.")] = False,
+    cache: Annotated[Path | None, typer.Option(help="LLM cache file.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Report folder (backtests/<run id>).")] = None,
+    list_runs: Annotated[bool, typer.Option("--list", help="Past runs and their figures.")] = False,
+) -> None:
+    """Replay the arena over history; report per account against SPY and equal weight."""
+    from mytrader.backtest.command import list_command, options_from_cli, run_command
+
+    if list_runs:
+        list_command(settings_or_exit(), console)
+        return
+    if models not in ("house", "openrouter") or vote not in (None, "majority", "weighted"):
+        console.print(
+            "[red]--models must be house or openrouter; --vote majority or weighted[/red]"
+        )
+        raise typer.Exit(2)
+    options = options_from_cli(
+        data=data,
+        start=start,
+        end=end,
+        models=models,
+        vote=vote,
+        critique_every=critique_every,
+        fee=fee,
+        slippage_bps=str(slippage_bps),
+        blind=blind,
+        cache=cache,
+    )
+    try:
+        run_command(options, out, console)
+    finally:
+        flush_traces()
 
 
 if __name__ == "__main__":

@@ -27,6 +27,10 @@ class Standing(BaseModel):
     tokens_in: int = 0
     tokens_out: int = 0
     llm_cost_usd: Decimal = Decimal("0")
+    # --- risk (the backtest's metrics module, over the arena's own cycles) ---
+    sharpe: float | None = None
+    max_drawdown_pct: float | None = None
+    spy_return_pct: float | None = None  # SPY over the same dates, for comparison
 
 
 def standings(snapshots: list[Snapshot], usage: dict[str, Usage]) -> list[Standing]:
@@ -55,3 +59,31 @@ def standings(snapshots: list[Snapshot], usage: dict[str, Usage]) -> list[Standi
             )
         )
     return sorted(rows, key=lambda r: (-r.equity, r.account))
+
+
+def with_risk(
+    rows: list[Standing], history: list[Snapshot], spy_return_pct: float | None
+) -> list[Standing]:
+    """Sharpe and maximum drawdown of each account's equity over all its snapshots (one a
+    cycle: daily offline), and SPY's return over the same dates, as public arenas show."""
+    from mytrader.backtest.metrics import figures
+
+    by_account: dict[str, list[Snapshot]] = {}
+    for snap in sorted(history, key=lambda s: s.cycle):
+        by_account.setdefault(snap.account, []).append(snap)
+    out = []
+    for row in rows:
+        snaps = by_account.get(row.account) or []
+        f = figures([s.as_of for s in snaps], [s.equity for s in snaps])
+        out.append(
+            row.model_copy(
+                update={
+                    "sharpe": None if f.sharpe is None else round(f.sharpe, 4),
+                    "max_drawdown_pct": None
+                    if f.drawdown.max_drawdown_pct is None
+                    else round(f.drawdown.max_drawdown_pct, 4),
+                    "spy_return_pct": spy_return_pct,
+                }
+            )
+        )
+    return out

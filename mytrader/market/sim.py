@@ -18,6 +18,7 @@ import numpy as np
 from mytrader.market.broker import AssetInfo, Bar, DuplicateOrderError, MarketClock
 from mytrader.market.data import PriceHistory, load_bars, to_decimal
 from mytrader.market.ledger import InMemoryLedger, OrderLedger, SimOrder
+from mytrader.market.prepared import PreparedMarket, prepared_for
 from mytrader.market.sectors import name_of, sector_of
 from mytrader.state.models import Mover, Movers, OrderRequest, OrderResult, OrderStatus
 
@@ -37,6 +38,8 @@ class SimulatedExchange:
         ledger: OrderLedger | None = None,
         warmup_days: int = 60,
         start: str | None = None,
+        end: str | None = None,
+        slippage_bps: Decimal = Decimal("0"),
     ) -> None:
         if warmup_days < 0:
             raise ValueError("warmup_days must be 0 or more")
@@ -48,6 +51,9 @@ class SimulatedExchange:
         if start is not None:
             first = max(first, bisect.bisect_left(self.history.calendar, start))
         self._first = first
+        # `end`: the clock stops after the last session <= end (a backtest's range).
+        self._stop = len(self.history.calendar) if end is None else self.history.cal_end(end)
+        self.slippage_bps = Decimal(slippage_bps)
         # Bars are rebuilt from floats on demand; caching them keeps a view at a few ms.
         self._bar = functools.lru_cache(maxsize=_BAR_CACHE)(self._make_bar)
 
@@ -57,7 +63,7 @@ class SimulatedExchange:
         """The first session (None), else the next calendar date after `after`."""
         cal = self.history.calendar
         i = self._first if after is None else max(self._first, self.history.cal_end(after))
-        return cal[i] if i < len(cal) else None
+        return cal[i] if i < min(len(cal), self._stop) else None
 
     def is_open(self, as_of: str) -> bool:
         return self.history.calendar_index(as_of) is not None
@@ -121,6 +127,10 @@ class SimulatedExchange:
             losers=[_mover(r) for r in down[:top]],
             most_active=[_mover(r) for r in active[:top]],
         )
+
+    def prepared(self, lookback: int) -> PreparedMarket:
+        """Indicators of every bar from the float columns, built once per history."""
+        return prepared_for(self.history, lookback)
 
     # --- orders --------------------------------------------------------------------------
 
@@ -200,7 +210,7 @@ class SimulatedExchange:
             last = min(last, series.count_before(self.history.cal_end(canceled)))
         for i in range(first, last):
             bar = self._bar(req.symbol, i)
-            price = fill_price(req, bar)
+            price = _slipped(fill_price(req, bar), req, self.slippage_bps)
             if price is not None:
                 return _result(
                     req,
@@ -254,6 +264,15 @@ def _not_reached(order: OrderRequest, bar: Bar) -> str:
     low_side = (order.side == "buy") == (order.type == "limit")
     extreme, what = (bar.low, "low") if low_side else (bar.high, "high")
     return f"{order.type} {level} not reached on {bar.date} ({what} {extreme})"
+
+
+def _slipped(price: Decimal | None, order: OrderRequest, bps: Decimal) -> Decimal | None:
+    """The fill moved against the order by `bps` basis points (never past a buy limit)."""
+    if price is None or not bps:
+        return price
+    sign = 1 if order.side == "buy" else -1
+    moved = (price * (1 + sign * bps / 10_000)).quantize(Decimal("0.0001"))
+    return min(moved, order.limit_price) if order.limit_price and sign > 0 else moved
 
 
 def _broker_id(client_order_id: str) -> str:

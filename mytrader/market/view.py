@@ -8,8 +8,10 @@ construction. Floats are rounded so prompts stay short.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 import numpy as np
+import numpy.typing as npt
 
 from mytrader.market import indicators as ind
 from mytrader.market.broker import Bar, Broker
@@ -29,6 +31,16 @@ def build_market_view(
     Symbols without any bar up to `as_of` are left out."""
     movers = broker.movers(as_of, top)
     wanted = sorted(_mover_symbols(movers) | set(extra_symbols))
+    prepare = getattr(broker, "prepared", None)
+    if prepare is not None:  # the simulated exchange: indicators prepared once per run
+        market = prepare(lookback)
+        views = {}
+        for sym in wanted:
+            info = broker.asset(sym)
+            v = market.symbol_view(sym, as_of, info.sector if info else "other")
+            if v is not None:
+                views[sym] = v
+        return MarketView(as_of=as_of, movers=movers, symbols=views)
     bars = broker.bars(wanted, as_of, lookback) if wanted else {}
     symbols: dict[str, SymbolView] = {}
     for sym in wanted:
@@ -47,7 +59,13 @@ def _mover_symbols(movers: Movers) -> set[str]:
 def symbol_view(symbol: str, bars: Sequence[Bar], sector: str = "other") -> SymbolView:
     """Indicators at the last of `bars` (oldest first, at least one bar)."""
     closes = np.fromiter((float(b.close) for b in bars), dtype=np.float64, count=len(bars))
-    last = bars[-1]
+    return closes_view(symbol, closes, bars[-1].close, bars[-1].volume, sector)
+
+
+def closes_view(
+    symbol: str, closes: npt.NDArray[np.float64], close: Decimal, volume: int, sector: str
+) -> SymbolView:
+    """Indicators at the last of `closes` (oldest first, at least one)."""
     price = float(closes[-1])
     macd_line, macd_signal, macd_hist = ind.macd(closes)
     upper, mid, lower = ind.bollinger(closes, 20, 2.0)
@@ -55,9 +73,9 @@ def symbol_view(symbol: str, bars: Sequence[Bar], sector: str = "other") -> Symb
     return SymbolView(
         symbol=symbol,
         sector=sector,
-        price=last.close,
+        price=close,
         change_pct=_pct(price / float(closes[-2]) - 1.0) if len(closes) > 1 else 0.0,
-        volume=last.volume,
+        volume=volume,
         rsi14=ind.last(ind.rsi(closes, 14), PCT_DIGITS),
         macd=ind.last(macd_line, MACD_DIGITS),
         macd_signal=ind.last(macd_signal, MACD_DIGITS),

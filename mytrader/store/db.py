@@ -429,29 +429,35 @@ class ArenaStore:
         Idempotent: each row has a natural key and is upserted, so recording the same
         cycle again (a retried node) leaves one copy, holding the latest values.
         """
-        for snap in rec.snapshots:
-            if snap.cycle != rec.cycle:
-                raise ValueError(
-                    f"snapshot of {snap.account} is for cycle {snap.cycle}, not {rec.cycle}"
-                )
+        self.record_cycles([rec])
+
+    def record_cycles(self, recs: Sequence[CycleRecord]) -> None:
+        """Several cycles in one transaction (a backtest writes its days in batches)."""
+        for rec in recs:
+            for snap in rec.snapshots:
+                if snap.cycle != rec.cycle:
+                    raise ValueError(
+                        f"snapshot of {snap.account} is for cycle {snap.cycle}, not {rec.cycle}"
+                    )
         with self._tx() as tx:
-            bench = rec.benchmark
-            tx.run(
-                _UPSERT_CYCLE,
-                (
-                    rec.arena,
-                    rec.cycle,
-                    rec.as_of,
-                    bench.symbol if bench else None,
-                    self._db.dialect.bind(bench.price) if bench else None,
-                ),
-            )
-            tx.run_many(_UPSERT_TRADE, self._trade_params(rec))
-            tx.run_many(_UPSERT_LOG, _log_params(rec))
-            tx.run_many(_UPSERT_SNAPSHOT, self._snapshot_params(rec))
-            tx.run_many(_UPSERT_USAGE, self._usage_params(rec))
-            if self.dialect == "postgres":  # delivered on commit: the dashboard's live feed
-                tx.run("SELECT pg_notify(?, ?)", (CYCLE_CHANNEL, f"{rec.arena}:{rec.cycle}"))
+            for rec in recs:
+                bench = rec.benchmark
+                tx.run(
+                    _UPSERT_CYCLE,
+                    (
+                        rec.arena,
+                        rec.cycle,
+                        rec.as_of,
+                        bench.symbol if bench else None,
+                        self._db.dialect.bind(bench.price) if bench else None,
+                    ),
+                )
+                tx.run_many(_UPSERT_TRADE, self._trade_params(rec))
+                tx.run_many(_UPSERT_LOG, _log_params(rec))
+                tx.run_many(_UPSERT_SNAPSHOT, self._snapshot_params(rec))
+                tx.run_many(_UPSERT_USAGE, self._usage_params(rec))
+                if self.dialect == "postgres":  # delivered on commit: the dashboard's live feed
+                    tx.run("SELECT pg_notify(?, ?)", (CYCLE_CHANNEL, f"{rec.arena}:{rec.cycle}"))
 
     def _bind(self, columns: Sequence[str], values: dict[str, Any]) -> tuple[object, ...]:
         return tuple(self._db.dialect.bind(values[c]) for c in columns)
@@ -599,6 +605,26 @@ class ArenaStore:
             rows = tx.rows("SELECT MAX(cycle) AS last FROM cycles WHERE arena = ?", (arena,))
         last = rows[0]["last"] if rows else None
         return None if last is None else int(last)
+
+    def benchmark_closes(self, arena: str) -> list[tuple[str, Decimal]]:
+        """(as_of, close) of the benchmark symbol at every cycle that has one, in order."""
+        with self._tx(write=False) as tx:
+            rows = tx.rows(
+                "SELECT as_of, benchmark_close FROM cycles"
+                " WHERE arena = ? AND benchmark_close IS NOT NULL ORDER BY cycle",
+                (arena,),
+            )
+        return [(r["as_of"], Decimal(str(r["benchmark_close"]))) for r in rows]
+
+    def arena_ids(self, prefix: str = "") -> list[str]:
+        """Every arena with a recorded cycle whose id starts with `prefix` (backtest runs)."""
+        with self._tx(write=False) as tx:
+            rows = tx.rows(
+                "SELECT DISTINCT arena FROM cycles WHERE substr(arena, 1, length(?)) = ?"
+                " ORDER BY arena",
+                (prefix, prefix),
+            )
+        return [r["arena"] for r in rows]
 
     # --- heartbeats (unattended runs) ---
 

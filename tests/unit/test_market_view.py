@@ -96,6 +96,8 @@ class CountingBroker:
         self.bar_calls: list[tuple[list[str], str, int]] = []
 
     def __getattr__(self, attr: str) -> object:
+        if attr == "prepared":  # a broker without prepared arrays: the view reads bars
+            raise AttributeError(attr)
         return getattr(self.inner, attr)
 
     def bars(self, symbols: list[str], as_of: str, limit: int) -> dict[str, list[Bar]]:

@@ -1,0 +1,60 @@
+"""equity.png: every account and both benchmarks on one plot, drawdowns in a panel below."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from mytrader.backtest.report import Report
+
+
+def equity_chart(report: Report, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display, works on a server
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    from mytrader.backtest.report import EQUAL_BH, SPY_BH
+
+    days = np.array(report.dates, dtype="datetime64[D]")
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(11, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    for name, curve in report.curves.items():
+        x = np.array([float(e) for e in curve])
+        bench = name in (SPY_BH, EQUAL_BH)
+        style = {
+            "linestyle": "--",
+            "linewidth": 1.6,
+            "color": "black" if name == SPY_BH else "grey",
+        }
+        line = top.plot(
+            days, x / x[0] * 100.0, label=name, **(style if bench else {"linewidth": 1.2})
+        )
+        dd = (x / np.maximum.accumulate(x) - 1.0) * 100.0
+        bottom.plot(
+            days,
+            dd,
+            color=line[0].get_color(),
+            linewidth=1.0,
+            linestyle=style["linestyle"] if bench else "-",
+        )
+    r = report.run
+    top.set_title(
+        f"{r.get('start')} → {r.get('end')} · {r.get('models')} models · "
+        f"{'blind' if r.get('blind') else 'open'} mode"
+    )
+    top.set_ylabel("equity (start = 100)")
+    top.grid(alpha=0.3)
+    top.legend(loc="upper left", fontsize=8, ncol=2)
+    bottom.set_ylabel("drawdown %")
+    bottom.grid(alpha=0.3)
+    bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return path

@@ -1,0 +1,217 @@
+"""Replays the arena over a stretch of history: the very graph that trades live.
+
+A backtest is an arena of its own: a fresh run id (`bt_<8 hex>`) is its LangGraph thread
+and its key in the arena's tables, so the live arena's books and rows are never touched
+and the run can be browsed like any arena. The broker is the simulated exchange limited
+to [start, end], with the run's fee and slippage; the clock walks one trading day per
+cycle. The checkpointer is in memory (a backtest is not resumed; its history is in the
+tables, written by the graph's own record node), which spares a database write per
+superstep and changes nothing in the result.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.checkpoint.memory import InMemorySaver
+from pydantic import BaseModel
+
+from mytrader.backtest.blind import Blindfold, blind_models
+from mytrader.backtest.cache import SQLiteLLMCache, with_cache
+from mytrader.backtest.data import load_history, trading_range
+from mytrader.config import PERSONAS, Settings, load_settings
+from mytrader.llm.factory import build_models
+from mytrader.market.data import PriceHistory
+from mytrader.market.ledger import InMemoryLedger
+from mytrader.market.sim import SimulatedExchange
+from mytrader.runner import Arena
+from mytrader.services import open_services
+from mytrader.store.db import ArenaStore
+from mytrader.store.records import CycleRecord
+
+RUN_PREFIX = "bt_"
+BATCH_DAYS = 100  # days recorded per database transaction
+CACHE_FILE = "llm_cache.sqlite"
+
+
+class BacktestOptions(BaseModel):
+    """What the user chose; everything else comes from the settings (environment)."""
+
+    data: Path | None = None
+    start: str | None = None
+    end: str | None = None
+    models: Literal["house", "openrouter"] = "house"
+    vote: Literal["majority", "weighted"] | None = None
+    critique_every: int | None = None
+    fee: Decimal | None = None
+    slippage_bps: Decimal = Decimal("0")
+    blind: bool = False
+    cache: Path | None = None  # default: <MYTRADER_HOME>/llm_cache.sqlite
+    run_id: str | None = None
+
+
+def new_run_id() -> str:
+    return RUN_PREFIX + secrets.token_hex(4)
+
+
+def backtest_settings(options: BacktestOptions, run_id: str, **base: Any) -> Settings:
+    """The run's settings: the environment's, with the options and the run id on top."""
+    overrides: dict[str, Any] = {**base, "arena_id": run_id, "market_data_path": options.data}
+    for persona in PERSONAS:
+        overrides[f"{persona}_llm"] = options.models
+    if options.vote is not None:
+        overrides["vote_mode"] = options.vote
+    if options.critique_every is not None:
+        overrides["critique_interval"] = options.critique_every
+    if options.fee is not None:
+        overrides["fee_per_trade"] = options.fee
+    return load_settings(**overrides)
+
+
+class BatchingStore:
+    """The arena store with `record_cycle` buffered: a backtest writes its days in batches
+    (one commit per BATCH_DAYS, not one per day) and flushes the rest when it ends or is
+    interrupted. Everything else goes straight to the store."""
+
+    def __init__(self, store: ArenaStore, batch: int = BATCH_DAYS) -> None:
+        self._store = store
+        self._batch = batch
+        self._pending: list[CycleRecord] = []
+        self._lock = threading.Lock()
+
+    def record_cycle(self, rec: CycleRecord) -> None:
+        with self._lock:
+            self._pending.append(rec)
+            full = len(self._pending) >= self._batch
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            recs, self._pending = self._pending, []
+        if recs:
+            self._store.record_cycles(recs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def keep_latest(saver: InMemorySaver, thread_id: str) -> None:
+    """Drop all but the latest checkpoint of each namespace of the thread, with its pending
+    writes and the channel values it points to: the next cycle reads only that one, and
+    20 years of daily checkpoints would otherwise stay in memory (InMemorySaver has no
+    prune of its own). Called between cycles, when nothing else touches the saver."""
+    kept: dict[str, str] = {}
+    for ns, checkpoints in saver.storage[thread_id].items():
+        if not checkpoints:
+            continue
+        latest = max(checkpoints)  # checkpoint ids are time-ordered (uuid6)
+        for cid in [c for c in checkpoints if c != latest]:
+            del checkpoints[cid]
+        kept[ns] = latest
+        versions = saver.serde.loads_typed(checkpoints[latest][0])["channel_versions"]
+        stale = [
+            k
+            for k in saver.blobs
+            if k[0] == thread_id and k[1] == ns and versions.get(k[2]) != k[3]
+        ]
+        for key in stale:
+            del saver.blobs[key]
+    old = [w for w in saver.writes if w[0] == thread_id and kept.get(w[1]) != w[2]]
+    for write_key in old:
+        del saver.writes[write_key]
+
+
+@dataclass
+class BacktestRun:
+    run_id: str
+    settings: Settings
+    options: BacktestOptions
+    history: PriceHistory
+    start: str
+    end: str
+    days_total: int
+    dates: list[str] = field(default_factory=list)  # the sessions completed
+    interrupted: bool = False
+    elapsed_s: float = 0.0
+    cache_hits: int = 0
+    cache_misses: int = 0
+
+
+Progress = Callable[[int, int, str], None]  # (days done, days total, as_of)
+
+
+def prepare(
+    options: BacktestOptions, **settings_overrides: Any
+) -> tuple[BacktestRun, SimulatedExchange]:
+    """Load and check the data and the range; no database, no model yet."""
+    run_id = options.run_id or new_run_id()
+    settings = backtest_settings(options, run_id, **settings_overrides)
+    history = load_history(options.data)
+    start, end = trading_range(history, options.start, options.end, settings.warmup_days)
+    broker = SimulatedExchange(
+        history,
+        ledger=InMemoryLedger(),  # the trades table keeps every order; a fresh id never repeats
+        warmup_days=history.calendar_index(start) or 0,  # trading_range checked the warm-up
+        start=start,
+        end=end,
+        slippage_bps=options.slippage_bps,
+    )
+    days = history.cal_end(end) - history.cal_end(start) + 1
+    run = BacktestRun(run_id, settings, options, history, start, end, days)
+    return run, broker
+
+
+def run_backtest(
+    run: BacktestRun,
+    broker: SimulatedExchange,
+    store: ArenaStore,
+    *,
+    models: Mapping[str, BaseChatModel] | None = None,
+    progress: Progress | None = None,
+) -> BacktestRun:
+    """Run every trading day of the range through the arena graph. Ctrl-C stops after
+    the day in progress is dropped; every finished day is in the tables already."""
+    settings = run.settings
+    chosen = dict(models or build_models(settings))
+    cache: SQLiteLLMCache | None = None
+    real = [p for p in PERSONAS if settings.llm_kind(p) == "openrouter"]
+    if real:
+        cache = SQLiteLLMCache(run.options.cache or settings.mytrader_home / CACHE_FILE)
+        with_cache(chosen, cache, real)
+    if run.options.blind:
+        chosen = blind_models(chosen, Blindfold.of(run.history))
+    batching = BatchingStore(store)
+    services = open_services(
+        settings, broker=broker, models=chosen, store=cast(ArenaStore, batching)
+    )
+    saver = InMemorySaver()
+    arena = Arena(services, saver)
+    t0 = time.perf_counter()
+    try:
+        while True:
+            summary = arena.run_cycle()
+            if summary.status != "trading":
+                break
+            run.dates.append(summary.as_of or "")
+            if len(run.dates) % BATCH_DAYS == 0:
+                keep_latest(saver, run.run_id)
+            if progress is not None:
+                progress(len(run.dates), run.days_total, summary.as_of or "")
+    except KeyboardInterrupt:
+        run.interrupted = True
+    finally:
+        batching.flush()  # the days done are kept, interrupted or not
+        run.elapsed_s = time.perf_counter() - t0
+        if cache is not None:
+            run.cache_hits, run.cache_misses = cache.hits, cache.misses
+            cache.close()
+    return run
