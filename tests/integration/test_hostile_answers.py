@@ -80,7 +80,7 @@ def test_absurd_quantities_through_the_real_client(backend, tmp_path: Path) -> N
         block = out.split(f"cycle {cycle} ")[1].split("cycle ")[0]
         return next(x for x in block.splitlines() if re.match(rf"\s+{persona}\s", x))
 
-    assert "HOLD" in line(1, grok) and "1e+308 is more than 1000000000" in line(1, grok)
+    assert "HOLD" in line(1, grok) and "1e+308 is more than" in line(1, grok)
     assert "HOLD" in line(1, deepseek) and "99999999999999999999999" in line(1, deepseek)
     assert "HOLD" in line(1, openai) and "5000000000 is more than" in line(1, openai)
     assert "HOLD" in line(2, grok) and "positive whole number" in line(2, grok)
