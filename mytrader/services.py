@@ -27,6 +27,10 @@ def cached_history(path: Path | None) -> PriceHistory:
 
 
 def open_broker(settings: Settings, store: ArenaStore) -> Broker:
+    if settings.broker_kind == "alpaca":
+        from mytrader.market.alpaca import open_alpaca
+
+        return open_alpaca(settings)
     return SimulatedExchange(
         cached_history(settings.market_data_path),
         ledger=StoreLedger(store),

@@ -255,7 +255,7 @@ class AlpacaServer(LocalServer):
         if handler.headers.get("APCA-API-KEY-ID") != self.key or (
             handler.headers.get("APCA-API-SECRET-KEY") != self.secret
         ):
-            self._send(handler, 401, {"code": 40110000, "message": "request is not authorized"})
+            self._send(handler, 401, {"code": 40110000, "message": "request is not authorized"}, {})
             return
         if fault is not None and not fault.after:
             self._closing.wait(fault.delay)

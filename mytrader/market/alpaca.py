@@ -1,0 +1,755 @@
+"""The Alpaca broker: the `Broker` protocol over alpaca-py (trading, market data, screener,
+news), for a paper account by default.
+
+Three things alpaca-py does not do, done here:
+- a timeout on every request (alpaca-py sets none: a dead connection would hang a cycle);
+- no blind retry of POST /v2/orders (alpaca-py resends after a 504, when the first attempt
+  may have created the order): every client runs with its retry off, reads are retried
+  here (a 429 waits for its X-RateLimit-Reset), and a submit that may have reached Alpaca
+  is settled by looking its client_order_id up and adopting only the same order;
+- a request budget: Alpaca allows 200 requests a minute (trading and data apart), so
+  every request takes a slot of a sliding one-minute window first.
+
+`as_of` is the real time of the cycle (Alpaca's clock, New York time): bars are read up
+to it, never after.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import requests
+from alpaca.common.exceptions import APIError
+from alpaca.common.rest import RESTClient
+from alpaca.data.historical import StockHistoricalDataClient
+from alpaca.data.historical.news import NewsClient
+from alpaca.data.historical.screener import ScreenerClient
+from alpaca.data.requests import (
+    MarketMoversRequest,
+    MostActivesRequest,
+    NewsRequest,
+    StockBarsRequest,
+    StockSnapshotRequest,
+)
+from alpaca.data.enums import MostActivesBy
+from alpaca.data.timeframe import TimeFrame
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.requests import (
+    GetOrdersRequest,
+    LimitOrderRequest,
+    MarketOrderRequest,
+    StopOrderRequest,
+)
+from alpaca.trading.requests import (
+    OrderRequest as AlpacaOrderRequest,
+)
+from pydantic import BaseModel
+
+from mytrader.config import Settings
+from mytrader.market.broker import AssetInfo, Bar, BrokerError
+from mytrader.market.sectors import sector_of
+from mytrader.state.models import Mover, Movers, OrderRequest, OrderResult
+from mytrader.tools.news import NewsItem, select_news
+
+log = logging.getLogger(__name__)
+
+NY = ZoneInfo("America/New_York")
+PAPER_URL = "https://paper-api.alpaca.markets"
+DATA_URL = "https://data.alpaca.markets"
+_MAX_RESET_WAIT = 65.0  # a 429's reset is at most a minute away
+_READ_ATTEMPTS = 4
+_SUBMIT_ATTEMPTS = 3
+
+T = TypeVar("T")
+C = TypeVar("C", bound=RESTClient)
+
+
+class BrokerSetupError(BrokerError):
+    """The broker cannot be used at all: bad keys, live URL without opt-in, unreachable.
+    The CLI prints the message and exits 3."""
+
+
+class BrokerUnavailable(BrokerError):
+    """A request failed after its retries (timeout, 5xx, connection)."""
+
+
+# --- live guard ---------------------------------------------------------------------------
+
+
+def is_live_url(url: str) -> bool:
+    """Alpaca's live trading host (api.alpaca.markets), as opposed to paper or a local one."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host.endswith("alpaca.markets") and not host.startswith("paper-api")
+
+
+def check_live_guard(base_url: str, allow_live: bool) -> None:
+    if is_live_url(base_url) and not allow_live:
+        raise BrokerSetupError(
+            f"ALPACA_BASE_URL {base_url} is Alpaca's LIVE trading host: real money. "
+            "Set ALLOW_LIVE_TRADING=true to trade it, or use "
+            f"{PAPER_URL} (paper)."
+        )
+
+
+# --- request budget and retries --------------------------------------------------------
+
+
+class MinuteWindow:
+    """At most `per_minute` requests in any 60 s (Alpaca's rule), shared by threads."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._sent: deque[float] = deque()
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._sent and now - self._sent[0] >= 60.0:
+                    self._sent.popleft()
+                if len(self._sent) < self.per_minute:
+                    self._sent.append(now)
+                    return
+                wait = 60.0 - (now - self._sent[0])
+            self.waited += wait
+            time.sleep(wait)
+
+
+def _error_body(exc: APIError) -> dict[str, Any]:
+    try:
+        body = json.loads(str(exc))
+    except ValueError:
+        return {"message": str(exc)[:200]}
+    return body if isinstance(body, dict) else {"message": str(body)[:200]}
+
+
+def api_message(exc: APIError) -> str:
+    return str(_error_body(exc).get("message") or str(exc)[:200])
+
+
+def _reset_wait(exc: APIError) -> float:
+    """Seconds until a 429's X-RateLimit-Reset (unix seconds); 1 s when absent."""
+    response = exc.response
+    reset = response.headers.get("X-RateLimit-Reset") if response is not None else None
+    try:
+        return min(max(float(reset) - time.time(), 0.05), _MAX_RESET_WAIT) if reset else 1.0
+    except ValueError:
+        return 1.0
+
+
+def _is_duplicate(exc: APIError) -> bool:
+    return exc.status_code == 422 and "unique" in api_message(exc).lower()
+
+
+def _harden(client: C, timeout: float) -> C:
+    """A timeout on every request, and alpaca-py's own retry off (it would resend a POST)."""
+    session = client._session
+    session.request = functools.partial(session.request, timeout=timeout)  # type: ignore[method-assign]
+    client._retry = 0
+    client._retry_wait = 0
+    return client
+
+
+# --- the broker ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    account_number: str
+    status: str
+    cash: Decimal
+    equity: Decimal
+    buying_power: Decimal
+
+
+_STATUS = {
+    "filled": "filled",
+    "partially_filled": "partially_filled",
+    "canceled": "canceled",
+    "expired": "expired",
+    "done_for_day": "expired",
+    "replaced": "canceled",
+    "rejected": "rejected",
+    "suspended": "rejected",
+    "stopped": "pending",
+}
+
+
+class AlpacaBroker:
+    """Broker over one Alpaca account. Reads are safe from threads."""
+
+    name: str = "alpaca"
+
+    def __init__(
+        self,
+        key: str,
+        secret: str,
+        *,
+        base_url: str = PAPER_URL,
+        data_url: str = DATA_URL,
+        feed: str = "iex",
+        timeout: float = 10.0,
+        allow_live: bool = False,
+        requests_per_min: int = 200,
+        scan_chunk: int = 1000,
+        scan_workers: int = 8,
+        screener: str = "endpoints",
+        account_for: Callable[[str], str] | None = None,
+    ) -> None:
+        check_live_guard(base_url, allow_live)
+        self.base_url, self.data_url, self.feed = base_url.rstrip("/"), data_url.rstrip("/"), feed
+        self.live = is_live_url(base_url)
+        self.timeout = timeout
+        self.scan_chunk, self.scan_workers, self.screener = scan_chunk, scan_workers, screener
+        self._keys = (key, secret)
+        paper = not self.live
+        self.trading = _harden(
+            TradingClient(key, secret, paper=paper, url_override=self.base_url), timeout
+        )
+        self.data = _harden(
+            StockHistoricalDataClient(key, secret, url_override=self.data_url), timeout
+        )
+        self.screener_client = _harden(
+            ScreenerClient(key, secret, url_override=self.data_url), timeout
+        )
+        self.news_client = _harden(NewsClient(key, secret, url_override=self.data_url), timeout)
+        self.trade_window = MinuteWindow(requests_per_min)
+        self.data_window = MinuteWindow(requests_per_min)
+        self._raw = threading.local()  # one raw-data client per scan thread
+        self._assets: dict[str, AssetInfo] | None = None
+        self._clocks: dict[str, dict[str, Any]] = {}
+        self._accounts: dict[str, str] = {}  # client_order_id -> book, for this process
+        self._account_for = account_for
+        self.requests = 0  # sent, for the README's cost figures and the benchmark
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _call(self, window: MinuteWindow, fn: Callable[[], T], what: str) -> T:
+        """A read: retried on 429 (after its reset), 5xx, timeouts and lost connections."""
+        for attempt in range(_READ_ATTEMPTS):
+            window.acquire()
+            self.requests += 1
+            try:
+                return fn()
+            except APIError as exc:
+                status = exc.status_code or 0
+                if status == 401:
+                    raise BrokerSetupError(
+                        f"Alpaca refused the keys ({status}: {api_message(exc)}): check "
+                        "ALPACA_API_KEY and ALPACA_API_SECRET (paper keys for the paper URL)"
+                    ) from None
+                if status == 429:
+                    wait = _reset_wait(exc)
+                    log.warning("alpaca %s: rate limited, waiting %.1fs for the reset", what, wait)
+                    time.sleep(wait)
+                    continue
+                if status >= 500 and attempt + 1 < _READ_ATTEMPTS:
+                    time.sleep(0.2 * 2**attempt)
+                    continue
+                raise BrokerError(f"alpaca {what}: {status} {api_message(exc)}") from None
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                if attempt + 1 < _READ_ATTEMPTS:
+                    time.sleep(0.2 * 2**attempt)
+                    continue
+                raise BrokerUnavailable(
+                    f"alpaca {what}: no answer from {self._host_of(what)} ({type(exc).__name__})"
+                ) from None
+        raise BrokerUnavailable(f"alpaca {what}: still rate limited after {_READ_ATTEMPTS} tries")
+
+    def _host_of(self, what: str) -> str:
+        return (
+            self.data_url
+            if what.startswith(("bars", "snapshots", "movers", "news"))
+            else (self.base_url)
+        )
+
+    def _trade(self, fn: Callable[[], T], what: str) -> T:
+        return self._call(self.trade_window, fn, what)
+
+    def _data(self, fn: Callable[[], T], what: str) -> T:
+        return self._call(self.data_window, fn, what)
+
+    def _raw_data(self) -> StockHistoricalDataClient:
+        client = getattr(self._raw, "client", None)
+        if client is None:
+            key, secret = self._keys
+            client = _harden(
+                StockHistoricalDataClient(key, secret, raw_data=True, url_override=self.data_url),
+                self.timeout,
+            )
+            self._raw.client = client
+        return client
+
+    # --- account -------------------------------------------------------------------------
+
+    def account(self) -> AccountInfo:
+        """The account, checked: this is the first call a command makes (bad keys, a
+        blocked account or an unreachable host stop it here, before anything is written)."""
+        try:
+            raw = self._trade(lambda: self.trading.get("/account"), "account")
+        except BrokerUnavailable as exc:
+            raise BrokerSetupError(f"Alpaca is unreachable at {self.base_url}: {exc}") from None
+        except BrokerError as exc:
+            raise BrokerSetupError(f"Alpaca account: {exc}") from None
+        assert isinstance(raw, dict)
+        return AccountInfo(
+            account_number=str(raw.get("account_number")),
+            status=str(raw.get("status")),
+            cash=Decimal(str(raw.get("cash") or "0")),
+            equity=Decimal(str(raw.get("equity") or "0")),
+            buying_power=Decimal(str(raw.get("buying_power") or "0")),
+        )
+
+    def describe(self) -> str:
+        info = self.account()
+        kind = "LIVE" if self.live else "paper"
+        return f"alpaca {kind} account {info.account_number} at {self.base_url}"
+
+    def positions(self) -> dict[str, int]:
+        """Shares held per symbol (whole shares; fractional parts are rounded down)."""
+        raw = self._trade(lambda: self.trading.get("/positions"), "positions")
+        assert isinstance(raw, list)
+        return {p["symbol"]: int(Decimal(str(p["qty"]))) for p in raw}
+
+    # --- clock ---------------------------------------------------------------------------
+
+    def _read_clock(self) -> dict[str, Any]:
+        found = self._trade(self.trading.get_clock, "clock")
+        raw = _as_json(found)
+        raw["timestamp"] = _ny(raw["timestamp"]).isoformat()
+        self._clocks[raw["timestamp"]] = raw
+        return raw
+
+    def next_session(self, after: str | None) -> str | None:
+        """Now, by Alpaca's clock (New York time): live, time only moves forward."""
+        return str(self._read_clock()["timestamp"])
+
+    def is_open(self, as_of: str) -> bool:
+        raw = self._clocks.get(as_of) or self._read_clock()
+        return bool(raw["is_open"])
+
+    def clock(self, as_of: str | None = None) -> dict[str, Any]:
+        raw = self._clocks.get(as_of) if as_of else None
+        return raw or self._read_clock()
+
+    # --- reference data ------------------------------------------------------------------
+
+    def _universe(self) -> dict[str, AssetInfo]:
+        if self._assets is None:
+            # Raw JSON: alpaca-py's strict enums reject a whole list over one new value.
+            params = {"status": "active", "asset_class": "us_equity"}
+            raw = self._trade(lambda: self.trading.get("/assets", params), "assets")
+            assert isinstance(raw, list)
+            self._assets = {
+                a["symbol"]: AssetInfo(
+                    symbol=a["symbol"], name=a.get("name") or "", sector=sector_of(a["symbol"])
+                )
+                for a in raw
+                if a.get("tradable") and a.get("status") == "active"
+            }
+        return self._assets
+
+    def universe(self) -> list[str]:
+        return sorted(self._universe())
+
+    def asset(self, symbol: str) -> AssetInfo | None:
+        return self._universe().get(symbol)
+
+    # --- market data ---------------------------------------------------------------------
+
+    def bars(self, symbols: list[str], as_of: str, limit: int) -> dict[str, list[Bar]]:
+        """Daily bars up to `as_of` (never after), oldest first, at most `limit` each."""
+        out: dict[str, list[Bar]] = {s: [] for s in symbols}
+        if not symbols or limit <= 0:
+            return out
+        end = _ny(as_of)
+        # Trading days are ~250 of 365: ask for enough calendar days, then keep `limit`.
+        start = end - timedelta(days=int(limit * 1.5) + 10)
+        for chunk in _chunks(sorted(set(symbols)), 200):
+            request = StockBarsRequest(
+                symbol_or_symbols=chunk,
+                timeframe=TimeFrame.Day,
+                start=start,
+                end=end,
+                feed=self.feed,  # type: ignore[arg-type]
+            )
+            raw = self._data(functools.partial(self._raw_data().get_stock_bars, request), "bars")
+            assert isinstance(raw, dict)
+            for sym, rows in raw.items():
+                bars = [_bar(b) for b in rows]
+                out[sym] = [b for b in bars if b.date <= end.date().isoformat()][-limit:]
+        return out
+
+    def snapshots(self, symbols: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Raw snapshots, chunk by chunk, concurrently, within the request budget."""
+        chunks = _chunks(list(symbols), self.scan_chunk)
+
+        def one(chunk: list[str]) -> dict[str, Any]:
+            request = StockSnapshotRequest(symbol_or_symbols=chunk, feed=self.feed)  # type: ignore[arg-type]
+            raw = self._data(lambda: self._raw_data().get_stock_snapshot(request), "snapshots")
+            assert isinstance(raw, dict)
+            return raw
+
+        out: dict[str, dict[str, Any]] = {}
+        if len(chunks) <= 1:
+            for chunk in chunks:
+                out.update(one(chunk))
+            return out
+        with ThreadPoolExecutor(max_workers=self.scan_workers) as pool:
+            for part in pool.map(one, chunks):
+                out.update(part)
+        return out
+
+    def movers(self, as_of: str, top: int) -> Movers:
+        """Alpaca's screener (movers, most actives), completed from snapshots; a scan of
+        the whole universe's snapshots when the screener endpoints can't answer."""
+        if top <= 0:
+            return Movers()
+        if self.screener == "scan":
+            return self.scan_movers(top)
+        try:
+            mv = self._data(
+                lambda: self.screener_client.get_market_movers(
+                    MarketMoversRequest(top=min(top, 50))
+                ),
+                "movers",
+            )
+            act = self._data(
+                lambda: self.screener_client.get_most_actives(
+                    MostActivesRequest(top=min(top, 100), by=MostActivesBy.VOLUME)
+                ),
+                "movers (most actives)",
+            )
+        except BrokerSetupError:
+            raise
+        except BrokerError as exc:
+            log.warning("screener endpoints failed (%s): scanning the universe instead", exc)
+            return self.scan_movers(top)
+        gainers = [m.symbol for m in mv.gainers]  # type: ignore[union-attr]
+        losers = [m.symbol for m in mv.losers]  # type: ignore[union-attr]
+        active = [m.symbol for m in act.most_actives]  # type: ignore[union-attr]
+        snaps = self.snapshots(sorted(set(gainers + losers + active)))
+        rows = {s: r for s in snaps if (r := _snapshot_row(s, snaps[s])) is not None}
+        pick = lambda syms: [rows[s] for s in syms if s in rows][:top]  # noqa: E731
+        return Movers(gainers=pick(gainers), losers=pick(losers), most_active=pick(active))
+
+    def scan_movers(self, top: int) -> Movers:
+        """Gainers, losers and most active over every active tradable symbol."""
+        snaps = self.snapshots(self.universe())
+        rows = [r for s, snap in snaps.items() if (r := _snapshot_row(s, snap)) is not None]
+        return rank_movers(rows, top)
+
+    # --- news ----------------------------------------------------------------------------
+
+    def news(self, symbols: list[str], as_of: str, limit: int) -> list[NewsItem]:
+        """Alpaca news about `symbols` published up to `as_of`, newest first."""
+        if limit <= 0:
+            return []
+        request = NewsRequest(
+            symbols=",".join(symbols) if symbols else None,
+            end=_ny(as_of),
+            limit=min(limit, 50),
+            sort="desc",
+        )
+        raw = self._data(lambda: self.news_client.get_news(request), "news")
+        items = [
+            NewsItem(
+                id=str(n.id),
+                headline=n.headline,
+                summary=n.summary or "",
+                source=n.source or "",
+                symbols=list(n.symbols or []),
+                created_at=n.created_at.isoformat(),
+                url=n.url,
+            )
+            for n in raw.data.get("news", [])  # type: ignore[union-attr]
+        ]
+        return select_news(items, symbols, as_of, limit)
+
+    # --- orders --------------------------------------------------------------------------
+
+    def submit_order(self, order: OrderRequest) -> OrderResult:
+        """Place the order once. alpaca-py's retry is off; here a submit whose answer was
+        lost (timeout, 5xx, 429) or refused as a duplicate looks its id up first and adopts
+        only the same order; an id Alpaca never saw is sent again under the same id."""
+        self._accounts[order.client_order_id] = order.account
+        request = order_request(order)
+        for attempt in range(_SUBMIT_ATTEMPTS):
+            self.trade_window.acquire()
+            self.requests += 1
+            try:
+                placed = self.trading.submit_order(request)
+                return self._result(_as_json(placed), order)
+            except APIError as exc:
+                status = exc.status_code or 0
+                if status == 401:
+                    raise BrokerSetupError(
+                        f"Alpaca refused the keys (401): {api_message(exc)}"
+                    ) from None
+                if status in (403, 422) and not _is_duplicate(exc):
+                    reason = f"alpaca {status}: {api_message(exc)}"
+                    return result_of(order, "rejected", reason)
+                if status == 429:
+                    time.sleep(_reset_wait(exc))
+                why = f"{status} {api_message(exc)}"
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                why = type(exc).__name__
+            log.warning("submit %s: %s; looking the id up", order.client_order_id, why)
+            existing = self._lookup(order.client_order_id)
+            if existing is not None:
+                return self._adopt(existing, order)
+            time.sleep(0.2 * 2**attempt)
+        raise BrokerUnavailable(
+            f"order {order.client_order_id} not placed: Alpaca did not answer after "
+            f"{_SUBMIT_ATTEMPTS} tries (it is not at Alpaca: a later cycle may place it)"
+        )
+
+    def _lookup(self, client_order_id: str) -> dict[str, Any] | None:
+        try:
+            found = self._trade(
+                lambda: self.trading.get_order_by_client_id(client_order_id), "order lookup"
+            )
+        except BrokerError as exc:
+            if "404" in str(exc):
+                return None
+            raise
+        return _as_json(found)
+
+    def _adopt(self, raw: dict[str, Any], order: OrderRequest) -> OrderResult:
+        mismatch = order_mismatch(raw, order)
+        if mismatch:
+            cid = order.client_order_id
+            reason = f"client_order_id {cid} is another order at Alpaca: {mismatch}"
+            return result_of(order, "rejected", reason)
+        log.info("order %s existed at Alpaca: adopted", order.client_order_id)
+        return self._result(raw, order)
+
+    def get_order(self, client_order_id: str, as_of: str | None = None) -> OrderResult | None:
+        """The order as Alpaca reports it now (live, `as_of` is the present anyway)."""
+        raw = self._lookup(client_order_id)
+        return None if raw is None else self._result(raw, None)
+
+    def cancel_order(self, client_order_id: str, as_of: str | None = None) -> OrderResult | None:
+        raw = self._lookup(client_order_id)
+        if raw is None:
+            return None
+        if raw["status"] in ("new", "accepted", "partially_filled", "held", "pending_new"):
+            oid = raw["id"]
+            try:
+                self._trade(lambda: self.trading.cancel_order_by_id(oid), "cancel")
+            except BrokerError as exc:
+                if "422" not in str(exc):  # 422: it filled or closed meanwhile
+                    raise
+            raw = self._lookup(client_order_id) or raw
+        return self._result(raw, None)
+
+    def open_orders(self, as_of: str | None = None) -> list[OrderResult]:
+        request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500, nested=False)
+        found = self._trade(lambda: self.trading.get_orders(request), "open orders")
+        assert isinstance(found, list)
+        return [self._result(_as_json(o), None) for o in found]
+
+    def _result(self, raw: dict[str, Any], order: OrderRequest | None) -> OrderResult:
+        cid = raw["client_order_id"]
+        account = order.account if order else self._account_of(cid)
+        return result_from_json(raw, account)
+
+    def _account_of(self, cid: str) -> str:
+        if cid in self._accounts:
+            return self._accounts[cid]
+        if self._account_for is not None:
+            return self._account_for(cid)
+        parts = cid.split("-")
+        return parts[1] if len(parts) >= 3 else ""
+
+
+# --- JSON <-> models ----------------------------------------------------------------------
+
+
+def order_body(order: OrderRequest) -> dict[str, Any]:
+    """POST /v2/orders JSON for one leg (whole shares; prices as numbers, as alpaca-py)."""
+    kind = getattr(order, "type", None) or ("limit" if order.limit_price is not None else "market")
+    body: dict[str, Any] = {
+        "symbol": order.symbol,
+        "qty": order.qty,
+        "side": order.side,
+        "type": kind,
+        "time_in_force": getattr(order, "time_in_force", None) or "day",
+        "client_order_id": order.client_order_id,
+    }
+    if order.limit_price is not None:
+        body["limit_price"] = float(order.limit_price)
+    stop = getattr(order, "stop_price", None)
+    if stop is not None:
+        body["stop_price"] = float(stop)
+    return body
+
+
+def order_request(order: OrderRequest) -> AlpacaOrderRequest:
+    """alpaca-py's request model for one leg: whole shares, our client_order_id."""
+    body = order_body(order)
+    common: dict[str, Any] = {
+        "symbol": order.symbol,
+        "qty": order.qty,
+        "side": OrderSide(order.side),
+        "time_in_force": TimeInForce(body["time_in_force"]),
+        "client_order_id": order.client_order_id,
+    }
+    if body["type"] == "limit":
+        return LimitOrderRequest(**common, limit_price=body["limit_price"])
+    if body["type"] == "stop":
+        return StopOrderRequest(**common, stop_price=body["stop_price"])
+    return MarketOrderRequest(**common)
+
+
+def _as_json(model: Any) -> dict[str, Any]:
+    """An alpaca-py model as the wire's JSON (enums as their values, ids as text)."""
+    if isinstance(model, BaseModel):
+        return model.model_dump(mode="json")
+    assert isinstance(model, dict)
+    return dict(model)
+
+
+def order_mismatch(raw: dict[str, Any], order: OrderRequest) -> str:
+    """'' when Alpaca's order is the same order (symbol, side, quantity, type)."""
+    want = order_body(order)
+    got = {
+        "symbol": raw.get("symbol"),
+        "side": raw.get("side"),
+        "qty": int(Decimal(str(raw.get("qty") or 0))),
+        "type": raw.get("type") or raw.get("order_type"),
+    }
+    diff = [f"{k} {got[k]} != {want[k]}" for k in got if got[k] != want[k]]
+    return ", ".join(diff)
+
+
+def result_of(order: OrderRequest, status: str, reason: str = "") -> OrderResult:
+    return OrderResult(
+        client_order_id=order.client_order_id,
+        account=order.account,
+        symbol=order.symbol,
+        side=order.side,
+        qty=order.qty,
+        status=status,  # type: ignore[arg-type]
+        reason=reason,
+    )
+
+
+def result_from_json(raw: dict[str, Any], account: str) -> OrderResult:
+    status = _STATUS.get(str(raw.get("status")), "pending")
+    price = raw.get("filled_avg_price")
+    filled_at = raw.get("filled_at")
+    return OrderResult(
+        client_order_id=raw["client_order_id"],
+        account=account,
+        symbol=raw.get("symbol") or "",
+        side=raw.get("side") or "buy",
+        qty=int(Decimal(str(raw.get("qty") or 0))),
+        status=status,  # type: ignore[arg-type]
+        reason="" if status != "rejected" else f"alpaca: {raw.get('status')}",
+        broker_order_id=raw.get("id"),
+        filled_qty=int(Decimal(str(raw.get("filled_qty") or 0))),
+        filled_avg_price=Decimal(str(price)) if price not in (None, "") else None,
+        filled_at=_ny(filled_at).isoformat() if filled_at else None,
+    )
+
+
+def _ny(moment: str | datetime) -> datetime:
+    """A timestamp (or date) in New York time; a date is that day's close."""
+    if isinstance(moment, datetime):
+        value = moment
+    elif len(moment) == 10:
+        d = date.fromisoformat(moment)
+        return datetime(d.year, d.month, d.day, 16, 0, tzinfo=NY)
+    else:
+        value = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=NY)
+    return value.astimezone(NY)
+
+
+def _bar(b: dict[str, Any]) -> Bar:
+    day = _ny(b["t"]).date().isoformat()
+    return Bar(
+        date=day,
+        open=_price(b["o"]),
+        high=_price(b["h"]),
+        low=_price(b["l"]),
+        close=_price(b["c"]),
+        volume=int(b["v"]),
+    )
+
+
+def _price(x: Any) -> Decimal:
+    return Decimal(str(x)).quantize(Decimal("0.0001"))
+
+
+def _snapshot_row(symbol: str, snap: dict[str, Any] | None) -> Mover | None:
+    """Price, % change vs the previous close, and the day's volume from one snapshot."""
+    if not snap:
+        return None
+    daily, prev = snap.get("dailyBar") or {}, snap.get("prevDailyBar") or {}
+    trade = snap.get("latestTrade") or {}
+    price = trade.get("p") or daily.get("c")
+    if not price or not prev.get("c"):
+        return None
+    change = (float(price) / float(prev["c"]) - 1.0) * 100.0
+    return Mover(
+        symbol=symbol,
+        price=_price(price),
+        change_pct=round(change, 2),
+        volume=int(daily.get("v") or 0),
+    )
+
+
+def rank_movers(rows: list[Mover], top: int) -> Movers:
+    up = sorted((r for r in rows if r.change_pct > 0), key=lambda r: (-r.change_pct, r.symbol))
+    down = sorted((r for r in rows if r.change_pct < 0), key=lambda r: (r.change_pct, r.symbol))
+    active = sorted(rows, key=lambda r: (-r.volume, r.symbol))
+    return Movers(gainers=up[:top], losers=down[:top], most_active=active[:top])
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def iter_chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    yield from _chunks(items, size)
+
+
+def open_alpaca(settings: Settings) -> AlpacaBroker:
+    """The broker of the settings' keys, its account checked (keys, reachability)."""
+    key, secret = settings.alpaca_api_key, settings.alpaca_api_secret
+    if key is None or secret is None or not key.get_secret_value():
+        raise BrokerSetupError("BROKER=alpaca needs ALPACA_API_KEY and ALPACA_API_SECRET")
+    broker = AlpacaBroker(
+        key.get_secret_value(),
+        secret.get_secret_value(),
+        base_url=settings.alpaca_base_url,
+        data_url=settings.alpaca_data_url,
+        feed=settings.alpaca_data_feed,
+        timeout=settings.alpaca_timeout_s,
+        allow_live=settings.allow_live_trading,
+        requests_per_min=settings.alpaca_requests_per_min,
+        scan_chunk=settings.alpaca_scan_chunk,
+        screener=settings.alpaca_screener,
+    )
+    broker.account()  # fails here, with a clear message, on bad keys or no connection
+    return broker
