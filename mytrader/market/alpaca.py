@@ -17,6 +17,7 @@ to it, never after.
 from __future__ import annotations
 
 import functools
+import heapq
 import json
 import logging
 import threading
@@ -34,6 +35,7 @@ from zoneinfo import ZoneInfo
 import requests
 from alpaca.common.exceptions import APIError
 from alpaca.common.rest import RESTClient
+from alpaca.data.enums import MostActivesBy
 from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.data.historical.news import NewsClient
 from alpaca.data.historical.screener import ScreenerClient
@@ -44,7 +46,6 @@ from alpaca.data.requests import (
     StockBarsRequest,
     StockSnapshotRequest,
 )
-from alpaca.data.enums import MostActivesBy
 from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
@@ -209,7 +210,7 @@ class AlpacaBroker:
         allow_live: bool = False,
         requests_per_min: int = 200,
         scan_chunk: int = 1000,
-        scan_workers: int = 8,
+        scan_workers: int = 12,
         screener: str = "endpoints",
         account_for: Callable[[str], str] | None = None,
     ) -> None:
@@ -233,7 +234,7 @@ class AlpacaBroker:
         self.trade_window = MinuteWindow(requests_per_min)
         self.data_window = MinuteWindow(requests_per_min)
         self._raw = threading.local()  # one raw-data client per scan thread
-        self._assets: dict[str, AssetInfo] | None = None
+        self._assets: dict[str, str] | None = None
         self._clocks: dict[str, dict[str, Any]] = {}
         self._accounts: dict[str, str] = {}  # client_order_id -> book, for this process
         self._account_for = account_for
@@ -351,16 +352,15 @@ class AlpacaBroker:
 
     # --- reference data ------------------------------------------------------------------
 
-    def _universe(self) -> dict[str, AssetInfo]:
+    def _universe(self) -> dict[str, str]:
+        """Active, tradable symbols -> name; read once per broker (one request)."""
         if self._assets is None:
             # Raw JSON: alpaca-py's strict enums reject a whole list over one new value.
             params = {"status": "active", "asset_class": "us_equity"}
             raw = self._trade(lambda: self.trading.get("/assets", params), "assets")
             assert isinstance(raw, list)
             self._assets = {
-                a["symbol"]: AssetInfo(
-                    symbol=a["symbol"], name=a.get("name") or "", sector=sector_of(a["symbol"])
-                )
+                a["symbol"]: a.get("name") or ""
                 for a in raw
                 if a.get("tradable") and a.get("status") == "active"
             }
@@ -370,7 +370,10 @@ class AlpacaBroker:
         return sorted(self._universe())
 
     def asset(self, symbol: str) -> AssetInfo | None:
-        return self._universe().get(symbol)
+        name = self._universe().get(symbol)
+        if name is None:
+            return None
+        return AssetInfo(symbol=symbol, name=name, sector=sector_of(symbol))
 
     # --- market data ---------------------------------------------------------------------
 
@@ -446,7 +449,7 @@ class AlpacaBroker:
         losers = [m.symbol for m in mv.losers]  # type: ignore[union-attr]
         active = [m.symbol for m in act.most_actives]  # type: ignore[union-attr]
         snaps = self.snapshots(sorted(set(gainers + losers + active)))
-        rows = {s: r for s in snaps if (r := _snapshot_row(s, snaps[s])) is not None}
+        rows = {s: _mover(r) for s in snaps if (r := _snapshot_row(s, snaps[s])) is not None}
         pick = lambda syms: [rows[s] for s in syms if s in rows][:top]  # noqa: E731
         return Movers(gainers=pick(gainers), losers=pick(losers), most_active=pick(active))
 
@@ -701,7 +704,10 @@ def _price(x: Any) -> Decimal:
     return Decimal(str(x)).quantize(Decimal("0.0001"))
 
 
-def _snapshot_row(symbol: str, snap: dict[str, Any] | None) -> Mover | None:
+Row = tuple[str, float, float, int]  # symbol, price, % change, volume
+
+
+def _snapshot_row(symbol: str, snap: dict[str, Any] | None) -> Row | None:
     """Price, % change vs the previous close, and the day's volume from one snapshot."""
     if not snap:
         return None
@@ -710,20 +716,24 @@ def _snapshot_row(symbol: str, snap: dict[str, Any] | None) -> Mover | None:
     price = trade.get("p") or daily.get("c")
     if not price or not prev.get("c"):
         return None
-    change = (float(price) / float(prev["c"]) - 1.0) * 100.0
-    return Mover(
-        symbol=symbol,
-        price=_price(price),
-        change_pct=round(change, 2),
-        volume=int(daily.get("v") or 0),
+    change = round((float(price) / float(prev["c"]) - 1.0) * 100.0, 2)
+    return symbol, float(price), change, int(daily.get("v") or 0)
+
+
+def _mover(row: Row) -> Mover:
+    return Mover(symbol=row[0], price=_price(row[1]), change_pct=row[2], volume=row[3])
+
+
+def rank_movers(rows: list[Row], top: int) -> Movers:
+    """Only the winners become models: a scan ranks 10,000 plain tuples."""
+    up = heapq.nsmallest(top, (r for r in rows if r[2] > 0), key=lambda r: (-r[2], r[0]))
+    down = heapq.nsmallest(top, (r for r in rows if r[2] < 0), key=lambda r: (r[2], r[0]))
+    active = heapq.nsmallest(top, rows, key=lambda r: (-r[3], r[0]))
+    return Movers(
+        gainers=[_mover(r) for r in up],
+        losers=[_mover(r) for r in down],
+        most_active=[_mover(r) for r in active],
     )
-
-
-def rank_movers(rows: list[Mover], top: int) -> Movers:
-    up = sorted((r for r in rows if r.change_pct > 0), key=lambda r: (-r.change_pct, r.symbol))
-    down = sorted((r for r in rows if r.change_pct < 0), key=lambda r: (r.change_pct, r.symbol))
-    active = sorted(rows, key=lambda r: (-r.volume, r.symbol))
-    return Movers(gainers=up[:top], losers=down[:top], most_active=active[:top])
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:

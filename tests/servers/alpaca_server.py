@@ -31,6 +31,7 @@ real one) for universe-wide scans, and ``latency`` delays every request.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import threading
@@ -171,6 +172,8 @@ class AlpacaServer(LocalServer):
         self._lock = threading.RLock()
         self._closing = threading.Event()
         self._window: tuple[int, int] = (0, 0)  # (minute, requests in it)
+        self._snap_cache: dict[tuple[int, str], Json] = {}
+        self._encoded: dict[tuple[int, str], str] = {}
 
     # --- control (tests) -----------------------------------------------------------------
 
@@ -313,7 +316,10 @@ class AlpacaServer(LocalServer):
         return 429, {"code": 42910000, "message": "rate limit exceeded"}, headers
 
     def _send(self, handler: Handler, status: int, obj: Json, headers: dict[str, str]) -> None:
-        data = b"" if obj is None else json.dumps(obj).encode()
+        if isinstance(obj, RawJson):
+            data = obj.data
+        else:
+            data = b"" if obj is None else json.dumps(obj).encode()
         try:
             handler.send_response(status)
             handler.send_header("Content-Type", "application/json")
@@ -337,7 +343,7 @@ class AlpacaServer(LocalServer):
             ("DELETE", "/v2/orders"): self._cancel_all,
             ("GET", "/v2/orders:by_client_order_id"): self._order_by_cid,
             ("GET", "/v2/stocks/bars"): self._bars,
-            ("GET", "/v2/stocks/snapshots"): self._snapshots,
+            ("GET", "/v2/stocks/snapshots"): self._snapshots_encoded,
             ("GET", "/v2/stocks/quotes/latest"): self._latest_quotes,
             ("GET", "/v2/stocks/trades/latest"): self._latest_trades,
             ("GET", "/v2/stocks/bars/latest"): self._latest_bars,
@@ -383,19 +389,18 @@ class AlpacaServer(LocalServer):
         if found is None:
             return None
         series, scale = found
-        b = series.bar(i)
-        day = date.fromisoformat(b.date)
-        t = datetime(day.year, day.month, day.day, tzinfo=NY).astimezone(ZoneInfo("UTC"))
+        k = float(scale)
+        day = str(series.dates[i])
         return {
-            "t": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "o": float(b.open * scale),
-            "h": float(b.high * scale),
-            "l": float(b.low * scale),
-            "c": float(b.close * scale),
-            "v": b.volume,
+            "t": _bar_stamp(day),
+            "o": round(float(series.open[i]) * k, 4),
+            "h": round(float(series.high[i]) * k, 4),
+            "l": round(float(series.low[i]) * k, 4),
+            "c": round(float(series.close[i]) * k, 4),
+            "v": int(series.volume[i]),
             "n": None,
             "vw": None,
-            "_date": b.date,
+            "_date": day,
             "_cal": int(series.date_idx[i]),
         }
 
@@ -441,6 +446,12 @@ class AlpacaServer(LocalServer):
         return {"bars": out, "next_page_token": str(offset + limit) if more else None}
 
     def _snapshot(self, sym: str) -> Json:
+        key = (self.day, sym)
+        if key not in self._snap_cache:
+            self._snap_cache[key] = self._make_snapshot(sym)
+        return self._snap_cache[key]
+
+    def _make_snapshot(self, sym: str) -> Json:
         n = self._visible(sym)
         if n == 0:
             return None
@@ -461,6 +472,19 @@ class AlpacaServer(LocalServer):
 
     def _snapshots(self, q: dict[str, str], _: Json) -> Json:
         return {s: self._snapshot(s) for s in self._symbols(q) if self._known(s)}
+
+    def _snapshots_encoded(self, q: dict[str, str], _: Json) -> RawJson:
+        """The same, from JSON encoded once per symbol and day: a scan of 10,000 symbols
+        measures the client, not this server's encoder."""
+        parts = []
+        for sym in self._symbols(q):
+            if not self._known(sym):
+                continue
+            key = (self.day, sym)
+            if key not in self._encoded:
+                self._encoded[key] = json.dumps(self._snapshot(sym))
+            parts.append(f"{json.dumps(sym)}:{self._encoded[key]}")
+        return RawJson(("{" + ",".join(parts) + "}").encode())
 
     def _latest_quotes(self, q: dict[str, str], _: Json) -> Json:
         snaps = self._snapshots(q, None)
@@ -925,6 +949,13 @@ class AlpacaServer(LocalServer):
         return out
 
 
+@dataclass(frozen=True)
+class RawJson:
+    """A response body encoded already."""
+
+    data: bytes
+
+
 class _ApiError(Exception):
     def __init__(self, status: int, code: int | None, message: str) -> None:
         super().__init__(message)
@@ -958,6 +989,14 @@ def _fill_price(order: _Order, o: Decimal, h: Decimal, lo: Decimal) -> Decimal |
     raise ValueError(f"order type {order.type} not served here")
 
 
+@functools.lru_cache(maxsize=4096)
+def _bar_stamp(day: str) -> str:
+    """A daily bar's `t`: midnight New York time, in UTC, as Alpaca sends it."""
+    d = date.fromisoformat(day)
+    t = datetime(d.year, d.month, d.day, tzinfo=NY).astimezone(ZoneInfo("UTC"))
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _synthetic_name(k: int) -> str:
     """ZA, ZB, ... then ZAA...: letters only, never a real sample symbol."""
     letters = []
@@ -966,3 +1005,30 @@ def _synthetic_name(k: int) -> str:
         k, r = divmod(k - 1, 26)
         letters.append(chr(ord("A") + r))
     return "Z" + "".join(reversed(letters)) + "X"
+
+
+def main() -> None:
+    """Serve in its own process: `python -m tests.servers.alpaca_server --port-file F`.
+    The port goes to F once the server listens; it serves until killed."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--extra-symbols", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--start", default=None)
+    parser.add_argument("--tick-on-clock", action="store_true")
+    parser.add_argument("--port-file", required=True)
+    args = parser.parse_args()
+    srv = AlpacaServer(
+        extra_symbols=args.extra_symbols,
+        latency=args.latency,
+        start=args.start,
+        tick_on_clock=args.tick_on_clock,
+    ).start()
+    Path(args.port_file).write_text(str(srv.port))
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
