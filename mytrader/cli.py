@@ -75,6 +75,7 @@ def run(
 def reported_errors() -> Iterator[None]:
     """What a user can fix (a busy arena, a database or data file that is not there)
     ends the command with its message and exit status 3, not a traceback."""
+    from mytrader.market.broker import BrokerSetupError
     from mytrader.market.data import MarketDataError
     from mytrader.store.db import StoreError
     from mytrader.store.lock import ArenaBusy
@@ -82,15 +83,17 @@ def reported_errors() -> Iterator[None]:
 
     try:
         yield
-    except (ArenaBusy, StoreError, MarketDataError, NewsError) as exc:
+    except (ArenaBusy, StoreError, MarketDataError, NewsError, BrokerSetupError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(3) from None
 
 
 def run_cycles(settings: Settings, cycles: int, quiet: bool) -> None:
+    from mytrader.reconcile import describe
     from mytrader.runner import open_arena
 
     with open_arena(settings) as arena:
+        console.print(f"[dim]trading on: {describe(arena.services.broker)}[/dim]")
         progress = Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
@@ -256,6 +259,17 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+
+
+@app.command()
+def reconcile() -> None:
+    """Compare the sum of the books with the broker's account; exit 1 on any difference."""
+    from mytrader.reconcile import run_reconcile
+
+    settings = settings_or_exit()
+    with reported_errors():
+        code = run_reconcile(settings, console)
+    raise typer.Exit(code)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ from alpaca.trading.requests import (
 from pydantic import BaseModel
 
 from mytrader.config import Settings
-from mytrader.market.broker import AssetInfo, Bar, BrokerError
+from mytrader.market.broker import AssetInfo, Bar, BrokerError, BrokerSetupError
 from mytrader.market.sectors import sector_of
 from mytrader.state.models import Mover, Movers, OrderRequest, OrderResult
 from mytrader.tools.news import NewsItem, select_news
@@ -77,11 +77,6 @@ _SUBMIT_ATTEMPTS = 3
 
 T = TypeVar("T")
 C = TypeVar("C", bound=RESTClient)
-
-
-class BrokerSetupError(BrokerError):
-    """The broker cannot be used at all: bad keys, live URL without opt-in, unreachable.
-    The CLI prints the message and exits 3."""
 
 
 class BrokerUnavailable(BrokerError):
@@ -322,6 +317,9 @@ class AlpacaBroker:
         info = self.account()
         kind = "LIVE" if self.live else "paper"
         return f"alpaca {kind} account {info.account_number} at {self.base_url}"
+
+    def account_cash(self) -> Decimal:
+        return self.account().cash
 
     def positions(self) -> dict[str, int]:
         """Shares held per symbol (whole shares; fractional parts are rounded down)."""
