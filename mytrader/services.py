@@ -18,6 +18,7 @@ from mytrader.market.sim import SimulatedExchange
 from mytrader.state.book import Book
 from mytrader.store.db import ArenaStore, StoreLedger
 from mytrader.tools import FileNews, tool_factory
+from mytrader.tools.news import NewsSource
 
 
 @lru_cache(maxsize=4)
@@ -62,6 +63,8 @@ def agent_tools(settings: Settings, broker: Broker) -> ToolFactory | None:
     if not settings.agent_tools:
         return None
     news = FileNews(settings.news_path) if settings.news_path else None
+    if news is None and isinstance(broker, NewsSource):  # Alpaca's news, up to as_of
+        news = broker
     make = tool_factory(broker, news)
 
     def tools(agent: str, as_of: str, book: Book) -> list[BaseTool]:

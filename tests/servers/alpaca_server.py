@@ -846,6 +846,8 @@ class AlpacaServer(LocalServer):
     def _settle(self) -> None:
         """Look at every open order against the bars up to today, oldest order first."""
         for order in sorted(self.orders.values(), key=lambda o: (o.created_day, o.created_at)):
+            if order.order_class == "oco" and order.parent is not None:
+                continue  # an OCO's stop leg moves with its parent
             while order.status in OPEN_STATUSES and order.active and order.checked_day < self.day:
                 self._step(order, order.checked_day + 1)
 
@@ -862,25 +864,42 @@ class AlpacaServer(LocalServer):
             return  # no bar for the symbol that session
         b = series.bar(i)
         o, h, lo = (to_decimal(float(x * scale)) for x in (b.open, b.high, b.low))
+        if order.order_class == "oco" and order.legs:
+            self._step_oco(order, o, h, lo, b.date)
+            return
         price = _fill_price(order, o, h, lo)
         if price is None:
             if order.time_in_force == "day":
                 self._close(order, "expired")
             return
-        group = self._oco_group(order)
-        if group and any(p := _fill_price(g, o, h, lo) for g in group if g.type == "stop"):
-            # A bar that reaches both legs of an OCO fills the stop (the conservative one).
-            stop_leg = next(g for g in group if g.type == "stop")
-            if stop_leg is not order:
-                self._fill(stop_leg, _fill_price(stop_leg, o, h, lo) or p, b.date, stop_leg.qty)
-                self._close(order, "canceled")
-                return
         qty = order.qty - order.filled_qty
         if order.partial is not None and order.filled_qty == 0:
             qty = min(order.partial, qty)
         self._fill(order, price, b.date, qty)
         if order.status == "partially_filled" and order.time_in_force == "day":
             self._close(order, "expired")  # the rest of a day order dies with the day
+
+    def _step_oco(self, parent: _Order, o: Decimal, h: Decimal, lo: Decimal, day: str) -> None:
+        """An OCO sell (take-profit limit + stop-loss leg) on one bar: a gap through either
+        fills at the open; a bar that reaches both fills the stop (the worse outcome)."""
+        leg = self.orders[parent.legs[0]]
+        stop, limit = leg.stop_price, parent.limit_price
+        assert stop is not None and limit is not None
+        if o <= stop:
+            fill, price = leg, o
+        elif o >= limit:
+            fill, price = parent, o
+        elif lo <= stop:
+            fill, price = leg, stop
+        elif h >= limit:
+            fill, price = parent, limit
+        else:
+            if parent.time_in_force == "day":
+                self._close(parent, "expired")
+                self._close(leg, "expired")
+            return
+        leg.checked_day = parent.checked_day
+        self._fill(fill, price, day, fill.qty)
 
     def _oco_group(self, order: _Order) -> list[_Order]:
         if order.order_class != "oco":
