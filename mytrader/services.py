@@ -62,7 +62,7 @@ def agent_tools(settings: Settings, broker: Broker) -> ToolFactory | None:
     """Tools for the agents on real models; house models decide from the prompt alone."""
     if not settings.agent_tools:
         return None
-    news = FileNews(settings.news_path) if settings.news_path else None
+    news: NewsSource | None = FileNews(settings.news_path) if settings.news_path else None
     if news is None and isinstance(broker, NewsSource):  # Alpaca's news, up to as_of
         news = broker
     make = tool_factory(broker, news)
