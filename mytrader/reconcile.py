@@ -14,6 +14,7 @@ until it is resolved.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
@@ -24,6 +25,9 @@ from mytrader.state.book import Book
 
 CENT = Decimal("0.01")
 BASE_KEY = "broker_base"  # graph state key of the account's Base
+DIFF_KEY = "reconcile"  # graph state key of this cycle's differences (list of text)
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -138,3 +142,27 @@ def run_reconcile(settings: Any, out: Any) -> int:
         report = compare(broker, books, Base.model_validate(values[BASE_KEY]))
     print_report(report, out)
     return 0 if report.clean else 1
+
+
+def cycle_check(broker: object, books: Mapping[str, Book], base: Any) -> dict[str, Any]:
+    """The screener's check at the start of a live cycle (after the fills are booked):
+    the base is recorded on the first cycle; the differences go to the state, where the
+    executor reads them (a difference stops new BUYs)."""
+    if not isinstance(broker, Account):
+        return {}
+    known = Base.model_validate(base) if base else open_base(broker, books)
+    report = compare(broker, books, known)
+    for line in report.differences:
+        log.error("reconcile: %s", line)
+    return {BASE_KEY: known.model_dump(mode="json"), DIFF_KEY: report.differences}
+
+
+def buys_blocked(differences: list[str] | None) -> str:
+    """Why a BUY is refused this cycle ('' when the books equal the account)."""
+    if not differences:
+        return ""
+    return (
+        f"books differ from the broker's account ({differences[0]}"
+        + (f"; +{len(differences) - 1} more" if len(differences) > 1 else "")
+        + "): no new BUY until `mytrader reconcile` is clean"
+    )

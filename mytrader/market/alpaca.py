@@ -48,12 +48,14 @@ from alpaca.data.requests import (
 )
 from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.enums import OrderClass, OrderSide, QueryOrderStatus, TimeInForce
 from alpaca.trading.requests import (
     GetOrdersRequest,
     LimitOrderRequest,
     MarketOrderRequest,
+    StopLossRequest,
     StopOrderRequest,
+    TakeProfitRequest,
 )
 from alpaca.trading.requests import (
     OrderRequest as AlpacaOrderRequest,
@@ -61,9 +63,24 @@ from alpaca.trading.requests import (
 from pydantic import BaseModel
 
 from mytrader.config import Settings
-from mytrader.market.broker import AssetInfo, Bar, BrokerError, BrokerSetupError
+from mytrader.graph.orders import account_of
+from mytrader.market.broker import (
+    AssetInfo,
+    Bar,
+    BrokerError,
+    BrokerSetupError,
+    DuplicateOrderError,
+    MarketClock,
+)
 from mytrader.market.sectors import sector_of
-from mytrader.state.models import Mover, Movers, OrderRequest, OrderResult
+from mytrader.state.models import (
+    Mover,
+    Movers,
+    OrderRequest,
+    OrderResult,
+    OrderStatus,
+    Purpose,
+)
 from mytrader.tools.news import NewsItem, select_news
 
 log = logging.getLogger(__name__)
@@ -175,6 +192,13 @@ class AccountInfo:
     buying_power: Decimal
 
 
+_PURPOSES: dict[str, Purpose] = {
+    "d": "decision",
+    "sl": "stop_loss",
+    "tp": "take_profit",
+    "p": "protect",
+}
+
 _STATUS = {
     "filled": "filled",
     "partially_filled": "partially_filled",
@@ -207,7 +231,6 @@ class AlpacaBroker:
         scan_chunk: int = 1000,
         scan_workers: int = 12,
         screener: str = "endpoints",
-        account_for: Callable[[str], str] | None = None,
     ) -> None:
         check_live_guard(base_url, allow_live)
         self.base_url, self.data_url, self.feed = base_url.rstrip("/"), data_url.rstrip("/"), feed
@@ -231,8 +254,6 @@ class AlpacaBroker:
         self._raw = threading.local()  # one raw-data client per scan thread
         self._assets: dict[str, str] | None = None
         self._clocks: dict[str, dict[str, Any]] = {}
-        self._accounts: dict[str, str] = {}  # client_order_id -> book, for this process
-        self._account_for = account_for
         self.requests = 0  # sent, for the README's cost figures and the benchmark
 
     # --- plumbing ------------------------------------------------------------------------
@@ -344,9 +365,14 @@ class AlpacaBroker:
         raw = self._clocks.get(as_of) or self._read_clock()
         return bool(raw["is_open"])
 
-    def clock(self, as_of: str | None = None) -> dict[str, Any]:
-        raw = self._clocks.get(as_of) if as_of else None
-        return raw or self._read_clock()
+    def clock(self, as_of: str | None = None) -> MarketClock:
+        raw = (self._clocks.get(as_of) if as_of else None) or self._read_clock()
+        return MarketClock(
+            timestamp=raw["timestamp"],
+            is_open=bool(raw["is_open"]),
+            next_open=_ny(raw["next_open"]).isoformat(),
+            next_close=_ny(raw["next_close"]).isoformat(),
+        )
 
     # --- reference data ------------------------------------------------------------------
 
@@ -487,26 +513,32 @@ class AlpacaBroker:
     # --- orders --------------------------------------------------------------------------
 
     def submit_order(self, order: OrderRequest) -> OrderResult:
-        """Place the order once. alpaca-py's retry is off; here a submit whose answer was
-        lost (timeout, 5xx, 429) or refused as a duplicate looks its id up first and adopts
-        only the same order; an id Alpaca never saw is sent again under the same id."""
-        self._accounts[order.client_order_id] = order.account
+        """Place the order once: `pending`, or `rejected` with Alpaca's message (403, 422).
+
+        alpaca-py's retry is off. A submit whose answer was lost (timeout, 5xx, 429) looks
+        its id up first: the same order is adopted, an id Alpaca never saw is sent again
+        under the same id, a different order under it raises DuplicateOrderError, as does
+        a 422 'client_order_id must be unique' (the caller adopts or records a mismatch).
+        """
         request = order_request(order)
         for attempt in range(_SUBMIT_ATTEMPTS):
             self.trade_window.acquire()
             self.requests += 1
             try:
                 placed = self.trading.submit_order(request)
-                return self._result(_as_json(placed), order)
+                return self._result(_as_json(placed))
             except APIError as exc:
                 status = exc.status_code or 0
                 if status == 401:
                     raise BrokerSetupError(
                         f"Alpaca refused the keys (401): {api_message(exc)}"
                     ) from None
-                if status in (403, 422) and not _is_duplicate(exc):
-                    reason = f"alpaca {status}: {api_message(exc)}"
-                    return result_of(order, "rejected", reason)
+                if _is_duplicate(exc):
+                    raise DuplicateOrderError(
+                        f"client_order_id {order.client_order_id} was used already"
+                    ) from None
+                if status in (400, 403, 404, 422):
+                    return result_of(order, "rejected", f"alpaca {status}: {api_message(exc)}")
                 if status == 429:
                     time.sleep(_reset_wait(exc))
                 why = f"{status} {api_message(exc)}"
@@ -515,7 +547,13 @@ class AlpacaBroker:
             log.warning("submit %s: %s; looking the id up", order.client_order_id, why)
             existing = self._lookup(order.client_order_id)
             if existing is not None:
-                return self._adopt(existing, order)
+                found = self._result(existing)
+                if not found.same_order(order):
+                    raise DuplicateOrderError(
+                        f"client_order_id {order.client_order_id} is another order at Alpaca"
+                    )
+                log.info("order %s reached Alpaca: adopted", order.client_order_id)
+                return found
             time.sleep(0.2 * 2**attempt)
         raise BrokerUnavailable(
             f"order {order.client_order_id} not placed: Alpaca did not answer after "
@@ -533,19 +571,10 @@ class AlpacaBroker:
             raise
         return _as_json(found)
 
-    def _adopt(self, raw: dict[str, Any], order: OrderRequest) -> OrderResult:
-        mismatch = order_mismatch(raw, order)
-        if mismatch:
-            cid = order.client_order_id
-            reason = f"client_order_id {cid} is another order at Alpaca: {mismatch}"
-            return result_of(order, "rejected", reason)
-        log.info("order %s existed at Alpaca: adopted", order.client_order_id)
-        return self._result(raw, order)
-
     def get_order(self, client_order_id: str, as_of: str | None = None) -> OrderResult | None:
         """The order as Alpaca reports it now (live, `as_of` is the present anyway)."""
         raw = self._lookup(client_order_id)
-        return None if raw is None else self._result(raw, None)
+        return None if raw is None else self._result(raw)
 
     def cancel_order(self, client_order_id: str, as_of: str | None = None) -> OrderResult | None:
         raw = self._lookup(client_order_id)
@@ -559,64 +588,57 @@ class AlpacaBroker:
                 if "422" not in str(exc):  # 422: it filled or closed meanwhile
                     raise
             raw = self._lookup(client_order_id) or raw
-        return self._result(raw, None)
+        return self._result(raw)
+
+    def find_orders(self, prefix: str, as_of: str | None = None) -> list[OrderResult]:
+        """Orders whose client_order_id starts with `prefix` (one cycle's), oldest first:
+        Alpaca has no prefix query, so the last days' orders are listed and filtered."""
+        since = _ny(as_of) - timedelta(days=7) if as_of else None
+        request = GetOrdersRequest(
+            status=QueryOrderStatus.ALL, limit=500, nested=True, after=since, direction="asc"
+        )
+        found = self._trade(lambda: self.trading.get_orders(request), "orders")
+        assert isinstance(found, list)
+        rows = [_as_json(o) for o in found]
+        return [self._result(r) for r in rows if str(r["client_order_id"]).startswith(prefix)]
 
     def open_orders(self, as_of: str | None = None) -> list[OrderResult]:
-        request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500, nested=False)
+        request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500, nested=True)
         found = self._trade(lambda: self.trading.get_orders(request), "open orders")
         assert isinstance(found, list)
-        return [self._result(_as_json(o), None) for o in found]
+        return [self._result(_as_json(o)) for o in found]
 
-    def _result(self, raw: dict[str, Any], order: OrderRequest | None) -> OrderResult:
-        cid = raw["client_order_id"]
-        account = order.account if order else self._account_of(cid)
-        return result_from_json(raw, account)
-
-    def _account_of(self, cid: str) -> str:
-        if cid in self._accounts:
-            return self._accounts[cid]
-        if self._account_for is not None:
-            return self._account_for(cid)
-        parts = cid.split("-")
-        return parts[1] if len(parts) >= 3 else ""
+    def _result(self, raw: dict[str, Any]) -> OrderResult:
+        return result_from_json(raw, account_of(raw["client_order_id"]))
 
 
 # --- JSON <-> models ----------------------------------------------------------------------
 
 
-def order_body(order: OrderRequest) -> dict[str, Any]:
-    """POST /v2/orders JSON for one leg (whole shares; prices as numbers, as alpaca-py)."""
-    kind = getattr(order, "type", None) or ("limit" if order.limit_price is not None else "market")
-    body: dict[str, Any] = {
-        "symbol": order.symbol,
-        "qty": order.qty,
-        "side": order.side,
-        "type": kind,
-        "time_in_force": getattr(order, "time_in_force", None) or "day",
-        "client_order_id": order.client_order_id,
-    }
-    if order.limit_price is not None:
-        body["limit_price"] = float(order.limit_price)
-    stop = getattr(order, "stop_price", None)
-    if stop is not None:
-        body["stop_price"] = float(stop)
-    return body
-
-
 def order_request(order: OrderRequest) -> AlpacaOrderRequest:
-    """alpaca-py's request model for one leg: whole shares, our client_order_id."""
-    body = order_body(order)
+    """alpaca-py's request model: whole shares, our client_order_id. An OCO is a sell
+    limit (the take-profit) with a stop-loss leg, as Alpaca models it."""
     common: dict[str, Any] = {
         "symbol": order.symbol,
         "qty": order.qty,
         "side": OrderSide(order.side),
-        "time_in_force": TimeInForce(body["time_in_force"]),
+        "time_in_force": TimeInForce(order.time_in_force),
         "client_order_id": order.client_order_id,
     }
-    if body["type"] == "limit":
-        return LimitOrderRequest(**common, limit_price=body["limit_price"])
-    if body["type"] == "stop":
-        return StopOrderRequest(**common, stop_price=body["stop_price"])
+    if order.order_class == "oco":
+        assert order.limit_price is not None and order.stop_price is not None
+        return LimitOrderRequest(
+            **common,
+            order_class=OrderClass.OCO,
+            take_profit=TakeProfitRequest(limit_price=float(order.limit_price)),
+            stop_loss=StopLossRequest(stop_price=float(order.stop_price)),
+        )
+    if order.type == "limit":
+        assert order.limit_price is not None
+        return LimitOrderRequest(**common, limit_price=float(order.limit_price))
+    if order.type == "stop":
+        assert order.stop_price is not None
+        return StopOrderRequest(**common, stop_price=float(order.stop_price))
     return MarketOrderRequest(**common)
 
 
@@ -628,48 +650,68 @@ def _as_json(model: Any) -> dict[str, Any]:
     return dict(model)
 
 
-def order_mismatch(raw: dict[str, Any], order: OrderRequest) -> str:
-    """'' when Alpaca's order is the same order (symbol, side, quantity, type)."""
-    want = order_body(order)
-    got = {
-        "symbol": raw.get("symbol"),
-        "side": raw.get("side"),
-        "qty": int(Decimal(str(raw.get("qty") or 0))),
-        "type": raw.get("type") or raw.get("order_type"),
-    }
-    diff = [f"{k} {got[k]} != {want[k]}" for k in got if got[k] != want[k]]
-    return ", ".join(diff)
-
-
-def result_of(order: OrderRequest, status: str, reason: str = "") -> OrderResult:
+def result_of(order: OrderRequest, status: OrderStatus, reason: str = "") -> OrderResult:
     return OrderResult(
         client_order_id=order.client_order_id,
         account=order.account,
         symbol=order.symbol,
         side=order.side,
         qty=order.qty,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         reason=reason,
+        type=order.type,
+        order_class=order.order_class,
+        purpose=order.purpose,
+        limit_price=order.limit_price,
+        stop_price=order.stop_price,
     )
 
 
+def purpose_of(client_order_id: str) -> Purpose:
+    """The purpose code in our order ids (`{arena}-{cycle}-{account}-{code}-...`)."""
+    parts = client_order_id.split("-")
+    code = parts[3] if len(parts) > 3 else ""
+    return _PURPOSES.get(code, "decision")
+
+
 def result_from_json(raw: dict[str, Any], account: str) -> OrderResult:
-    status = _STATUS.get(str(raw.get("status")), "pending")
-    price = raw.get("filled_avg_price")
-    filled_at = raw.get("filled_at")
+    """Alpaca's order JSON as an OrderResult. An OCO (a take-profit limit whose leg is the
+    stop-loss) is one result: whichever leg filled, at its price."""
+    legs = raw.get("legs") or []
+    oco = raw.get("order_class") == "oco"
+    fill = raw
+    if oco and legs:
+        fill = next((x for x in [raw, *legs] if _dec(x.get("filled_qty"))), raw)
+    status: OrderStatus = _STATUS.get(str(fill.get("status")), "pending")  # type: ignore[assignment]
+    if oco and legs and status == "canceled":
+        # One leg canceled by the other's fill was handled above; both canceled: canceled.
+        status = "canceled" if all(x.get("status") == "canceled" for x in legs) else "pending"
+    price = fill.get("filled_avg_price")
+    filled_at = fill.get("filled_at")
+    stop = raw.get("stop_price") or next((x.get("stop_price") for x in legs), None)
+    kind = str(raw.get("type") or raw.get("order_type") or "market")
     return OrderResult(
         client_order_id=raw["client_order_id"],
         account=account,
         symbol=raw.get("symbol") or "",
         side=raw.get("side") or "buy",
-        qty=int(Decimal(str(raw.get("qty") or 0))),
-        status=status,  # type: ignore[arg-type]
-        reason="" if status != "rejected" else f"alpaca: {raw.get('status')}",
+        qty=int(_dec(raw.get("qty"))),
+        status=status,
+        reason="" if status != "rejected" else f"alpaca: {fill.get('status')}",
+        type=kind if kind in ("market", "limit", "stop") else "market",  # type: ignore[arg-type]
+        order_class="oco" if oco else "simple",
+        purpose=purpose_of(raw["client_order_id"]),
+        limit_price=_dec(raw.get("limit_price")) if raw.get("limit_price") else None,
+        stop_price=_dec(stop) if stop else None,
         broker_order_id=raw.get("id"),
-        filled_qty=int(Decimal(str(raw.get("filled_qty") or 0))),
-        filled_avg_price=Decimal(str(price)) if price not in (None, "") else None,
+        filled_qty=int(_dec(fill.get("filled_qty"))),
+        filled_avg_price=_dec(price) if price not in (None, "") else None,
         filled_at=_ny(filled_at).isoformat() if filled_at else None,
     )
+
+
+def _dec(value: Any) -> Decimal:
+    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
 
 
 def _ny(moment: str | datetime) -> datetime:

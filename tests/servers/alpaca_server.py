@@ -169,6 +169,8 @@ class AlpacaServer(LocalServer):
         self.faults: list[Fault] = []
         self.scripts: list[OrderScript] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        # Called with the client_order_id once an order exists (a crash test kills here).
+        self.on_order_created: Callable[[str], None] | None = None
         self._lock = threading.RLock()
         self._closing = threading.Event()
         self._window: tuple[int, int] = (0, 0)  # (minute, requests in it)
@@ -814,6 +816,8 @@ class AlpacaServer(LocalServer):
             order.stay_new, order.partial = script.stay_new, script.partial
         self.orders[oid] = order
         self.by_cid[order.client_order_id] = oid
+        if cid is not None and self.on_order_created is not None:
+            self.on_order_created(cid)
         return order
 
     def _cancel(self, order: _Order) -> None:
