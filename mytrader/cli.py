@@ -48,8 +48,20 @@ def cycle_lines(summary: CycleSummary) -> list[str]:
         v = summary.vote.decision
         what = f"{v.decision} {v.quantity} {v.symbol}" if v.decision != "HOLD" else "HOLD"
         lines.append(f"  {'vote':<9} {what:<18} {summary.vote.reason}")
+    for booked in summary.settled:
+        o = booked.order
+        if o.filled_qty:
+            lines.append(
+                f"  [green]{o.account}: {o.side} {o.filled_qty} {o.symbol} filled at "
+                f"{o.filled_avg_price} (placed in cycle {booked.cycle})[/green]"
+            )
     for order in summary.orders:
-        if order.status != "filled":
+        if order.is_open:
+            lines.append(
+                f"  [cyan]{order.account}: {order.side} {order.qty} {order.symbol} placed "
+                f"({order.type}{f' {order.limit_price}' if order.limit_price else ''})[/cyan]"
+            )
+        else:
             lines.append(
                 f"  [dim]{order.account}: {order.side} {order.qty} {order.symbol} "
                 f"{order.status}: {order.reason}[/dim]"

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     movers_top: int = 5
     # Symbols always shown to the agents besides the day's movers and held symbols.
     watchlist: str = ""
+    # Read at every cycle for the leaderboard's "vs buy and hold" (empty: none).
+    benchmark_symbol: str = "SPY"
 
     # Risk limits (percentages of the book's equity or of the average cost).
     max_position_pct: Decimal = Decimal("25")

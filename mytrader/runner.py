@@ -19,8 +19,10 @@ from pydantic import BaseModel, Field
 from mytrader.config import Settings
 from mytrader.graph.builder import GRAPH_NAME, build_builder
 from mytrader.graph.context import ArenaServices
+from mytrader.graph.orders import arena_prefix
 from mytrader.services import open_services
 from mytrader.state import AgentDecision, OrderResult, VoteResult
+from mytrader.state.models import PendingOrder
 from mytrader.store.checkpointer import delete_thread, open_checkpointer, prune_thread
 from mytrader.store.lock import arena_lock
 
@@ -36,6 +38,7 @@ class CycleSummary(BaseModel):
     decisions: dict[str, AgentDecision] = Field(default_factory=dict)
     vote: VoteResult | None = None
     orders: list[OrderResult] = Field(default_factory=list)
+    settled: list[PendingOrder] = Field(default_factory=list)  # earlier orders booked now
 
 
 class Arena:
@@ -83,7 +86,7 @@ class Arena:
 
     def reset(self) -> None:
         delete_thread(self.checkpointer, self.thread_id)
-        self.services.store.reset(self.thread_id)
+        self.services.store.reset(self.thread_id, arena_prefix(self.thread_id) + "-")
 
 
 def summarize(values: dict[str, Any], *, resumed: bool = False) -> CycleSummary:
@@ -99,6 +102,7 @@ def summarize(values: dict[str, Any], *, resumed: bool = False) -> CycleSummary:
         },
         vote=VoteResult.model_validate(vote) if vote else None,
         orders=[OrderResult.model_validate(o) for o in values.get("orders") or []],
+        settled=[PendingOrder.model_validate(p) for p in values.get("settled") or []],
     )
 
 

@@ -2,9 +2,10 @@
 
 For every account, in a fixed order: stop-loss / take-profit exits, then the account's
 decision (the agents' own, or the vote's for the collaborative book). Each leg passes the
-risk gate, then goes to the broker under a deterministic client_order_id
-`<arena>-<account>-<cycle>-<leg>`, so a resumed or retried cycle finds the order it
-already placed instead of placing it twice. Fills update the book and pay the fee.
+risk gate, then goes to the broker under a client order id tied to what the leg is (see
+`orders.py`), so a resumed or retried cycle adopts the order it placed already instead of
+placing it twice. Orders are pending here: the books change when the broker reports
+fills, at the start of the next cycle (the screener books them).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from langchain_core.runnables import RunnableConfig
 
 from mytrader.config import ACCOUNTS, COLLABORATIVE
 from mytrader.graph.context import ArenaServices, arena_key
-from mytrader.graph.risk import Leg, check_leg, decision_leg, exit_legs
-from mytrader.market.broker import Broker, BrokerError, DuplicateOrderError
+from mytrader.graph.orders import adopt, cycle_prefix, order_id, place
+from mytrader.graph.risk import Leg, Reserved, buy_limit, check_leg, decision_leg, exit_legs
+from mytrader.market.broker import BrokerError
 from mytrader.state import (
     AgentDecision,
     ArenaState,
@@ -30,24 +32,9 @@ from mytrader.state import (
     OrderResult,
     VoteResult,
 )
+from mytrader.state.models import PendingOrder
 
 log = logging.getLogger(__name__)
-
-
-def client_order_id(arena: str, account: str, cycle: int, leg: int) -> str:
-    return f"{arena}-{account}-{cycle}-{leg}"
-
-
-def place(broker: Broker, request: OrderRequest) -> OrderResult:
-    """Submit once; if the id is known already (a rerun), take the existing order."""
-    try:
-        return broker.submit_order(request)
-    except DuplicateOrderError:
-        existing = broker.get_order(request.client_order_id)
-        if existing is None:
-            raise
-        log.info("order %s existed already: reused", request.client_order_id)
-        return existing
 
 
 def account_decision(state: ArenaState, account: str) -> Decision:
@@ -61,16 +48,62 @@ def account_decision(state: ArenaState, account: str) -> Decision:
 def collaborative_size(leg: Leg, book: Book) -> Leg:
     """The vote proposes; code sizes: the collaborative book sells at most what it holds."""
     if leg.side == "sell":
-        return Leg(leg.symbol, leg.side, min(leg.qty, book.qty(leg.symbol)) or leg.qty, leg.reason)
+        qty = min(leg.qty, book.qty(leg.symbol)) or leg.qty
+        return Leg(leg.symbol, leg.side, qty, leg.reason, leg.purpose)
     return leg
+
+
+def reaches_broker(order: OrderResult) -> bool:
+    """An order the broker holds (open) or filled in part: it must be booked later."""
+    return order.is_open or order.filled_qty > 0
 
 
 def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
     settings, broker = services.settings, services.broker
 
+    def request_for(
+        leg: Leg, cid: str, account: str, price: Decimal | None, as_of: str
+    ) -> OrderRequest:
+        limit = buy_limit(price, settings) if leg.side == "buy" and price is not None else None
+        return OrderRequest(
+            client_order_id=cid,
+            account=account,
+            symbol=leg.symbol,
+            side=leg.side,  # type: ignore[arg-type]
+            qty=leg.qty,
+            type="limit" if limit is not None else "market",
+            limit_price=limit,
+            purpose=leg.purpose,
+            as_of=as_of,
+        )
+
+    def refused(leg: Leg, cid: str, account: str, reason: str) -> OrderResult:
+        return OrderResult(
+            client_order_id=cid,
+            account=account,
+            symbol=leg.symbol,
+            side=leg.side,  # type: ignore[arg-type]
+            qty=leg.qty,
+            status="refused",
+            reason=reason,
+            purpose=leg.purpose,
+        )
+
     def run_leg(
-        book: Book, leg: Leg, cid: str, prices: dict[str, Decimal], as_of: str, cycle: int
-    ) -> OrderResult:
+        book: Book,
+        leg: Leg,
+        cid: str,
+        prices: dict[str, Decimal],
+        as_of: str,
+        reserved: Reserved,
+        existing: OrderResult | None,
+    ) -> tuple[OrderResult, OrderResult | None]:
+        """The leg's result, and a stray order found under its id that is not this leg."""
+        if leg.qty <= 0:
+            return refused(leg, cid, book.account, "quantity must be positive"), existing
+        request = request_for(leg, cid, book.account, prices.get(leg.symbol), as_of)
+        if existing is not None:  # placed before a crash: the broker has it, gate or not
+            return adopt(existing, request)
         gate = check_leg(
             leg,
             book,
@@ -79,26 +112,22 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
             market_open=broker.is_open(as_of),
             tradable=broker.asset(leg.symbol) is not None,
             day=as_of[:10],
+            reserved=reserved,
         )
-        base: dict[str, Any] = {
-            "client_order_id": cid,
-            "account": book.account,
-            "symbol": leg.symbol,
-            "side": leg.side,
-            "qty": leg.qty,
-        }
         if not gate.approved:
-            return OrderResult(**base, status="refused", reason=gate.reason)
-        request = OrderRequest(**base, limit_price=gate.limit_price, as_of=as_of)
+            return refused(leg, cid, book.account, gate.reason), None
+        stray = None
         try:
-            result = place(broker, request)
+            result, stray = place(broker, request)
         except BrokerError as exc:
-            return OrderResult(**base, status="rejected", reason=f"broker: {exc}")
-        result = result.model_copy(update={"reason": result.reason or leg.reason})
-        if result.status != "filled":
-            return result
-        result = result.model_copy(update={"fee": settings.fee_per_trade})
-        return book.apply_fill(result, cycle)
+            result = OrderResult(
+                **request.model_dump(include={"client_order_id", "account", "symbol", "side"}),
+                qty=leg.qty,
+                status="rejected",
+                reason=f"broker: {exc}",
+                purpose=leg.purpose,
+            )
+        return result.model_copy(update={"reason": result.reason or leg.reason}), stray
 
     def executor(state: ArenaState, config: RunnableConfig) -> dict[str, Any]:
         arena = arena_key(config, settings.arena_id)
@@ -106,21 +135,45 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         view = MarketView.model_validate(state["market"])
         prices = {s: v.price for s, v in view.symbols.items()}
         books = {a: Book.model_validate(state["books"][a]) for a in ACCOUNTS}
+        pending = [PendingOrder.model_validate(p) for p in state.get("pending") or []]
+        # Orders this cycle placed before a crash: adopted, never placed twice.
+        placed = {
+            o.client_order_id: o for o in broker.find_orders(cycle_prefix(arena, cycle), as_of)
+        }
+        fee = settings.fee_per_trade
         orders: list[OrderResult] = []
+        strays: dict[str, OrderResult] = {}
         for account in ACCOUNTS:
             book = books[account]
+            reserved = Reserved.of((p for p in pending if p.order.account == account), fee)
             legs = exit_legs(book, prices, settings)
             wanted = decision_leg(account_decision(state, account))
             if wanted is not None:
                 if account == COLLABORATIVE:
                     wanted = collaborative_size(wanted, book)
                 legs.append(wanted)
-            for n, leg in enumerate(legs):
-                cid = client_order_id(arena, account, cycle, n)
-                orders.append(run_leg(book, leg, cid, prices, as_of, cycle))
+            for leg in legs:
+                cid = order_id(arena, cycle, account, leg.purpose, leg.symbol, leg.side)
+                existing = placed.pop(cid, None)
+                result, stray = run_leg(book, leg, cid, prices, as_of, reserved, existing)
+                orders.append(result)
+                if reaches_broker(result):
+                    reserved.add(result.side, result.symbol, result.qty, result.limit_price, fee)
+                if stray is not None:
+                    strays[stray.client_order_id] = stray
+        for left in [*placed.values(), *strays.values()]:
+            # At the broker under this cycle's ids but not one of its legs (the settings
+            # changed between a crash and the resume, or the id holds a different order):
+            # it is real, so it is kept and booked like any other, never silently replaced.
+            log.warning("order %s placed before a restart is kept", left.client_order_id)
+            note = "placed before a restart; not a leg of the resumed cycle, kept and booked"
+            orders.append(left.model_copy(update={"reason": note}))
+        pending += [
+            PendingOrder(order=o, cycle=cycle, as_of=as_of) for o in orders if reaches_broker(o)
+        ]
         return {
-            "books": {a: b.model_dump(mode="json") for a, b in books.items()},
             "orders": [o.model_dump(mode="json") for o in orders],
+            "pending": [p.model_dump(mode="json") for p in pending],
         }
 
     return executor

@@ -1,8 +1,10 @@
 """record: writes the cycle to the database, in one transaction, and marks the books.
 
-trades (every executor leg, refused ones included), agent_logs (THOUGHT, CRITIQUE,
-DECISION), llm_usage and one portfolio snapshot per account. Rows are keyed by
-(arena, cycle, ...) so a rerun of this node writes nothing twice.
+trades (every executor leg, refused ones included, and the rows of earlier orders booked
+at this cycle's start), agent_logs (THOUGHT, CRITIQUE, DECISION), llm_usage and one
+portfolio snapshot per account: cash and positions after this cycle's bookings, marked at
+this cycle's prices (one instant); orders placed this cycle are pending in it. Rows are
+keyed by (arena, cycle, ...) so a rerun of this node writes nothing twice.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from langchain_core.runnables import RunnableConfig
 from mytrader.config import ACCOUNTS
 from mytrader.graph.context import ArenaServices, arena_key
 from mytrader.state import ArenaState, Book, MarketView, OrderResult
+from mytrader.state.models import PendingOrder
 from mytrader.store.records import CycleRecord, LogEntry, Snapshot, Usage
 
 
@@ -70,6 +73,8 @@ def make_record(services: ArenaServices) -> Callable[..., dict[str, Any]]:
                 cycle=cycle,
                 as_of=as_of,
                 trades=[OrderResult.model_validate(o) for o in state.get("orders") or []],
+                settled=[PendingOrder.model_validate(p) for p in state.get("settled") or []],
+                benchmark=view.benchmark,
                 logs=[LogEntry.model_validate(e) for e in state.get("logs") or []],
                 snapshots=snapshots,
                 usage=usage,

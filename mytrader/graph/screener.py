@@ -1,4 +1,5 @@
-"""screener: steps the clock, asks the market for movers and builds the cycle's view.
+"""screener: steps the clock, books what the broker filled since the last cycle, asks
+the market for movers and builds the cycle's view.
 
 It is the first node of every cycle, so it also replaces every per-cycle field, and on
 the very first cycle opens the books.
@@ -13,8 +14,11 @@ from langgraph.types import Overwrite
 
 from mytrader.config import ACCOUNTS
 from mytrader.graph.context import ArenaServices
+from mytrader.graph.settle import settle
+from mytrader.market.broker import Broker
 from mytrader.market.view import build_market_view
 from mytrader.state import ArenaState, Book
+from mytrader.state.models import Benchmark, PendingOrder
 
 
 def per_cycle_reset() -> dict[str, Any]:
@@ -24,8 +28,17 @@ def per_cycle_reset() -> dict[str, Any]:
         "logs": Overwrite([]),
         "vote": None,
         "orders": [],
+        "settled": [],
         "market": None,
     }
+
+
+def benchmark_of(broker: Broker, symbol: str, as_of: str) -> Benchmark | None:
+    """The benchmark's last close at `as_of` (None if the broker has no such symbol)."""
+    if not symbol:
+        return None
+    bars = broker.bars([symbol], as_of, 1).get(symbol) or []
+    return Benchmark(symbol=symbol, price=bars[-1].close) if bars else None
 
 
 def make_screener(services: ArenaServices) -> Callable[[ArenaState], dict[str, Any]]:
@@ -45,13 +58,23 @@ def make_screener(services: ArenaServices) -> Callable[[ArenaState], dict[str, A
                 "message": f"market history exhausted after {state.get('as_of')}: "
                 "no trading day left to step to (mytrader reset starts over)",
             }
-        held = {s for b in books.values() for s in (b.get("positions") or {})}
+        # Fills since the last cycle are booked first: the agents see today's books.
+        open_books = {a: Book.model_validate(b) for a, b in books.items()}
+        pending = [PendingOrder.model_validate(p) for p in state.get("pending") or []]
+        cycle = (state.get("cycle") or 0) + 1
+        still_open, settled = settle(
+            broker, open_books, pending, as_of, cycle, settings.fee_per_trade
+        )
+        held = {s for b in open_books.values() for s in b.positions}
         shown = sorted(held | set(settings.watchlist_symbols))
         view = build_market_view(broker, as_of, shown, settings.movers_top)
+        view.benchmark = benchmark_of(broker, settings.benchmark_symbol, as_of)
         return {
             **per_cycle_reset(),
-            "books": books,
-            "cycle": (state.get("cycle") or 0) + 1,
+            "books": {a: b.model_dump(mode="json") for a, b in open_books.items()},
+            "pending": [p.model_dump(mode="json") for p in still_open],
+            "settled": [p.model_dump(mode="json") for p in settled],
+            "cycle": cycle,
             "as_of": as_of,
             "status": "trading",
             "message": "",

@@ -3,6 +3,10 @@
 
 Time is explicit: every read takes `as_of`, the decision's now, and returns nothing
 from after it. `next_session` is the clock: offline it steps one trading day.
+
+Orders are accepted first and filled later, as at a real broker: `submit_order` answers
+`pending`, and `get_order(cid, as_of)` tells what became of it by `as_of`. The graph books
+fills at the start of the next cycle, so offline, live and backtests share one accounting.
 """
 
 from __future__ import annotations
@@ -29,6 +33,15 @@ class AssetInfo(BaseModel):
     name: str = ""
     sector: str = "other"
     tradable: bool = True
+
+
+class MarketClock(BaseModel):
+    """The market's clock at `timestamp` (the broker's now, or the simulated day)."""
+
+    timestamp: str
+    is_open: bool
+    next_open: str | None = None
+    next_close: str | None = None
 
 
 class BrokerError(RuntimeError):
@@ -74,10 +87,25 @@ class Broker(Protocol):
         """Top gainers, top losers and most active by volume on the session of `as_of`."""
         ...
 
-    def submit_order(self, order: OrderRequest) -> OrderResult:
-        """Place an order. Raises DuplicateOrderError if its client_order_id was used."""
+    def clock(self, as_of: str | None = None) -> MarketClock:
+        """Whether the market is open now (offline: at the simulated day `as_of`)."""
         ...
 
-    def get_order(self, client_order_id: str) -> OrderResult | None:
-        """An order placed before, by its client_order_id."""
+    def submit_order(self, order: OrderRequest) -> OrderResult:
+        """Place an order: `pending` (accepted, fills come later) or `rejected`.
+        Raises DuplicateOrderError if its client_order_id was used."""
+        ...
+
+    def get_order(self, client_order_id: str, as_of: str | None = None) -> OrderResult | None:
+        """An order placed before, by its client_order_id, as the broker knows it at `as_of`
+        (live: now): fills, partial fills, cancellation or expiry. None if unknown."""
+        ...
+
+    def find_orders(self, prefix: str, as_of: str | None = None) -> list[OrderResult]:
+        """Every order whose client_order_id starts with `prefix`, in placement order."""
+        ...
+
+    def cancel_order(self, client_order_id: str, as_of: str | None = None) -> OrderResult | None:
+        """Cancel an open order; returns it as it stands after the cancel (a fill that
+        happened first stays a fill). None if unknown."""
         ...

@@ -1,8 +1,9 @@
 """The offline market: a Broker over historical daily bars.
 
 The clock is the file's trading calendar. Reads at `as_of` see bars dated <= as_of only,
-and an order decided at `as_of` fills at the symbol's next bar (its open), never at a
-price the decision could have seen.
+and an order decided at `as_of` fills at one of the symbol's later bars (a market order at
+the next open), never at a price the decision could have seen. Like a broker, it accepts
+an order first; `get_order(cid, as_of)` then says what became of it by `as_of`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from decimal import Decimal
 
 import numpy as np
 
-from mytrader.market.broker import AssetInfo, Bar, DuplicateOrderError
+from mytrader.market.broker import AssetInfo, Bar, DuplicateOrderError, MarketClock
 from mytrader.market.data import PriceHistory, load_bars, to_decimal
-from mytrader.market.ledger import InMemoryLedger, OrderLedger
+from mytrader.market.ledger import InMemoryLedger, OrderLedger, SimOrder
 from mytrader.market.sectors import name_of, sector_of
 from mytrader.state.models import Mover, Movers, OrderRequest, OrderResult, OrderStatus
 
@@ -123,68 +124,147 @@ class SimulatedExchange:
 
     # --- orders --------------------------------------------------------------------------
 
+    def clock(self, as_of: str | None = None) -> MarketClock:
+        """The simulated market is open on every trading day of the file."""
+        now = as_of or self.next_session(None) or ""
+        return MarketClock(
+            timestamp=now,
+            is_open=self.is_open(now),
+            next_open=self.next_session(now),
+            next_close=now if self.is_open(now) else None,
+        )
+
     def submit_order(self, order: OrderRequest) -> OrderResult:
-        """Fill at the symbol's next bar after `order.as_of`, or reject/expire. Every
-        outcome is recorded; a client_order_id seen before raises DuplicateOrderError."""
+        """Accept the order (pending: it fills at a later bar, see `get_order`), or reject
+        it at once. A client_order_id seen before raises DuplicateOrderError."""
         cid = order.client_order_id
         if self.ledger.get(cid) is not None:
             raise DuplicateOrderError(f"client_order_id {cid!r} was used already")
-        result = self._execute(order)
-        if not self.ledger.put(result):  # lost a race with a concurrent submit of this id
+        problem = self._problem(order)
+        if problem is not None:
+            return _result(order, "rejected", problem)
+        sim_order = SimOrder(request=order, broker_order_id=_broker_id(cid))
+        if not self.ledger.put(sim_order):  # lost a race with a concurrent submit of this id
             raise DuplicateOrderError(f"client_order_id {cid!r} was used already")
-        return result
+        return self._outcome(sim_order, order.as_of)
 
-    def get_order(self, client_order_id: str) -> OrderResult | None:
-        return self.ledger.get(client_order_id)
+    def get_order(self, client_order_id: str, as_of: str | None = None) -> OrderResult | None:
+        order = self.ledger.get(client_order_id)
+        return self._outcome(order, as_of) if order is not None else None
 
-    def _execute(self, order: OrderRequest) -> OrderResult:
+    def find_orders(self, prefix: str, as_of: str | None = None) -> list[OrderResult]:
+        return [self._outcome(o, as_of) for o in self.ledger.find(prefix)]
+
+    def cancel_order(self, client_order_id: str, as_of: str | None = None) -> OrderResult | None:
+        """Cancel at `as_of`: bars after it no longer fill the order; earlier fills stand."""
+        order = self.ledger.get(client_order_id)
+        if order is None:
+            return None
+        if order.final is None and order.canceled_as_of is None:
+            if self._outcome(order, as_of).is_open:
+                order.canceled_as_of = as_of or order.request.as_of
+                self.ledger.update(order)
+        return self._outcome(order, as_of)
+
+    def _problem(self, order: OrderRequest) -> str | None:
+        """Why the exchange rejects the order outright, if it does."""
         series = self.history.series(order.symbol)
         if series is None:
-            return _result(order, "rejected", f"unknown symbol {order.symbol}")
-        i = series.count_before(self.history.cal_end(order.as_of))  # first bar after as_of
-        if i == 0:
-            reason = f"{order.symbol} has no bar on or before {order.as_of}"
-            return _result(order, "rejected", reason)
-        if i >= len(series):
-            return _result(order, "rejected", f"no bar after {order.as_of}: history ends")
-        bar = self._bar(order.symbol, i)
-        price = _fill_price(order, bar)
-        if price is None:
-            extreme = bar.low if order.side == "buy" else bar.high
-            what = "low" if order.side == "buy" else "high"
-            return _result(
-                order,
-                "expired",
-                f"limit {order.limit_price} not reached on {bar.date} ({what} {extreme})",
-            )
-        return _result(
-            order,
-            "filled",
-            filled_qty=order.qty,
-            filled_avg_price=price,
-            filled_at=bar.date,
-        )
+            return f"unknown symbol {order.symbol}"
+        if series.count_before(self.history.cal_end(order.as_of)) == 0:
+            return f"{order.symbol} has no bar on or before {order.as_of}"
+        if order.order_class == "oco" and (
+            order.side != "sell" or order.limit_price is None or order.stop_price is None
+        ):
+            return "an OCO order is a sell with a limit_price and a stop_price"
+        if order.type == "limit" and order.limit_price is None:
+            return "a limit order needs a limit_price"
+        if order.type == "stop" and order.stop_price is None:
+            return "a stop order needs a stop_price"
+        return None
+
+    def _outcome(self, order: SimOrder, as_of: str | None) -> OrderResult:
+        """What became of `order` by `as_of` (None: at its placement): the first bar after
+        its placement (a day order) or any later bar (gtc) that fills it, up to `as_of` and
+        not after a cancel. Deterministic: the same bars always give the same answer."""
+        if order.final is not None:
+            return order.final
+        req = order.request
+        series = self.history.series(req.symbol)
+        assert series is not None  # checked at submit
+        first = series.count_before(self.history.cal_end(req.as_of))  # first bar after it
+        seen = series.count_before(self.history.cal_end(as_of or req.as_of))
+        last = seen if req.time_in_force == "gtc" else min(seen, first + 1)
+        canceled = order.canceled_as_of
+        if canceled is not None:
+            last = min(last, series.count_before(self.history.cal_end(canceled)))
+        for i in range(first, last):
+            bar = self._bar(req.symbol, i)
+            price = fill_price(req, bar)
+            if price is not None:
+                return _result(
+                    req,
+                    "filled",
+                    broker_order_id=order.broker_order_id,
+                    filled_qty=req.qty,
+                    filled_avg_price=price,
+                    filled_at=bar.date,
+                )
+        if canceled is not None and (as_of or req.as_of) >= canceled:
+            return _result(req, "canceled", f"canceled on {canceled}", order.broker_order_id)
+        if req.time_in_force == "day" and seen > first:
+            bar = self._bar(req.symbol, first)
+            return _result(req, "expired", _not_reached(req, bar), order.broker_order_id)
+        if req.time_in_force == "day" and first >= len(series):
+            return _result(req, "expired", "no bar after the order: history ends")
+        return _result(req, "pending", "", order.broker_order_id)
 
 
-def _fill_price(order: OrderRequest, bar: Bar) -> Decimal | None:
-    """Market: the open. Limit: the open if it is already through the limit, else the
-    limit if the day's range reaches it, else None (the day order expires)."""
-    limit = order.limit_price
-    if limit is None:
-        return bar.open
-    if order.side == "buy":
-        if bar.open <= limit:
+def fill_price(order: OrderRequest, bar: Bar) -> Decimal | None:
+    """The price `bar` fills the order at, or None. Market: the open. A limit fills at the
+    open when the open is already through it, else at the limit when the range reaches it;
+    a stop likewise (a gap through the stop fills at the open). An OCO sell checks its stop
+    first: when one bar reaches both, the worse outcome is assumed."""
+    limit, stop = order.limit_price, order.stop_price
+    if order.order_class == "oco":
+        assert limit is not None and stop is not None
+        if bar.open <= stop or bar.open >= limit:
             return bar.open
-        return limit if bar.low <= limit else None
-    if bar.open >= limit:
+        if bar.low <= stop:
+            return stop
+        return limit if bar.high >= limit else None
+    if order.type == "market":
         return bar.open
-    return limit if bar.high >= limit else None
+    buy = order.side == "buy"
+    if order.type == "limit":
+        assert limit is not None
+        if (bar.open <= limit) if buy else (bar.open >= limit):
+            return bar.open
+        reached = bar.low <= limit if buy else bar.high >= limit
+        return limit if reached else None
+    assert stop is not None
+    if (bar.open >= stop) if buy else (bar.open <= stop):
+        return bar.open
+    reached = bar.high >= stop if buy else bar.low <= stop
+    return stop if reached else None
+
+
+def _not_reached(order: OrderRequest, bar: Bar) -> str:
+    level = order.limit_price if order.type == "limit" else order.stop_price
+    low_side = (order.side == "buy") == (order.type == "limit")
+    extreme, what = (bar.low, "low") if low_side else (bar.high, "high")
+    return f"{order.type} {level} not reached on {bar.date} ({what} {extreme})"
+
+
+def _broker_id(client_order_id: str) -> str:
+    return str(uuid.uuid5(_ORDER_NS, client_order_id))
 
 
 def _result(
     order: OrderRequest,
     status: OrderStatus,
     reason: str = "",
+    broker_order_id: str | None = None,
     *,
     filled_qty: int = 0,
     filled_avg_price: Decimal | None = None,
@@ -198,7 +278,12 @@ def _result(
         qty=order.qty,
         status=status,
         reason=reason,
-        broker_order_id=str(uuid.uuid5(_ORDER_NS, order.client_order_id)),
+        type=order.type,
+        order_class=order.order_class,
+        purpose=order.purpose,
+        limit_price=order.limit_price,
+        stop_price=order.stop_price,
+        broker_order_id=broker_order_id,
         filled_qty=filled_qty,
         filled_avg_price=filled_avg_price,
         filled_at=filled_at,

@@ -165,7 +165,9 @@ def max_buy_qty(
     limit = max(price, (price * (1 + buy_limit_buffer_pct / HUNDRED)).quantize(CENT))
     qty = _floor((cash - fee) / limit)
     if max_position_pct > 0:
-        qty = min(qty, _floor((equity * max_position_pct / HUNDRED - held_value) / price))
+        # The gate checks the cap at the limit too: the worst price the BUY may fill at.
+        shares_held = held_value / price
+        qty = min(qty, _floor(equity * max_position_pct / HUNDRED / limit - shares_held))
     return max(qty, 0)
 
 

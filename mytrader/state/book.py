@@ -77,42 +77,56 @@ class Book(BaseModel):
         return self.wins / closed if closed else None
 
     def apply_fill(self, order: OrderResult, cycle: int) -> OrderResult:
-        """Book a filled order and its fee; returns the order with realized P&L set."""
+        """Book a filled order and its fee; returns the order with realized P&L and the
+        fee actually charged set."""
         if order.status != "filled" or order.filled_avg_price is None or order.filled_qty <= 0:
             raise BookError(f"not a fill: {order.client_order_id} ({order.status})")
-        qty, price, fee = order.filled_qty, order.filled_avg_price, order.fee
+        qty = order.filled_qty
+        realized, fee = self.book_fill(
+            order.side, order.symbol, qty, qty * order.filled_avg_price, order.fee, cycle
+        )
+        return order.model_copy(update={"realized_pnl": realized, "fee": fee})
+
+    def book_fill(
+        self, side: str, symbol: str, qty: int, notional: Decimal, fee: Decimal, cycle: int
+    ) -> tuple[Decimal | None, Decimal]:
+        """Book `qty` shares traded for `notional` dollars (a fill, or the new part of a
+        partial fill). Returns the realized P&L (sells) and the fee charged: the fee is
+        capped at what the book holds after the trade, so cash never goes negative (the
+        risk gate refuses such orders; this covers a fill worse than the gate assumed)."""
+        if qty <= 0:
+            raise BookError(f"{self.account}: a fill of {qty} {symbol}")
         realized: Decimal | None = None
-        if order.side == "buy":
-            cost = qty * price + fee
-            if cost > self.cash:
-                raise BookError(f"{self.account}: fill costs {cost} but cash is {self.cash}")
-            pos = self.positions.get(order.symbol)
+        if side == "buy":
+            if notional > self.cash:
+                raise BookError(f"{self.account}: fill costs {notional} but cash is {self.cash}")
+            fee = min(fee, self.cash - notional)
+            pos = self.positions.get(symbol)
             held, basis = (pos.qty, pos.cost_basis) if pos else (0, ZERO)
-            self.positions[order.symbol] = Position(qty=held + qty, cost_basis=basis + qty * price)
-            self.cash -= cost
+            self.positions[symbol] = Position(qty=held + qty, cost_basis=basis + notional)
+            self.cash -= notional + fee
         else:
-            pos = self.positions.get(order.symbol)
+            pos = self.positions.get(symbol)
             if pos is None or pos.qty < qty:
-                raise BookError(
-                    f"{self.account}: sells {qty} {order.symbol}, holds {self.qty(order.symbol)}"
-                )
+                raise BookError(f"{self.account}: sells {qty} {symbol}, holds {self.qty(symbol)}")
             # A partial sell takes its share of the basis (to 1/100 cent); a full close takes
             # the rest, so cash + basis - realized P&L + fees always equals the start exactly.
             if pos.qty == qty:
                 basis_out = pos.cost_basis
             else:
                 basis_out = (pos.cost_basis * qty / pos.qty).quantize(CENT4)
-            realized = qty * price - basis_out
+            realized = notional - basis_out
             self.realized_pnl += realized
             if realized > 0:
                 self.wins += 1
             else:
                 self.losses += 1
-            self.cash += qty * price - fee
+            fee = min(fee, self.cash + notional)
+            self.cash += notional - fee
             if pos.qty == qty:
-                del self.positions[order.symbol]
+                del self.positions[symbol]
             else:
-                self.positions[order.symbol] = Position(
+                self.positions[symbol] = Position(
                     qty=pos.qty - qty, cost_basis=pos.cost_basis - basis_out
                 )
         self.fees += fee
@@ -121,14 +135,14 @@ class Book(BaseModel):
             *self.recent,
             TradeOutcome(
                 cycle=cycle,
-                side=order.side,
-                symbol=order.symbol,
+                side=side,
+                symbol=symbol,
                 qty=qty,
-                price=price,
+                price=(notional / qty).quantize(CENT4),
                 realized_pnl=realized,
             ),
         ][-RECENT_OUTCOMES:]
-        return order.model_copy(update={"realized_pnl": realized})
+        return realized, fee
 
     def opening_equity(self, day: str) -> Decimal | None:
         """Equity at the start of trading day `day`: the last mark of an earlier day, or

@@ -32,6 +32,7 @@ class ArenaState(TypedDict, total=False):
     books: dict[str, dict[str, Any]]  # account -> Book (JSON); written by executor (and init)
     critiques: Annotated[dict[str, dict[str, Any]], merge_dicts]  # agent -> CritiqueNote
     spend: dict[str, dict[str, str]]  # agent -> {"day", "usd"}: LLM dollars spent that day
+    pending: list[dict[str, Any]]  # PendingOrder: at the broker, not fully booked yet
 
     # Per cycle: replaced by the screener every cycle.
     status: str  # "trading" | "exhausted"
@@ -41,7 +42,8 @@ class ArenaState(TypedDict, total=False):
     usage: Annotated[dict[str, dict[str, Any]], merge_dicts]  # agent -> Usage
     logs: Annotated[list[dict[str, Any]], operator.add]  # LogEntry, written by agents
     vote: dict[str, Any] | None  # VoteResult
-    orders: list[dict[str, Any]]  # OrderResult of every executor leg
+    orders: list[dict[str, Any]]  # OrderResult of every executor leg of this cycle
+    settled: list[dict[str, Any]]  # PendingOrder of earlier cycles booked or ended now
 
 
 class AgentTask(TypedDict):

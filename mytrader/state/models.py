@@ -79,29 +79,55 @@ class Movers(BaseModel):
     most_active: list[Mover] = Field(default_factory=list)
 
 
+class Benchmark(BaseModel):
+    symbol: str
+    price: Decimal
+
+
 class MarketView(BaseModel):
     """What every agent is shown in one cycle: nothing in it comes from after `as_of`."""
 
     as_of: str  # ISO date (offline) or timestamp (live)
     movers: Movers
     symbols: dict[str, SymbolView]
+    benchmark: Benchmark | None = None  # e.g. SPY's close at as_of, for the leaderboard
 
     def price(self, symbol: str) -> Decimal | None:
         view = self.symbols.get(symbol)
         return view.price if view else None
 
 
+OrderType = Literal["market", "limit", "stop"]
+OrderClass = Literal["simple", "oco"]
+TimeInForce = Literal["day", "gtc"]
+# Why a leg exists: part of its client order id, so a resumed cycle matches it by content.
+Purpose = Literal["decision", "stop_loss", "take_profit", "protect"]
+
+
 class OrderRequest(BaseModel):
+    """An order as the executor sends it. An OCO is one order: a sell with a take-profit
+    `limit_price` and a stop-loss `stop_price`; whichever triggers first fills it."""
+
     client_order_id: str
     account: str
     symbol: str
     side: Side
     qty: int = Field(gt=0)
+    type: OrderType = "market"
     limit_price: Decimal | None = None  # BUYs are marketable limits, so cash checks hold
+    stop_price: Decimal | None = None
+    time_in_force: TimeInForce = "day"
+    order_class: OrderClass = "simple"
+    purpose: Purpose = "decision"
     as_of: str  # the decision's now: a simulated fill happens strictly after it
 
 
-OrderStatus = Literal["filled", "refused", "rejected", "expired", "accepted"]
+# pending: at the broker, not (fully) filled yet; booked when the broker reports fills.
+# refused: stopped by the risk gate, never sent. rejected: the broker (or a mismatch) said no.
+OrderStatus = Literal[
+    "pending", "partially_filled", "filled", "refused", "rejected", "expired", "canceled"
+]
+OPEN_STATUSES: frozenset[str] = frozenset({"pending", "partially_filled"})
 
 
 class OrderResult(BaseModel):
@@ -114,12 +140,41 @@ class OrderResult(BaseModel):
     qty: int
     status: OrderStatus
     reason: str = ""
+    type: OrderType = "market"
+    order_class: OrderClass = "simple"
+    purpose: Purpose = "decision"
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
     broker_order_id: str | None = None
     filled_qty: int = 0
     filled_avg_price: Decimal | None = None
     filled_at: str | None = None
     fee: Decimal = Decimal("0")
     realized_pnl: Decimal | None = None  # for sells, set when booked
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def same_order(self, request: OrderRequest) -> bool:
+        """Whether this stored order is the order `request` describes (adoption rule)."""
+        return (self.symbol, self.side, self.qty, self.type, self.order_class) == (
+            request.symbol,
+            request.side,
+            request.qty,
+            request.type,
+            request.order_class,
+        )
+
+
+class PendingOrder(BaseModel):
+    """An order at the broker that is not fully booked yet, kept in the graph state."""
+
+    order: OrderResult
+    cycle: int  # placed in this cycle
+    as_of: str
+    booked_qty: int = 0
+    booked_notional: Decimal = Decimal("0")
 
 
 class VoteResult(BaseModel):

@@ -23,9 +23,10 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from mytrader.state.models import OrderResult, OrderStatus
+from mytrader.market.ledger import SimOrder
+from mytrader.state.models import OrderRequest, OrderResult, OrderStatus
 from mytrader.store.records import CycleRecord, LogKind, LogRow, Snapshot, TradeRow, Usage
-from mytrader.store.schema import TABLES, DialectName, ddl
+from mytrader.store.schema import TABLES, TRADE_STATUSES, DialectName, added_columns, ddl
 
 if TYPE_CHECKING:
     from mytrader.config import Settings
@@ -244,6 +245,12 @@ _TRADE_COLUMNS = (
     "qty",
     "status",
     "reason",
+    "type",
+    "order_class",
+    "purpose",
+    "limit_price",
+    "stop_price",
+    "booked_cycle",
     "client_order_id",
     "broker_order_id",
     "filled_qty",
@@ -290,7 +297,11 @@ def _upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
     )
 
 
-_UPSERT_CYCLE = _upsert("cycles", ("arena", "cycle", "as_of"), ("arena", "cycle"))
+_UPSERT_CYCLE = _upsert(
+    "cycles",
+    ("arena", "cycle", "as_of", "benchmark_symbol", "benchmark_close"),
+    ("arena", "cycle"),
+)
 _UPSERT_TRADE = _upsert("trades", _TRADE_COLUMNS, ("client_order_id",))
 _UPSERT_LOG = _upsert("agent_logs", _LOG_COLUMNS, ("arena", "cycle", "agent", "kind", "seq"))
 _UPSERT_SNAPSHOT = _upsert("portfolio_snapshots", _SNAPSHOT_COLUMNS, ("arena", "cycle", "account"))
@@ -364,6 +375,7 @@ class ArenaStore:
                 tx.run("SELECT pg_advisory_xact_lock(?)", (_SETUP_LOCK_KEY,))
             for statement in ddl(self.dialect):
                 tx.run(statement)
+            _migrate(tx)
 
     def close(self) -> None:
         self._db.close()
@@ -396,7 +408,17 @@ class ArenaStore:
                     f"snapshot of {snap.account} is for cycle {snap.cycle}, not {rec.cycle}"
                 )
         with self._tx() as tx:
-            tx.run(_UPSERT_CYCLE, (rec.arena, rec.cycle, rec.as_of))
+            bench = rec.benchmark
+            tx.run(
+                _UPSERT_CYCLE,
+                (
+                    rec.arena,
+                    rec.cycle,
+                    rec.as_of,
+                    bench.symbol if bench else None,
+                    self._db.dialect.bind(bench.price) if bench else None,
+                ),
+            )
             tx.run_many(_UPSERT_TRADE, self._trade_params(rec))
             tx.run_many(_UPSERT_LOG, _log_params(rec))
             tx.run_many(_UPSERT_SNAPSHOT, self._snapshot_params(rec))
@@ -408,7 +430,13 @@ class ArenaStore:
     def _trade_params(self, rec: CycleRecord) -> Iterator[tuple[object, ...]]:
         cycle = {"arena": rec.arena, "cycle": rec.cycle, "as_of": rec.as_of}
         for t in rec.trades:
-            yield self._bind(_TRADE_COLUMNS, t.model_dump() | cycle)
+            yield self._bind(_TRADE_COLUMNS, t.model_dump() | cycle | {"booked_cycle": None})
+        # Orders of earlier cycles, booked or ended in this one: their row keeps its
+        # placement cycle and gains the cycle that booked it.
+        for s in rec.settled:
+            placed = {"arena": rec.arena, "cycle": s.cycle, "as_of": s.as_of}
+            values = s.order.model_dump() | placed | {"booked_cycle": rec.cycle}
+            yield self._bind(_TRADE_COLUMNS, values)
 
     def _snapshot_params(self, rec: CycleRecord) -> Iterator[tuple[object, ...]]:
         for s in rec.snapshots:
@@ -421,9 +449,10 @@ class ArenaStore:
         for u in rec.usage:
             yield self._bind(_USAGE_COLUMNS, u.model_dump() | cycle)
 
-    def reset(self, arena: str) -> None:
-        """Forget an arena: its rows everywhere, and its simulated orders (`<arena>-...`)."""
-        prefix = f"{arena}-"
+    def reset(self, arena: str, order_prefix: str | None = None) -> None:
+        """Forget an arena: its rows everywhere, and its simulated orders (those whose
+        client order id starts with `order_prefix`, by default `<arena>-`)."""
+        prefix = order_prefix or f"{arena}-"
         with self._tx() as tx:
             for table in TABLES:
                 if table != "sim_orders":
@@ -509,14 +538,14 @@ class ArenaStore:
 
     # the simulated exchange's order ledger
 
-    def ledger_get(self, client_order_id: str) -> OrderResult | None:
+    def ledger_get(self, client_order_id: str) -> SimOrder | None:
         with self._tx(write=False) as tx:
             rows = tx.rows(
                 "SELECT result FROM sim_orders WHERE client_order_id = ?", (client_order_id,)
             )
-        return OrderResult.model_validate_json(rows[0]["result"]) if rows else None
+        return _sim_order(rows[0]["result"]) if rows else None
 
-    def ledger_put(self, order: OrderResult) -> bool:
+    def ledger_put(self, order: SimOrder) -> bool:
         """Store an order once: False (and no change) when its id is already there.
 
         One INSERT ... ON CONFLICT DO NOTHING, so two racing puts can't both win.
@@ -525,9 +554,85 @@ class ArenaStore:
             inserted = tx.run(
                 "INSERT INTO sim_orders (client_order_id, result) VALUES (?, ?)"
                 " ON CONFLICT (client_order_id) DO NOTHING",
-                (order.client_order_id, order.model_dump_json()),
+                (order.request.client_order_id, order.model_dump_json()),
             )
         return inserted == 1
+
+    def ledger_update(self, order: SimOrder) -> None:
+        with self._tx() as tx:
+            tx.run(
+                "UPDATE sim_orders SET result = ? WHERE client_order_id = ?",
+                (order.model_dump_json(), order.request.client_order_id),
+            )
+
+    def ledger_find(self, prefix: str) -> list[SimOrder]:
+        with self._tx(write=False) as tx:
+            rows = tx.rows(
+                "SELECT result FROM sim_orders WHERE substr(client_order_id, 1, length(?)) = ?"
+                " ORDER BY client_order_id",
+                (prefix, prefix),
+            )
+        return [_sim_order(r["result"]) for r in rows]
+
+
+def _columns(tx: _Tx, table: str) -> set[str]:
+    if tx.dialect.name == "sqlite":
+        return {r["name"] for r in tx.rows(f"PRAGMA table_info({table})")}
+    rows = tx.rows(
+        "SELECT column_name FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND table_name = ?",
+        (table,),
+    )
+    return {r["column_name"] for r in rows}
+
+
+def _migrate(tx: _Tx) -> None:
+    """Bring a database made by an older version up to the current tables: add the new
+    columns, and widen the trades status CHECK to today's statuses."""
+    dialect = tx.dialect.name
+    for table, column, spec in added_columns(dialect):
+        if column not in _columns(tx, table):
+            tx.run(f"ALTER TABLE {table} ADD COLUMN {column} {spec}")
+    if dialect == "postgres":
+        rows = tx.rows(
+            "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint"
+            " WHERE conrelid = 'trades'::regclass AND conname = 'trades_status_check'"
+        )
+        if rows and "'pending'" not in rows[0]["def"]:
+            tx.run("ALTER TABLE trades DROP CONSTRAINT trades_status_check")
+            tx.run(
+                "ALTER TABLE trades ADD CONSTRAINT trades_status_check"
+                f" CHECK (status IN ({TRADE_STATUSES}))"
+            )
+        return
+    rows = tx.rows("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'trades'")
+    if rows and "'pending'" not in rows[0]["sql"]:
+        # SQLite cannot alter a CHECK: rebuild the table with the current definition.
+        columns = ", ".join(sorted(_columns(tx, "trades")))
+        tx.run("ALTER TABLE trades RENAME TO trades_before_migration")
+        for statement in ddl(dialect):
+            tx.run(statement)
+        tx.run(f"INSERT INTO trades ({columns}) SELECT {columns} FROM trades_before_migration")
+        tx.run("DROP TABLE trades_before_migration")
+        for statement in ddl(dialect):  # the indexes went with the old table
+            tx.run(statement)
+
+
+def _sim_order(text: str) -> SimOrder:
+    """A ledger row; rows of older versions held the order's final result only."""
+    data = json.loads(text)
+    if "request" in data:
+        return SimOrder.model_validate(data)
+    final = OrderResult.model_validate(data)
+    request = OrderRequest(
+        client_order_id=final.client_order_id,
+        account=final.account,
+        symbol=final.symbol,
+        side=final.side,
+        qty=max(final.qty, 1),
+        as_of=final.filled_at or "",
+    )
+    return SimOrder(request=request, broker_order_id=final.broker_order_id or "", final=final)
 
 
 def _log_params(rec: CycleRecord) -> Iterator[tuple[object, ...]]:
@@ -545,8 +650,14 @@ class StoreLedger:
     def __init__(self, store: ArenaStore) -> None:
         self._store = store
 
-    def get(self, client_order_id: str) -> OrderResult | None:
+    def get(self, client_order_id: str) -> SimOrder | None:
         return self._store.ledger_get(client_order_id)
 
-    def put(self, order: OrderResult) -> bool:
+    def put(self, order: SimOrder) -> bool:
         return self._store.ledger_put(order)
+
+    def update(self, order: SimOrder) -> None:
+        self._store.ledger_update(order)
+
+    def find(self, prefix: str) -> list[SimOrder]:
+        return self._store.ledger_find(prefix)

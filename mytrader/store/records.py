@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from mytrader.state.models import OrderResult
+from mytrader.state.models import Benchmark, OrderResult, PendingOrder
 
 LogKind = Literal["THOUGHT", "CRITIQUE", "DECISION"]
 
@@ -53,7 +53,9 @@ class CycleRecord(BaseModel):
     arena: str
     cycle: int
     as_of: str
-    trades: list[OrderResult] = Field(default_factory=list)
+    trades: list[OrderResult] = Field(default_factory=list)  # legs placed this cycle
+    settled: list[PendingOrder] = Field(default_factory=list)  # earlier orders booked now
+    benchmark: Benchmark | None = None
     logs: list[LogEntry] = Field(default_factory=list)
     snapshots: list[Snapshot] = Field(default_factory=list)
     usage: list[Usage] = Field(default_factory=list)
@@ -61,8 +63,9 @@ class CycleRecord(BaseModel):
 
 class TradeRow(OrderResult):
     arena: str
-    cycle: int
+    cycle: int  # the cycle that placed the order
     as_of: str
+    booked_cycle: int | None = None  # the cycle that booked its fills (or saw it end)
 
 
 class LogRow(LogEntry):

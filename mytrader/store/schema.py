@@ -57,6 +57,8 @@ CREATE TABLE IF NOT EXISTS cycles (
     arena TEXT NOT NULL,
     cycle {int} NOT NULL,
     as_of TEXT NOT NULL,
+    benchmark_symbol TEXT,
+    benchmark_close {money},
     recorded_at {now},
     PRIMARY KEY (arena, cycle)
 )"""
@@ -73,6 +75,12 @@ CREATE TABLE IF NOT EXISTS trades (
     qty {{int}} NOT NULL,
     status TEXT NOT NULL CHECK (status IN ({_STATUSES})),
     reason TEXT NOT NULL DEFAULT '',
+    type TEXT NOT NULL DEFAULT 'market',
+    order_class TEXT NOT NULL DEFAULT 'simple',
+    purpose TEXT NOT NULL DEFAULT 'decision',
+    limit_price {{money}},
+    stop_price {{money}},
+    booked_cycle {{int}},
     client_order_id TEXT NOT NULL UNIQUE,
     broker_order_id TEXT,
     filled_qty {{int}} NOT NULL DEFAULT 0,
@@ -149,6 +157,27 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS snapshots_arena_account"
     " ON portfolio_snapshots (arena, account, cycle)",
 )
+
+
+# Columns added since the first release: (table, column, type template). `setup()` adds
+# the missing ones to a database created by an older version.
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("cycles", "benchmark_symbol", "TEXT"),
+    ("cycles", "benchmark_close", "{money}"),
+    ("trades", "type", "TEXT NOT NULL DEFAULT 'market'"),
+    ("trades", "order_class", "TEXT NOT NULL DEFAULT 'simple'"),
+    ("trades", "purpose", "TEXT NOT NULL DEFAULT 'decision'"),
+    ("trades", "limit_price", "{money}"),
+    ("trades", "stop_price", "{money}"),
+    ("trades", "booked_cycle", "{int}"),
+)
+# The statuses a trades row may have now: an older CHECK without one of them is replaced.
+TRADE_STATUSES = _STATUSES
+
+
+def added_columns(dialect: DialectName) -> list[tuple[str, str, str]]:
+    types = _TYPES[dialect]
+    return [(t, c, spec.format(**types)) for t, c, spec in ADDED_COLUMNS]
 
 
 def ddl(dialect: DialectName) -> list[str]:

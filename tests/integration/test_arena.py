@@ -192,3 +192,32 @@ def test_weighted_vote_mode_uses_performance_weights(backend):
     assert summary.vote is not None and summary.vote.mode == "weighted"
     assert summary.vote.weights == expected
     assert len(set(expected.values())) > 1  # after 20 cycles the agents' records differ
+
+
+def test_snapshots_mark_cash_and_positions_at_one_instant(settings):
+    """An order placed at cycle t fills at a later open and is booked at the start of the
+    cycle of that day, so each snapshot's cash and positions are those of one day."""
+    with open_arena(settings) as arena:
+        for _ in range(40):
+            arena.run_cycle()
+        store = arena.services.store
+        rows = store.trades(settings.arena_id)
+        snaps = store.snapshots(settings.arena_id)
+    days = {s.cycle: s.as_of for s in snaps}
+    fills = [t for t in rows if t.status == "filled"]
+    assert fills, "house models trade in 40 cycles"
+    for t in fills:
+        assert t.booked_cycle is not None and t.booked_cycle > t.cycle
+        assert t.as_of < t.filled_at <= days[t.booked_cycle]  # after the decision, by the booking
+    for snap in snaps:
+        booked = [t for t in fills if t.account == snap.account and t.booked_cycle <= snap.cycle]
+        cash = snap.starting_cash
+        held: dict[str, int] = {}
+        for t in booked:
+            sign = -1 if t.side == "buy" else 1
+            cash += sign * t.filled_qty * t.filled_avg_price - t.fee
+            held[t.symbol] = held.get(t.symbol, 0) + (-sign) * t.filled_qty
+        assert snap.cash == cash
+        assert snap.positions == {s: q for s, q in sorted(held.items()) if q}
+    pending = [t for t in rows if t.status == "pending"]
+    assert all(t.booked_cycle is None for t in pending)

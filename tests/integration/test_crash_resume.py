@@ -55,9 +55,10 @@ def test_killed_mid_executor_resumes_without_duplicate(backend, tmp_path):
     )
     assert killed.returncode == 9, killed.stderr
     placed = killed.stdout.split("PLACED ")[1].strip()
-    cycle = int(placed.split("-")[2])
+    cycle = int(placed.split("-")[1])  # <arena>-<cycle>-<account>-...
 
-    resumed = mytrader(["run", "--cycles", "1"], env, tmp_path)
+    # The interrupted cycle, then the next one, which books the order's fill.
+    resumed = mytrader(["run", "--cycles", "2"], env, tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert f"cycle {cycle} " in resumed.stdout and "(resumed)" in resumed.stdout
 
@@ -68,9 +69,11 @@ def test_killed_mid_executor_resumes_without_duplicate(backend, tmp_path):
         assert all(n == 1 for n in counts.values())
         assert placed in counts
         assert store.ledger_get(placed) is not None
-        # The order placed before the kill was booked once, in the resumed cycle.
+        # The order placed before the kill was adopted by the resumed cycle and booked
+        # once, at the start of the next one.
         row = next(t for t in rows if t.client_order_id == placed)
-        assert row.cycle == cycle
+        assert row.cycle == cycle and row.booked_cycle == cycle + 1
+        assert row.status in ("filled", "expired")
         snaps = {s.account: s for s in store.latest_snapshots(settings.arena_id)}
         for account, snap in snaps.items():
             fills = [t for t in rows if t.account == account and t.status == "filled"]

@@ -156,13 +156,18 @@ def filled(store: ArenaStore, settings: Settings, account: str) -> list[Any]:
     return store.trades(settings.arena_id, account=account, status="filled")
 
 
+def placed(store: ArenaStore, settings: Settings, account: str) -> list[Any]:
+    """Orders at the broker: pending until the next cycle books their fills."""
+    return store.trades(settings.arena_id, account=account, status="pending")
+
+
 def assert_traded(summary: CycleSummary, store: ArenaStore, settings: Settings, agent: str) -> None:
     result = summary.decisions[agent]
     assert result.error is None, result.error
     assert result.decision.decision == "BUY"
     orders = [o for o in summary.orders if o.account == agent]
-    assert [o.status for o in orders] == ["filled"], orders
-    assert filled(store, settings, agent)
+    assert [o.status for o in orders] == ["pending"], orders  # placed; booked next cycle
+    assert placed(store, settings, agent)
 
 
 def assert_held_because(
@@ -208,7 +213,7 @@ def test_three_personas_trade_on_their_own_models_in_parallel(backend, srv, stor
         assert json.loads(thought.content) == first_buy(body)
     assert len(srv.chat_requests) == len(PERSONAS)
     assert summary.vote is not None and summary.vote.decision.decision == "BUY"
-    assert filled(store, settings, "collaborative")
+    assert placed(store, settings, "collaborative")
 
     # the three 0.3 s answers were all in flight at once
     requests = srv.chat_requests
@@ -638,7 +643,9 @@ def test_only_the_openrouter_persona_calls_the_server(backend, srv, store, monke
         assert summary.decisions["deepseek"].model == "house/deepseek"
         assert summary.decisions["openai"].model == "house/openai"
         assert all(d.error is None for d in summary.decisions.values())
-    assert len(filled(store, settings, "grok")) == 3
+    # cycles 1 and 2's orders were booked at the next cycle's start; cycle 3's is pending
+    assert len(filled(store, settings, "grok")) == 2
+    assert len(placed(store, settings, "grok")) == 1
 
 
 # --- (g) the critique, when due ------------------------------------------------------------

@@ -15,7 +15,8 @@ from langgraph.channels.delta import DeltaChannel
 from langgraph.graph import END, START, StateGraph
 
 from mytrader.config import Settings
-from mytrader.state.models import OrderResult
+from mytrader.market.ledger import SimOrder
+from mytrader.state.models import OrderRequest, OrderResult, PendingOrder
 from mytrader.store import (
     ArenaStore,
     CycleRecord,
@@ -50,6 +51,21 @@ def _order(arena: str, cycle: int, n: int, **changes: Any) -> OrderResult:
         "fee": Decimal("0.0001"),
     }
     return OrderResult(**(fields | changes))
+
+
+def _sim(arena: str, cycle: int, n: int, **changes: Any) -> SimOrder:
+    """A ledger entry: the order as placed."""
+    request = OrderRequest(
+        client_order_id=f"{arena}-{cycle}-grok-{n}",
+        account="grok",
+        symbol="AAPL",
+        side="buy",
+        qty=3,
+        type="limit",
+        limit_price=Decimal("123.45"),
+        as_of="2024-03-01",
+    )
+    return SimOrder(request=request, broker_order_id=f"sim-{n}", **changes)
 
 
 def _snapshot(account: str, cycle: int, cash: str = "99999.9999") -> Snapshot:
@@ -248,7 +264,7 @@ def test_latest_snapshots_one_per_account(store: ArenaStore) -> None:
 def test_reset_removes_only_that_arena(store: ArenaStore) -> None:
     for arena in ("a1", "a2", "a10"):
         store.record_cycle(_cycle(arena=arena))
-        store.ledger_put(_order(arena, 1, 7))
+        store.ledger_put(_sim(arena, 1, 7))
 
     store.reset("a1")
 
@@ -264,21 +280,56 @@ def test_reset_removes_only_that_arena(store: ArenaStore) -> None:
 
 
 def test_ledger_put_once(store: ArenaStore) -> None:
-    order = _order("a1", 1, 1)
-    assert store.ledger_get(order.client_order_id) is None
+    order = _sim("a1", 1, 1)
+    cid = order.request.client_order_id
+    assert store.ledger_get(cid) is None
     assert store.ledger_put(order) is True
-    assert store.ledger_put(order.model_copy(update={"status": "rejected"})) is False
-    assert store.ledger_get(order.client_order_id) == order  # the first one, exactly
+    assert store.ledger_put(order.model_copy(update={"broker_order_id": "other"})) is False
+    assert store.ledger_get(cid) == order  # the first one, exactly
 
     ledger = StoreLedger(store)
-    assert ledger.get(order.client_order_id) == order
+    assert ledger.get(cid) == order
     assert ledger.put(order) is False
-    other = _order("a1", 1, 2)
-    assert ledger.put(other) is True and ledger.get(other.client_order_id) == other
+    other = _sim("a1", 1, 2)
+    assert ledger.put(other) is True and ledger.get(other.request.client_order_id) == other
+
+
+def test_ledger_update_and_find(store: ArenaStore) -> None:
+    ledger = StoreLedger(store)
+    for arena, n in (("a1", 2), ("a1", 1), ("a10", 1)):
+        ledger.put(_sim(arena, 1, n))
+    canceled = _sim("a1", 1, 1, canceled_as_of="2024-03-02")
+    ledger.update(canceled)
+    assert ledger.get("a1-1-grok-1") == canceled
+    found = ledger.find("a1-1-")
+    assert [o.request.client_order_id for o in found] == ["a1-1-grok-1", "a1-1-grok-2"]
+
+
+def test_ledger_reads_rows_of_older_versions(store: ArenaStore) -> None:
+    # Older versions stored the order's final result only: it is served as it ended.
+    old = _order("a1", 1, 5)
+    with store._tx() as tx:
+        tx.run(
+            "INSERT INTO sim_orders (client_order_id, result) VALUES (?, ?)",
+            (old.client_order_id, old.model_dump_json()),
+        )
+    entry = store.ledger_get(old.client_order_id)
+    assert entry is not None and entry.final == old
+
+
+def test_a_settled_order_keeps_its_placement_cycle(store: ArenaStore) -> None:
+    placed = _order("a1", 1, 3, status="pending", filled_qty=0, filled_avg_price=None)
+    store.record_cycle(CycleRecord(arena="a1", cycle=1, as_of="2024-03-01", trades=[placed]))
+    filled = _order("a1", 1, 3)
+    booked = PendingOrder(order=filled, cycle=1, as_of="2024-03-01", booked_qty=3)
+    store.record_cycle(CycleRecord(arena="a1", cycle=2, as_of="2024-03-04", settled=[booked]))
+    (row,) = store.trades("a1")
+    assert (row.status, row.cycle, row.as_of, row.booked_cycle) == ("filled", 1, "2024-03-01", 2)
+    assert row.filled_avg_price == Decimal("1234567.8912")
 
 
 def test_concurrent_puts_of_one_id_exactly_one_wins(store: ArenaStore) -> None:
-    order = _order("a1", 1, 1)
+    order = _sim("a1", 1, 1)
     start = threading.Barrier(8)
     results: list[bool] = []
     errors: list[BaseException] = []
@@ -302,10 +353,10 @@ def test_concurrent_puts_of_one_id_exactly_one_wins(store: ArenaStore) -> None:
 def test_data_persists_across_stores(settings: Settings) -> None:
     with ArenaStore.from_settings(settings) as first:
         first.record_cycle(_cycle())
-        first.ledger_put(_order("a1", 1, 9))
+        first.ledger_put(_sim("a1", 1, 9))
     with ArenaStore.from_settings(settings) as second:
         assert _counts(second, "a1") == (2, 4, 2, 3)
-        assert second.ledger_get("a1-1-grok-9") == _order("a1", 1, 9)
+        assert second.ledger_get("a1-1-grok-9") == _sim("a1", 1, 9)
         assert str(second.trades("a1")[0].filled_avg_price) == "1234567.8912"
 
 
@@ -450,3 +501,59 @@ def test_prune_refuses_delta_channel_threads(settings: Settings) -> None:
             prune_thread(saver, "d1")
         assert _rows(settings, "d1") == before
         assert app.get_state(cfg).values == {"seen": [0, 1, 2]}
+
+
+# --- upgrading a database made by an older version ------------------------------------------
+
+_OLD_TRADES = """CREATE TABLE trades (
+    id {id}, arena TEXT NOT NULL, cycle INTEGER NOT NULL, as_of TEXT NOT NULL,
+    account TEXT NOT NULL, symbol TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('buy', 'sell')), qty INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('filled', 'refused', 'rejected', 'expired', 'accepted')),
+    reason TEXT NOT NULL DEFAULT '', client_order_id TEXT NOT NULL UNIQUE,
+    broker_order_id TEXT, filled_qty INTEGER NOT NULL DEFAULT 0, filled_avg_price {money},
+    filled_at TEXT, fee {money} NOT NULL, realized_pnl {money}, created_at {now}
+)"""
+_OLD_CYCLES = (
+    "CREATE TABLE cycles (arena TEXT NOT NULL, cycle INTEGER NOT NULL,"
+    " as_of TEXT NOT NULL, recorded_at TEXT, PRIMARY KEY (arena, cycle))"
+)
+
+
+def test_an_older_database_is_upgraded_and_keeps_its_rows(settings: Settings) -> None:
+    with ArenaStore.from_settings(settings) as store:
+        sqlite = store.dialect == "sqlite"
+        types = (
+            {
+                "id": "INTEGER PRIMARY KEY AUTOINCREMENT",
+                "money": "TEXT",
+                "now": "TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+            }
+            if sqlite
+            else {
+                "id": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+                "money": "NUMERIC",
+                "now": "TIMESTAMPTZ NOT NULL DEFAULT now()",
+            }
+        )
+        with store._tx() as tx:
+            tx.run("DROP TABLE trades")
+            tx.run("DROP TABLE cycles")
+            tx.run(_OLD_TRADES.format(**types))
+            tx.run(_OLD_CYCLES)
+            tx.run(
+                "INSERT INTO trades (arena, cycle, as_of, account, symbol, side, qty, status,"
+                " client_order_id, fee) VALUES ('a1', 1, '2024-03-01', 'grok', 'AAPL', 'buy',"
+                " 3, 'filled', 'a1-grok-1-0', '1')"
+            )
+    with ArenaStore.from_settings(settings) as store:  # setup() upgrades
+        (old,) = store.trades("a1")
+        assert (old.client_order_id, old.status, old.purpose, old.booked_cycle) == (
+            "a1-grok-1-0",
+            "filled",
+            "decision",
+            None,
+        )
+        pending = _order("a1", 2, 1, status="pending", filled_qty=0, filled_avg_price=None)
+        store.record_cycle(CycleRecord(arena="a1", cycle=2, as_of="2024-03-04", trades=[pending]))
+        assert [t.status for t in store.trades("a1")] == ["filled", "pending"]

@@ -63,10 +63,21 @@ def test_identity_start_equals_cash_plus_basis_minus_pnl_plus_fees():
 def test_buy_beyond_cash_and_sell_beyond_position_raise():
     book = Book.open("grok", D("100"))
     with pytest.raises(BookError):
-        book.apply_fill(fill("buy", "A", 1, "99.5"), 1)  # 99.5 + 1 fee > 100
+        book.apply_fill(fill("buy", "A", 1, "100.5"), 1)  # the shares alone cost more
     with pytest.raises(BookError):
         book.apply_fill(fill("sell", "A", 1, "10"), 1)
     assert book.cash == D("100") and book.trades == 0
+
+
+def test_cash_never_goes_negative_the_fee_is_capped():
+    # A fill worse than the gate assumed: the fee takes what is left, never more.
+    book = Book.open("grok", D("100"))
+    booked = book.apply_fill(fill("buy", "A", 1, "99.5"), 1)  # 99.5 + 1 fee > 100
+    assert (book.cash, booked.fee, book.fees) == (D("0"), D("0.5"), D("0.5"))
+    booked = book.apply_fill(fill("sell", "A", 1, "0.25"), 2)  # proceeds below the fee
+    assert (book.cash, booked.fee) == (D("0"), D("0.25"))
+    assert book.cash + book.realized_pnl * 0 >= 0
+    assert book.cash - book.realized_pnl + book.fees == D("100")
 
 
 def test_recent_outcomes_are_bounded_and_mark_keeps_the_last_equity():

@@ -51,9 +51,47 @@ def test_untradable_closed_market_and_unpriced_symbols_are_refused():
 def test_position_cap_counts_what_is_held():
     book = book_with("10000", A=(20, "2000"))  # equity 10000 + 20*100 = 12000; cap 25% = 3000
     prices = {"A": D("100")}
-    assert gate(Leg("A", "buy", 10, ""), book, prices, max_position_pct=D("25")).approved
-    refused = gate(Leg("A", "buy", 11, ""), book, prices, max_position_pct=D("25"))
+    flat = {"max_position_pct": D("25"), "buy_limit_buffer_pct": D("0")}
+    assert gate(Leg("A", "buy", 10, ""), book, prices, **flat).approved
+    refused = gate(Leg("A", "buy", 11, ""), book, prices, **flat)
     assert not refused.approved and "position cap" in refused.reason
+
+
+def test_position_cap_holds_at_the_worst_fill_the_limit():
+    # The BUY may fill up to its limit (price + 3 %): 29 * 103 = 2987 fits the 3000 cap,
+    # 30 * 103 = 3090 would not, though 30 * 100 = 3000 does at the last price.
+    book = book_with("10000", A=(20, "2000"))
+    prices = {"A": D("100")}
+    limits = {"max_position_pct": D("25"), "buy_limit_buffer_pct": D("3")}
+    assert gate(Leg("A", "buy", 9, ""), book, prices, **limits).approved
+    refused = gate(Leg("A", "buy", 10, ""), book, prices, **limits)
+    assert not refused.approved and "position cap" in refused.reason
+
+
+def test_sell_whose_proceeds_do_not_cover_the_fee_is_refused():
+    book = book_with("0", A=(1, "1"))  # no cash, one share worth 0.50
+    refused = gate(Leg("A", "sell", 1, ""), book, {"A": D("0.50")}, fee_per_trade=D("1"))
+    assert not refused.approved and "fee" in refused.reason
+    assert gate(Leg("A", "sell", 1, ""), book, {"A": D("2")}, fee_per_trade=D("1")).approved
+    rich = book_with("5", A=(1, "1"))  # the cash pays the fee
+    assert gate(Leg("A", "sell", 1, ""), rich, {"A": D("0.50")}, fee_per_trade=D("1")).approved
+
+
+def test_open_orders_reserve_cash_and_shares():
+    from mytrader.graph.risk import Reserved
+
+    book = book_with("1000", A=(5, "500"))
+    reserved = Reserved()
+    reserved.add("buy", "B", 9, D("103"), D("1"))  # 928 of the 1000 committed
+    reserved.add("sell", "A", 4, None, D("1"))
+    s = make_settings(max_position_pct=D("0"))
+    common = {"market_open": True, "tradable": True, "day": DAY, "reserved": reserved}
+    prices = {"A": D("100"), "B": D("100")}
+    buy = check_leg(Leg("B", "buy", 1, ""), book, prices, s, **common)
+    assert not buy.approved and "free cash is 72.00" in buy.reason
+    sell = check_leg(Leg("A", "sell", 2, ""), book, prices, s, **common)
+    assert not sell.approved and "holds 1 free" in sell.reason
+    assert check_leg(Leg("A", "sell", 1, ""), book, prices, s, **common).approved
 
 
 def test_daily_loss_limit_blocks_buys_not_sells():

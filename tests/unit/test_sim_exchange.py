@@ -64,6 +64,7 @@ def order(
         "side": side,
         "qty": 3,
         "limit_price": Decimal(limit) if limit else None,
+        "type": "limit" if limit else "market",
         "as_of": D2,
     }
     fields.update(kw)
@@ -225,11 +226,15 @@ def test_movers_skip_symbols_without_both_days(ex: SimulatedExchange) -> None:
 
 
 def test_fill_at_next_open_not_seen_close(ex: SimulatedExchange) -> None:
-    r = ex.submit_order(order())
-    assert r.status == "filled"
+    placed = ex.submit_order(order())
+    assert placed.status == "pending" and placed.filled_qty == 0  # accepted, not filled
+    assert ex.get_order("o1", D2) == placed  # nothing is known before the next bar
+    r = ex.get_order("o1", D3)
+    assert r is not None and r.status == "filled"
     assert r.filled_avg_price == Decimal("112.0000")  # D3 open, not D2's close of 110
     assert (r.filled_qty, r.filled_at, r.fee) == (3, D3, Decimal("0"))
     assert r.broker_order_id and r.account == "grok"
+    assert ex.get_order("o1", D5) == r  # the outcome never changes afterwards
 
 
 @pytest.mark.parametrize(
@@ -241,29 +246,106 @@ def test_fill_at_next_open_not_seen_close(ex: SimulatedExchange) -> None:
     ],
 )
 def test_limit_buy(ex: SimulatedExchange, limit: str, status: str, price: Decimal | None) -> None:
-    r = ex.submit_order(order(limit=limit))
-    assert r.status == status
+    assert ex.submit_order(order(limit=limit)).status == "pending"
+    r = ex.get_order("o1", D4)
+    assert r is not None and r.status == status
     assert r.filled_avg_price == price
     if status == "expired":
         assert r.filled_qty == 0 and r.filled_at is None and "not reached" in r.reason
 
 
 def test_sell_market_and_limit(ex: SimulatedExchange) -> None:
-    r = ex.submit_order(order("s1", side="sell"))
-    assert (r.status, r.filled_avg_price, r.filled_at) == ("filled", Decimal("112.0000"), D3)
-    r = ex.submit_order(order("s2", side="sell", limit="114"))  # high 115 reaches it
-    assert (r.status, r.filled_avg_price) == ("filled", Decimal("114"))
-    assert ex.submit_order(order("s3", side="sell", limit="116")).status == "expired"
+    ex.submit_order(order("s1", side="sell"))
+    r = ex.get_order("s1", D3)
+    assert r is not None and (r.status, r.filled_avg_price, r.filled_at) == (
+        "filled",
+        Decimal("112.0000"),
+        D3,
+    )
+    ex.submit_order(order("s2", side="sell", limit="114"))  # high 115 reaches it
+    r = ex.get_order("s2", D3)
+    assert r is not None and (r.status, r.filled_avg_price) == ("filled", Decimal("114"))
+    ex.submit_order(order("s3", side="sell", limit="116"))
+    assert ex.get_order("s3", D3).status == "expired"  # type: ignore[union-attr]
+
+
+def stop(cid: str, price: str, **kw: object) -> OrderRequest:
+    return order(cid, side="sell", type="stop", stop_price=Decimal(price), **kw)
+
+
+def test_gtc_stop_waits_for_its_bar_and_gaps_fill_at_the_open(ex: SimulatedExchange) -> None:
+    # AAA lows after D2: D3 108, D4 110, D5 110. A stop at 108.5 triggers on D3 at the stop.
+    ex.submit_order(stop("st1", "108.5", time_in_force="gtc"))
+    r = ex.get_order("st1", D3)
+    assert r is not None and (r.status, r.filled_avg_price) == ("filled", Decimal("108.5"))
+    # Placed on D3 (close 111), a stop at 111.5: D4 opens at 111, below it: a gap, at the open.
+    ex.submit_order(stop("st2", "111.5", time_in_force="gtc", as_of=D3))
+    r = ex.get_order("st2", D4)
+    assert r is not None and (r.status, r.filled_avg_price) == ("filled", Decimal("111.0000"))
+    # A stop never reached stays pending (gtc) across days; a day one expires.
+    ex.submit_order(stop("st3", "100", time_in_force="gtc"))
+    assert ex.get_order("st3", D5).status == "pending"  # type: ignore[union-attr]
+    ex.submit_order(stop("st4", "100"))
+    assert ex.get_order("st4", D5).status == "expired"  # type: ignore[union-attr]
+
+
+def test_oco_fills_on_the_first_trigger_and_assumes_the_stop_when_both(
+    ex: SimulatedExchange,
+) -> None:
+    def oco(cid: str, take: str, stop_at: str) -> OrderRequest:
+        return order(
+            cid,
+            side="sell",
+            type="limit",
+            order_class="oco",
+            limit_price=Decimal(take),
+            stop_price=Decimal(stop_at),
+            time_in_force="gtc",
+        )
+
+    ex.submit_order(oco("tp", "114", "90"))  # D3 high 115: the take-profit
+    assert ex.get_order("tp", D5).filled_avg_price == Decimal("114")  # type: ignore[union-attr]
+    ex.submit_order(oco("both", "114", "108.5"))  # D3 reaches both: the stop, pessimistic
+    assert ex.get_order("both", D5).filled_avg_price == Decimal("108.5")  # type: ignore[union-attr]
+    ex.submit_order(oco("gap", "105", "90"))  # D3 opens at 112, above the take-profit
+    assert ex.get_order("gap", D3).filled_avg_price == Decimal("112.0000")  # type: ignore[union-attr]
+    bad = ex.submit_order(order("bad", side="buy", type="limit", order_class="oco"))
+    assert bad.status == "rejected" and "OCO" in bad.reason
+
+
+def test_cancel_stops_later_fills_and_keeps_earlier_ones(ex: SimulatedExchange) -> None:
+    ex.submit_order(stop("c1", "100", time_in_force="gtc"))
+    canceled = ex.cancel_order("c1", D3)
+    assert canceled is not None and canceled.status == "canceled"
+    assert ex.get_order("c1", D5).status == "canceled"  # type: ignore[union-attr]
+    ex.submit_order(stop("c2", "108.5", time_in_force="gtc"))
+    late = ex.cancel_order("c2", D4)  # it filled on D3, before the cancel
+    assert late is not None and late.status == "filled"
+    assert ex.cancel_order("nope") is None
+
+
+def test_find_orders_by_prefix(ex: SimulatedExchange) -> None:
+    for cid in ("a-1-x", "a-1-y", "a-2-x", "b-1-x"):
+        ex.submit_order(order(cid))
+    found = ex.find_orders("a-1-", D3)
+    assert [o.client_order_id for o in found] == ["a-1-x", "a-1-y"]
+    assert all(o.status == "filled" for o in found)
+
+
+def test_clock_is_open_on_trading_days(ex: SimulatedExchange) -> None:
+    clock = ex.clock(D2)
+    assert clock.is_open and clock.timestamp == D2 and clock.next_open == D3
+    assert not ex.clock("2024-01-06").is_open  # a Saturday
 
 
 def test_rejected_when_history_ends_or_unknown(ex: SimulatedExchange) -> None:
     r = ex.submit_order(order("e1", as_of=D5))
-    assert r.status == "rejected" and r.reason == f"no bar after {D5}: history ends"
-    r = ex.submit_order(order("e2", symbol="CCC", as_of=D2))  # CCC's data stops at D2
-    assert r.status == "rejected" and "history ends" in r.reason
+    assert r.status == "expired" and "history ends" in r.reason
+    ex.submit_order(order("e2", symbol="CCC", as_of=D2))  # CCC's data stops at D2
+    r = ex.get_order("e2", D5)
+    assert r is not None and r.status == "expired" and "history ends" in r.reason
     r = ex.submit_order(order("e3", symbol="ZZZ"))
     assert r.status == "rejected" and "unknown symbol" in r.reason
-    assert ex.get_order("e3") is not None  # rejected ones are recorded too
 
 
 def test_duplicate_client_order_id(ex: SimulatedExchange) -> None:
@@ -272,9 +354,6 @@ def test_duplicate_client_order_id(ex: SimulatedExchange) -> None:
         ex.submit_order(order("dup", limit="1"))
     assert ex.get_order("dup") == first
     assert ex.get_order("never") is None
-    ex.submit_order(order("rej", as_of=D5))
-    with pytest.raises(DuplicateOrderError):
-        ex.submit_order(order("rej", as_of=D2))
 
 
 def test_broker_order_id_is_deterministic(tiny_csv: Path) -> None:
@@ -286,10 +365,11 @@ def test_broker_order_id_is_deterministic(tiny_csv: Path) -> None:
 def test_ledger_is_injected_and_stores_copies(tiny_csv: Path) -> None:
     ledger = InMemoryLedger()
     ex = SimulatedExchange(load_bars(tiny_csv), ledger=ledger, warmup_days=1)
-    r = ex.submit_order(order("x"))
-    r.realized_pnl = Decimal("5")  # the caller editing its result does not edit the record
+    ex.submit_order(order("x"))
     stored = ledger.get("x")
-    assert stored is not None and stored.realized_pnl is None
+    assert stored is not None
+    stored.canceled_as_of = D3  # the caller editing its copy does not edit the record
+    assert ledger.get("x").canceled_as_of is None  # type: ignore[union-attr]
     assert ledger.put(stored) is False and len(ledger) == 1
 
 

@@ -1,0 +1,103 @@
+"""Client order ids tied to what an order is, and placement that never doubles an order.
+
+An id is `{arena}-{cycle}-{account}-{purpose}-{symbol}-{side}`: the same leg of the same
+cycle always gets the same id, whatever other legs the cycle has (settings may change
+between a crash and the resume), and two different legs never share one. A broker
+remembers every id it was sent, so a resumed cycle finds what it placed before the
+crash; a stored order is adopted only when it is the same order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from mytrader.market.broker import Broker, DuplicateOrderError
+from mytrader.state.models import OrderRequest, OrderResult, Purpose
+
+log = logging.getLogger(__name__)
+
+MAX_ID = 48  # Alpaca accepts 128, but some of its docs and SDKs say 48: stay within both
+_ARENA_CHARS = 13
+_PURPOSE_CODE: dict[str, str] = {
+    "decision": "d",
+    "stop_loss": "sl",
+    "take_profit": "tp",
+    "protect": "p",
+}
+
+
+def _short(text: str, chars: int) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:chars]
+
+
+def arena_prefix(arena: str) -> str:
+    """The ids' first field: the arena key, hashed when long (ids must stay short)."""
+    return arena if len(arena) <= _ARENA_CHARS else "a" + _short(arena, _ARENA_CHARS - 1)
+
+
+def cycle_prefix(arena: str, cycle: int) -> str:
+    """The prefix of every order id of one cycle of one arena."""
+    return f"{arena_prefix(arena)}-{cycle}-"
+
+
+def order_id(arena: str, cycle: int, account: str, purpose: Purpose, symbol: str, side: str) -> str:
+    """The leg's id; the tail after the account is hashed if the whole would be too long,
+    so the account always stays readable (an order at the broker names its book)."""
+    head = f"{cycle_prefix(arena, cycle)}{account}-"
+    tail = f"{_PURPOSE_CODE[purpose]}-{symbol}-{side[0]}"
+    if len(head) + len(tail) > MAX_ID:
+        tail = _short(tail, max(8, MAX_ID - len(head)))
+    return head + tail
+
+
+def account_of(client_order_id: str) -> str:
+    """The book an order id belongs to (its third field)."""
+    parts = client_order_id.split("-")
+    return parts[2] if len(parts) > 2 else ""
+
+
+def mismatch(existing: OrderResult, request: OrderRequest) -> OrderResult:
+    """A leg whose id is taken by a different order: recorded, never substituted."""
+    reason = (
+        f"client order id {request.client_order_id} is taken by a different order "
+        f"({existing.side} {existing.qty} {existing.symbol} {existing.type}); "
+        f"this leg ({request.side} {request.qty} {request.symbol} {request.type}) was not sent"
+    )
+    return OrderResult(
+        # Never sent, so its id is only the key of its trades row, beside the stored order's.
+        client_order_id=f"{request.client_order_id}!mismatch",
+        account=request.account,
+        symbol=request.symbol,
+        side=request.side,
+        qty=request.qty,
+        status="rejected",
+        reason=reason,
+        type=request.type,
+        order_class=request.order_class,
+        purpose=request.purpose,
+        limit_price=request.limit_price,
+        stop_price=request.stop_price,
+    )
+
+
+def adopt(existing: OrderResult, request: OrderRequest) -> tuple[OrderResult, OrderResult | None]:
+    """The stored order if it is the order `request` describes; else the mismatch leg, and
+    the stored order as a stray (it is real at the broker: the caller keeps and books it)."""
+    if not existing.same_order(request):
+        log.error("order id %s: stored order differs", request.client_order_id)
+        return mismatch(existing, request), existing
+    log.info("order %s existed already: adopted", request.client_order_id)
+    return existing, None
+
+
+def place(broker: Broker, request: OrderRequest) -> tuple[OrderResult, OrderResult | None]:
+    """Submit once; if the id is known already (a rerun), adopt the stored order when it is
+    the same order. Returns the leg's result and a stray order (see `adopt`)."""
+    try:
+        return broker.submit_order(request), None
+    except DuplicateOrderError:
+        existing = broker.get_order(request.client_order_id, request.as_of)
+        if existing is None:
+            raise
+        return adopt(existing, request)
