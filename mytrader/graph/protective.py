@@ -23,11 +23,11 @@ import logging
 from decimal import Decimal
 
 from mytrader.config import Settings
-from mytrader.graph.orders import order_id, place
+from mytrader.graph.orders import adopt, order_id, place
 from mytrader.graph.risk import CENT, HUNDRED, Leg, Reserved, check_leg
 from mytrader.market.broker import Broker, BrokerError
 from mytrader.state import Book, OrderRequest, OrderResult
-from mytrader.state.models import PendingOrder
+from mytrader.state.models import PendingOrder, Purpose
 
 log = logging.getLogger(__name__)
 
@@ -88,36 +88,42 @@ def protect(
     cycle: int,
     book: Book,
     pending: list[PendingOrder],
+    this_cycle: list[OrderResult],
     prices: dict[str, Decimal],
     as_of: str,
     placed: dict[str, OrderResult],
 ) -> tuple[list[PendingOrder], list[OrderResult]]:
-    """Protect every held symbol of `book` that has no open sell: place (or replace) its
-    protective order. Returns the pending list (replaced orders canceled) and the new legs.
-    `placed` holds this cycle's orders found at the broker after a restart: adopted."""
+    """Protect every held symbol of `book` that has no working sell: place (or replace)
+    its protective order. Returns the pending list (replaced orders canceled) and the new
+    legs (the executor records them and keeps the open ones pending). `placed` holds this
+    cycle's orders found at the broker after a restart: they are adopted, never doubled."""
     if not (settings.stop_loss_pct or settings.take_profit_pct):
         return pending, []
     legs: list[OrderResult] = []
     account = book.account
+    working = [p.order for p in pending if p.order.purpose != "protect"] + [
+        o for o in this_cycle if o.is_open or o.filled_qty > 0
+    ]
     for symbol in sorted(book.positions):
         held = book.qty(symbol)
-        mine = [p for p in pending if p.order.account == account and p.order.symbol == symbol]
-        guards = protection_of(pending, account, symbol)
-        if any(p.order.is_open and p.order.side == "sell" for p in mine if p not in guards):
+        if any(
+            o.account == account and o.symbol == symbol and o.side == "sell" and o.is_open
+            for o in working
+        ):
             continue  # a sell is working: protect what is left once it is done
+        guards = protection_of(pending, account, symbol)
         if len(guards) == 1 and guards[0].order.qty - guards[0].booked_qty == held:
             continue  # protected already
         pending = cancel(broker, pending, guards, as_of)
         request = protective_request(arena, cycle, book, symbol, held, prices, settings, as_of)
         if request is None:
             continue
-        cid = request.client_order_id
-        existing = placed.pop(cid, None)
-        result = existing if existing is not None else submit(broker, settings, book, request,
-                                                              prices, pending)
-        legs.append(result)
-        if result.is_open or result.filled_qty > 0:
-            pending = [*pending, PendingOrder(order=result, cycle=cycle, as_of=as_of)]
+        existing = placed.pop(request.client_order_id, None)
+        if existing is not None:
+            result, stray = adopt(existing, request)
+        else:
+            result, stray = submit(broker, settings, book, request, prices, pending)
+        legs += [result] if stray is None else [result, stray]
     return pending, legs
 
 
@@ -137,10 +143,8 @@ def protective_request(
     tp, sl = levels(pos.avg_cost, settings)
     price = prices.get(symbol)
     common = {"account": book.account, "symbol": symbol, "side": "sell", "qty": qty}
-    if price is not None and (
-        (sl is not None and price <= sl) or (tp is not None and price >= tp)
-    ):
-        purpose = "stop_loss" if sl is not None and price <= sl else "take_profit"
+    if price is not None and ((sl is not None and price <= sl) or (tp is not None and price >= tp)):
+        purpose: Purpose = "stop_loss" if sl is not None and price <= sl else "take_profit"
         cid = order_id(arena, cycle, book.account, purpose, symbol, "sell")
         return OrderRequest(client_order_id=cid, **common, purpose=purpose, as_of=as_of)  # type: ignore[arg-type]
     cid = order_id(arena, cycle, book.account, "protect", symbol, "sell")
@@ -163,7 +167,7 @@ def submit(
     request: OrderRequest,
     prices: dict[str, Decimal],
     pending: list[PendingOrder],
-) -> OrderResult:
+) -> tuple[OrderResult, OrderResult | None]:
     """Through the same gate as every leg (tradable, market open, shares free)."""
     reserved = Reserved.of(
         (p for p in pending if p.order.account == book.account and p.order.is_open),
@@ -182,10 +186,10 @@ def submit(
     )
     base = request.model_dump(exclude={"as_of", "time_in_force"})
     if not gate.approved:
-        return OrderResult(**base, status="refused", reason=gate.reason)
+        return OrderResult(**base, status="refused", reason=gate.reason), None
     try:
-        result = place(broker, request)
+        result, stray = place(broker, request)
     except BrokerError as exc:
-        return OrderResult(**base, status="rejected", reason=f"broker: {exc}")
+        return OrderResult(**base, status="rejected", reason=f"broker: {exc}"), None
     reason = "protective order" if request.purpose == "protect" else f"{request.purpose} exit"
-    return result.model_copy(update={"reason": result.reason or reason})
+    return result.model_copy(update={"reason": result.reason or reason}), stray

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import requests
+from alpaca.common.enums import Sort
 from alpaca.common.exceptions import APIError
 from alpaca.common.rest import RESTClient
 from alpaca.data.enums import MostActivesBy
@@ -595,7 +596,7 @@ class AlpacaBroker:
         Alpaca has no prefix query, so the last days' orders are listed and filtered."""
         since = _ny(as_of) - timedelta(days=7) if as_of else None
         request = GetOrdersRequest(
-            status=QueryOrderStatus.ALL, limit=500, nested=True, after=since, direction="asc"
+            status=QueryOrderStatus.ALL, limit=500, nested=True, after=since, direction=Sort.ASC
         )
         found = self._trade(lambda: self.trading.get_orders(request), "orders")
         assert isinstance(found, list)

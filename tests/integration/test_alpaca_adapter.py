@@ -9,7 +9,9 @@ from decimal import Decimal
 
 import pytest
 
+from mytrader.graph.orders import place
 from mytrader.market.alpaca import AlpacaBroker, BrokerSetupError, BrokerUnavailable, open_alpaca
+from mytrader.market.broker import DuplicateOrderError
 from mytrader.market.sim import SimulatedExchange
 from mytrader.state.models import OrderRequest
 from tests.helpers import make_settings
@@ -38,6 +40,7 @@ def buy(cid: str, qty: int = 3, symbol: str = "AAPL", limit: str | None = None) 
         side="buy",
         qty=qty,
         limit_price=Decimal(limit) if limit else None,
+        type="limit" if limit else "market",
         as_of="2024-06-03",
     )
 
@@ -97,18 +100,17 @@ def test_every_request_has_a_timeout_and_a_hang_is_retried(server: AlpacaServer)
         Fault(422, method="POST", path="/v2/orders", after=True),  # duplicate, yet created
         Fault(504, method="POST", path="/v2/orders"),  # lost before Alpaca saw it
         Fault(429, method="POST", path="/v2/orders", reset_in=0.5),
-        Fault(422, method="POST", path="/v2/orders"),  # 'must be unique', never created
     ],
-    ids=["504-after", "500-after", "hang-after", "422-after", "504-before", "429", "422-before"],
+    ids=["504-after", "500-after", "hang-after", "422-after", "504-before", "429"],
 )
 def test_a_lost_answer_never_doubles_an_order(server: AlpacaServer, fault: Fault) -> None:
     broker = broker_for(server, timeout=0.5)
     server.inject(fault)
-    result = broker.submit_order(buy("a-grok-1-decision-AAPL-buy"))
-    assert result.status == "pending" and result.account == "grok"
+    result, stray = place(broker, buy("a-1-grok-d-AAPL-b"))
+    assert result.status == "pending" and result.account == "grok" and stray is None
     assert len(server.orders) == 1
     server.advance()
-    booked = broker.get_order("a-grok-1-decision-AAPL-buy")
+    booked = broker.get_order("a-1-grok-d-AAPL-b")
     assert booked is not None and booked.status == "filled" and booked.filled_qty == 3
     assert broker.positions() == {"AAPL": 3}
 
@@ -128,9 +130,13 @@ def test_alpaca_py_alone_would_double_the_order(server: AlpacaServer) -> None:
 
 def test_same_id_other_order_is_rejected_not_adopted(server: AlpacaServer) -> None:
     broker = broker_for(server)
-    broker.submit_order(buy("x-1", qty=3))
-    result = broker.submit_order(buy("x-1", qty=5))
-    assert result.status == "rejected" and "qty 3 != 5" in result.reason
+    broker.submit_order(buy("a-1-grok-d-AAPL-b", qty=3))
+    with pytest.raises(DuplicateOrderError):
+        broker.submit_order(buy("a-1-grok-d-AAPL-b", qty=5))
+    # The executor's placement records the mismatch and keeps the order that is there.
+    result, stray = place(broker, buy("a-1-grok-d-AAPL-b", qty=5))
+    assert result.status == "rejected" and "different order" in result.reason
+    assert stray is not None and stray.qty == 3
     assert len(server.orders) == 1
 
 

@@ -214,7 +214,11 @@ def test_setup_errors_exit_3_without_traceback(tmp_path: Path, case: str) -> Non
             assert result.returncode == 3, result.stdout + result.stderr
             assert "Traceback" not in result.stdout + result.stderr
             text = result.stdout + result.stderr
-            want = {"bad-key": "401", "live-url": "ALLOW_LIVE_TRADING", "unreachable": "unreachable"}
+            want = {
+                "bad-key": "401",
+                "live-url": "ALLOW_LIVE_TRADING",
+                "unreachable": "unreachable",
+            }
             assert want[case] in text
         # Nothing half-written: no cycle recorded, no checkpoint.
         home = tmp_path / "home"

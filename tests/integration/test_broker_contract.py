@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from mytrader.graph.orders import account_of
 from mytrader.market.alpaca import AlpacaBroker
 from mytrader.market.broker import Broker, DuplicateOrderError
 from mytrader.market.sim import SimulatedExchange
@@ -60,8 +61,13 @@ def market(request: pytest.FixtureRequest) -> Iterator[Market]:
 
 def order(m: Market, cid: str, side: str, qty: int, **kw: Any) -> OrderRequest:
     return OrderRequest(
-        client_order_id=cid, account="grok", symbol=kw.pop("symbol", "AAPL"), side=side,  # type: ignore[arg-type]
-        qty=qty, as_of=m.now, **kw,
+        client_order_id=cid,
+        account=account_of(cid),
+        symbol=kw.pop("symbol", "AAPL"),
+        side=side,  # type: ignore[arg-type]
+        qty=qty,
+        as_of=m.now,
+        **kw,
     )
 
 
@@ -69,8 +75,17 @@ def outcome(r: OrderResult | None) -> tuple[Any, ...]:
     """What both brokers must agree on (ids and timestamps' formats differ)."""
     assert r is not None
     return (
-        r.client_order_id, r.account, r.symbol, r.side, r.qty, r.status, r.type, r.order_class,
-        r.filled_qty, r.filled_avg_price, (r.filled_at or "")[:10],
+        r.client_order_id,
+        r.account,
+        r.symbol,
+        r.side,
+        r.qty,
+        r.status,
+        r.type,
+        r.order_class,
+        r.filled_qty,
+        r.filled_avg_price,
+        (r.filled_at or "")[:10],
     )
 
 
@@ -110,10 +125,16 @@ def oco_story(market: Market) -> list[tuple[Any, ...]]:
     assert price is not None
     oco = market.broker.submit_order(
         order(
-            market, "a-2-grok-p-AAPL-s", "sell", 4, type="limit", order_class="oco",
+            market,
+            "a-2-grok-p-AAPL-s",
+            "sell",
+            4,
+            type="limit",
+            order_class="oco",
             limit_price=(price * Decimal("1.03")).quantize(Decimal("0.01")),
             stop_price=(price * Decimal("0.98")).quantize(Decimal("0.01")),
-            time_in_force="gtc", purpose="protect",
+            time_in_force="gtc",
+            purpose="protect",
         )
     )
     story = [outcome(bought), outcome(oco)]
@@ -146,8 +167,16 @@ def test_cancel_stops_later_fills(market: Market) -> None:
     market.broker.submit_order(order(market, "a-1-grok-d-AAPL-b", "buy", 2))
     market.advance()
     stop = market.broker.submit_order(
-        order(market, "a-2-grok-p-AAPL-s", "sell", 2, type="stop",
-              stop_price=Decimal("1.00"), time_in_force="gtc", purpose="protect")
+        order(
+            market,
+            "a-2-grok-p-AAPL-s",
+            "sell",
+            2,
+            type="stop",
+            stop_price=Decimal("1.00"),
+            time_in_force="gtc",
+            purpose="protect",
+        )
     )
     assert stop.status == "pending"
     canceled = market.broker.cancel_order(stop.client_order_id, market.now)
@@ -168,8 +197,11 @@ def test_a_used_id_is_a_duplicate(market: Market) -> None:
 
 
 def test_find_orders_by_cycle_prefix(market: Market) -> None:
-    for cid, sym in (("a-1-grok-d-AAPL-b", "AAPL"), ("a-1-openai-d-MSFT-b", "MSFT"),
-                     ("a-2-grok-d-NVDA-b", "NVDA")):
+    for cid, sym in (
+        ("a-1-grok-d-AAPL-b", "AAPL"),
+        ("a-1-openai-d-MSFT-b", "MSFT"),
+        ("a-2-grok-d-NVDA-b", "NVDA"),
+    ):
         market.broker.submit_order(order(market, cid, "buy", 1, symbol=sym))
     found = market.broker.find_orders("a-1-", market.now)
     assert sorted(o.client_order_id for o in found) == ["a-1-grok-d-AAPL-b", "a-1-openai-d-MSFT-b"]
@@ -184,5 +216,3 @@ def test_clock_is_open_on_a_session(market: Market) -> None:
 def test_unknown_symbol_is_rejected(market: Market) -> None:
     result = market.broker.submit_order(order(market, "a-1-grok-d-QQQQ-b", "buy", 1, symbol="QQQQ"))
     assert result.status == "rejected" and result.reason
-
-
