@@ -156,8 +156,15 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
                     wanted = collaborative_size(wanted, book)
                 legs.append(wanted)
             pending = release(broker, pending, account, wanted, as_of)  # a SELL frees shares
+            pending, guards = protect(
+                broker, settings, arena, cycle, book, pending, wanted, prices, as_of, placed
+            )
+            orders += guards
             mine = (p for p in pending if p.order.account == account and p.order.is_open)
             reserved = Reserved.of(mine, fee)
+            for guard in guards:
+                if reaches_broker(guard):
+                    reserved.add(guard.side, guard.symbol, guard.qty, guard.limit_price, fee)
             for leg in legs:
                 cid = order_id(arena, cycle, account, leg.purpose, leg.symbol, leg.side)
                 existing = placed.pop(cid, None)
@@ -170,10 +177,6 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
                     reserved.add(result.side, result.symbol, result.qty, result.limit_price, fee)
                 if stray is not None:
                     strays[stray.client_order_id] = stray
-            pending, guards = protect(
-                broker, settings, arena, cycle, book, pending, orders, prices, as_of, placed
-            )
-            orders += guards
         for left in [*placed.values(), *strays.values()]:
             # At the broker under this cycle's ids but not one of its legs (the settings
             # changed between a crash and the resume, or the id holds a different order):

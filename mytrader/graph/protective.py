@@ -88,24 +88,27 @@ def protect(
     cycle: int,
     book: Book,
     pending: list[PendingOrder],
-    this_cycle: list[OrderResult],
+    decision: Leg | None,
     prices: dict[str, Decimal],
     as_of: str,
     placed: dict[str, OrderResult],
 ) -> tuple[list[PendingOrder], list[OrderResult]]:
-    """Protect every held symbol of `book` that has no working sell: place (or replace)
-    its protective order. Returns the pending list (replaced orders canceled) and the new
-    legs (the executor records them and keeps the open ones pending). `placed` holds this
-    cycle's orders found at the broker after a restart: they are adopted, never doubled."""
+    """Before the account's decision: protect every held symbol of `book` that no sell
+    works on (and the decision does not sell): place (or replace) its protective order.
+    Returns the pending list (replaced orders canceled) and the new legs (the executor
+    records them and keeps the open ones pending). `placed` holds this cycle's orders
+    found at the broker after a restart: they are adopted, never doubled."""
     if not (settings.stop_loss_pct or settings.take_profit_pct):
         return pending, []
     legs: list[OrderResult] = []
     account = book.account
     working = [p.order for p in pending if p.order.purpose != "protect"] + [
-        o for o in this_cycle if o.is_open or o.filled_qty > 0
+        o for o in placed.values() if o.purpose != "protect"
     ]
     for symbol in sorted(book.positions):
         held = book.qty(symbol)
+        if decision is not None and decision.side == "sell" and decision.symbol == symbol:
+            continue  # the decision sells it: protect what is left once that is done
         if any(
             o.account == account and o.symbol == symbol and o.side == "sell" and o.is_open
             for o in working
