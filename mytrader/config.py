@@ -18,6 +18,7 @@ ACCOUNTS: tuple[str, ...] = (*PERSONAS, COLLABORATIVE)
 
 
 _SECRET_FIELDS = {"alpaca_api_key", "alpaca_api_secret", "openrouter_api_key", "database_url"}
+_SECRET_FIELDS |= {f"{a}_alpaca_api_{k}" for a in ACCOUNTS for k in ("key", "secret")}
 
 
 class ConfigError(ValueError):
@@ -95,6 +96,25 @@ class Settings(BaseSettings):
     # always from a scan of the whole universe's snapshots ("scan").
     alpaca_screener: Literal["endpoints", "scan"] = "endpoints"
     alpaca_scan_chunk: int = 1000  # symbols per snapshot request of the scan
+    # Optional: a paper account of its own per book (the others trade the main account).
+    grok_alpaca_api_key: SecretStr | None = None
+    grok_alpaca_api_secret: SecretStr | None = None
+    deepseek_alpaca_api_key: SecretStr | None = None
+    deepseek_alpaca_api_secret: SecretStr | None = None
+    openai_alpaca_api_key: SecretStr | None = None
+    openai_alpaca_api_secret: SecretStr | None = None
+    collaborative_alpaca_api_key: SecretStr | None = None
+    collaborative_alpaca_api_secret: SecretStr | None = None
+
+    def account_keys(self) -> dict[str, tuple[str, str]]:
+        """Book -> (key, secret) of the books with an Alpaca account of their own."""
+        out = {}
+        for account in ACCOUNTS:
+            key = getattr(self, f"{account}_alpaca_api_key")
+            secret = getattr(self, f"{account}_alpaca_api_secret")
+            if key is not None and secret is not None and key.get_secret_value():
+                out[account] = (key.get_secret_value(), secret.get_secret_value())
+        return out
 
     @field_validator("alpaca_timeout_s")
     @classmethod

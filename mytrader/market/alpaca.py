@@ -68,6 +68,7 @@ from mytrader.graph.orders import account_of
 from mytrader.market.broker import (
     AssetInfo,
     Bar,
+    Broker,
     BrokerError,
     BrokerSetupError,
     DuplicateOrderError,
@@ -785,14 +786,29 @@ def iter_chunks(items: list[str], size: int) -> Iterator[list[str]]:
     yield from _chunks(items, size)
 
 
-def open_alpaca(settings: Settings) -> AlpacaBroker:
-    """The broker of the settings' keys, its account checked (keys, reachability)."""
+def open_alpaca(settings: Settings) -> Broker:
+    """The broker of the settings' keys, its account checked (keys, reachability). With
+    per-account keys (`GROK_ALPACA_API_KEY`...), each of those books trades its own
+    account and the rest trade the main one."""
+    from mytrader.market.accounts import AccountRouter
+
     key, secret = settings.alpaca_api_key, settings.alpaca_api_secret
     if key is None or secret is None or not key.get_secret_value():
         raise BrokerSetupError("BROKER=alpaca needs ALPACA_API_KEY and ALPACA_API_SECRET")
-    broker = AlpacaBroker(
-        key.get_secret_value(),
-        secret.get_secret_value(),
+    main = alpaca_for(settings, key.get_secret_value(), secret.get_secret_value())
+    main.account()  # fails here, with a clear message, on bad keys or no connection
+    own = {}
+    for account, (k, s) in settings.account_keys().items():
+        broker = alpaca_for(settings, k, s)
+        broker.account()
+        own[account] = broker
+    return AccountRouter(main, own) if own else main
+
+
+def alpaca_for(settings: Settings, key: str, secret: str) -> AlpacaBroker:
+    return AlpacaBroker(
+        key,
+        secret,
         base_url=settings.alpaca_base_url,
         data_url=settings.alpaca_data_url,
         feed=settings.alpaca_data_feed,
@@ -802,5 +818,3 @@ def open_alpaca(settings: Settings) -> AlpacaBroker:
         scan_chunk=settings.alpaca_scan_chunk,
         screener=settings.alpaca_screener,
     )
-    broker.account()  # fails here, with a clear message, on bad keys or no connection
-    return broker

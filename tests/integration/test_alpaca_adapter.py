@@ -198,3 +198,29 @@ def test_news_up_to_as_of_only(server: AlpacaServer) -> None:
     server.add_news("other", ["MSFT"], "2024-06-03T14:00:00Z")
     items = broker.news(["AAPL"], as_of, 10)
     assert [i.headline for i in items] == ["old"]
+
+
+def test_books_with_their_own_accounts(server: AlpacaServer) -> None:
+    """Per-account keys: grok's orders go to grok's account, the rest to the main one;
+    lookups follow the book named in the id; the reconciliation sums both accounts."""
+    from mytrader.market.accounts import AccountRouter
+    from mytrader.reconcile import Account
+
+    with AlpacaServer(start="2024-06-03", key="gk", secret="gs") as own:
+        grok = AlpacaBroker("gk", "gs", base_url=own.base_url, data_url=own.base_url)
+        router = AccountRouter(broker_for(server), {"grok": grok})
+        assert isinstance(router, Account)
+        as_of = router.next_session(None)
+        router.submit_order(buy("a-1-grok-d-AAPL-b", qty=2))
+        other = buy("a-1-openai-d-AAPL-b", qty=3).model_copy(update={"account": "openai"})
+        router.submit_order(other)
+        assert [o.client_order_id for o in own.orders.values()] == ["a-1-grok-d-AAPL-b"]
+        assert [o.client_order_id for o in server.orders.values()] == ["a-1-openai-d-AAPL-b"]
+        own.advance()
+        server.advance()
+        got = router.get_order("a-1-grok-d-AAPL-b", as_of)
+        assert got is not None and got.status == "filled"
+        assert router.positions() == {"AAPL": 5}
+        assert router.account_cash() == own.cash + server.cash
+        found = router.find_orders("a-1-", as_of)
+        assert {o.client_order_id for o in found} == {"a-1-grok-d-AAPL-b", "a-1-openai-d-AAPL-b"}
