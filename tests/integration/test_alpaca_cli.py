@@ -187,7 +187,7 @@ def test_every_fault_ends_reconciled(tmp_path: Path, fault: Fault | OrderScript)
             fault.times = 2
             srv.script_order(fault)
         env = alpaca_env(srv, tmp_path / "home")
-        run = run_cli(["run", "--cycles", "6", "--quiet"], env, tmp_path)
+        run = run_cli(["run", "--cycles", "4", "--quiet"], env, tmp_path)
         assert run.returncode == 0, run.stderr
         assert (fault.hits if isinstance(fault, Fault) else fault.hits) >= 1
         assert_no_doubles(srv)
