@@ -19,7 +19,7 @@ from mytrader.leaderboard import Standing, standings
 from mytrader.store.records import LogKind
 
 if TYPE_CHECKING:  # the graph stack is imported only by the commands that run it
-    from mytrader.runner import CycleSummary
+    from mytrader.runner import Arena, CycleSummary
     from mytrader.store.db import ArenaStore
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -71,14 +71,24 @@ def cycle_lines(summary: CycleSummary) -> list[str]:
 
 @app.command()
 def run(
-    cycles: Annotated[int, typer.Option(min=1, help="Cycles to run in this call.")] = 1,
+    cycles: Annotated[
+        int | None,
+        typer.Option(min=1, help="Cycles to run in this call (default 1; with --every: no limit)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="Only the leaderboard at the end.")] = False,
+    every: Annotated[
+        str | None,
+        typer.Option(help="Run unattended: one cycle per interval (1s, 15m, 1h) while open."),
+    ] = None,
 ) -> None:
     """Run cycles of the arena; each call continues where the last one ended."""
     settings = settings_or_exit()
     try:
         with reported_errors():
-            run_cycles(settings, cycles, quiet)
+            if every is None:
+                run_cycles(settings, cycles or 1, quiet)
+            else:
+                run_scheduled(settings, every, cycles, quiet)
     finally:  # the traces of a failed run are the ones a reader needs most
         flush_traces()
 
@@ -271,6 +281,58 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+
+
+# --- unattended: run --every, status ---
+
+
+def run_scheduled(settings: Settings, every: str, cycles: int | None, quiet: bool) -> None:
+    from mytrader.scheduler import parse_interval, run_every
+
+    try:
+        interval = parse_interval(every)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+    def show_cycle(summary: CycleSummary) -> None:
+        if not quiet:
+            for line in cycle_lines(summary):
+                console.print(line)
+
+    def finish(arena: Arena) -> None:
+        show_table(current_standings(arena.services.store, settings.arena_id))
+
+    run_every(
+        settings,
+        interval,
+        max_cycles=cycles,
+        quiet=quiet,
+        console=console,
+        show_cycle=show_cycle,
+        finish=finish,
+    )
+
+
+@app.command()
+def status(
+    every: Annotated[
+        str | None,
+        typer.Option(help="The arena's interval (default: the one its last run recorded)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """Last cycle, next one, broker clock, open orders, reconcile; exit 1 when unhealthy."""
+    from mytrader.status import run_status
+
+    settings = settings_or_exit()
+    with reported_errors():
+        try:
+            code = run_status(settings, every, as_json, console)
+        except ValueError as exc:  # a wrong --every
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 @app.command()

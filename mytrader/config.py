@@ -19,6 +19,7 @@ ACCOUNTS: tuple[str, ...] = (*PERSONAS, COLLABORATIVE)
 
 _SECRET_FIELDS = {"alpaca_api_key", "alpaca_api_secret", "openrouter_api_key", "database_url"}
 _SECRET_FIELDS |= {f"{a}_alpaca_api_{k}" for a in ACCOUNTS for k in ("key", "secret")}
+_SECRET_FIELDS |= {"x_bearer_token"}  # --- X search for Grok ---
 
 
 class ConfigError(ValueError):
@@ -135,6 +136,11 @@ class Settings(BaseSettings):
         if self.broker == "auto":
             return "alpaca" if self.alpaca_api_key and self.alpaca_api_secret else "sim"
         return self.broker
+
+    # --- X search for Grok ---
+    # X API v2 app bearer token: Grok gets the `search_x` tool when it is set.
+    x_bearer_token: SecretStr | None = None
+    x_api_base_url: str = "https://api.x.com"
 
     @field_validator("starting_cash")
     @classmethod

@@ -7,8 +7,12 @@ so no order is placed twice.
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -20,11 +24,15 @@ from mytrader.config import Settings
 from mytrader.graph.builder import GRAPH_NAME, build_builder
 from mytrader.graph.context import ArenaServices
 from mytrader.graph.orders import arena_prefix
+from mytrader.scheduler import iso_utc
 from mytrader.services import open_services
 from mytrader.state import AgentDecision, OrderResult, VoteResult
 from mytrader.state.models import PendingOrder
 from mytrader.store.checkpointer import delete_thread, open_checkpointer, prune_thread
+from mytrader.store.db import StoreError
 from mytrader.store.lock import arena_lock
+
+log = logging.getLogger(__name__)
 
 RECURSION_LIMIT = 50  # a cycle is 6 steps; a runaway loop should fail fast
 
@@ -46,6 +54,7 @@ class Arena:
         self.services = services
         self.checkpointer = checkpointer
         self.thread_id = services.settings.arena_id
+        self.interval_s: int | None = None  # set by the scheduler: kept in the heartbeats
         self.graph: CompiledStateGraph = build_builder(services).compile(
             checkpointer=checkpointer, name=GRAPH_NAME
         )
@@ -77,8 +86,37 @@ class Arena:
             "run_name": f"{GRAPH_NAME}.cycle",
             "metadata": {"arena": self.thread_id, "cycle": cycle, "resumed": pending},
         }
-        out = self.graph.invoke(None if pending else {}, config, durability="sync", **invoke_kwargs)
-        return summarize(out, resumed=pending)
+        store, t0 = self.services.store, time.monotonic()
+        beat = store.beat_start(self.thread_id, cycle, utc_now(), self.interval_s, os.getpid())
+        try:
+            out = self.graph.invoke(
+                None if pending else {}, config, durability="sync", **invoke_kwargs
+            )
+        except Exception as exc:  # recorded, then raised: the caller decides what follows
+            ms = round((time.monotonic() - t0) * 1000)
+            message = f"{type(exc).__name__}: {exc}"[:500]
+            try:
+                store.beat_end(
+                    beat,
+                    cycle=cycle,
+                    ended_at=utc_now(),
+                    duration_ms=ms,
+                    outcome="failed",
+                    message=message,
+                )
+            except StoreError:  # the database may be what failed: keep the cycle's error
+                log.exception("could not record the failed cycle's heartbeat")
+            raise
+        summary = summarize(out, resumed=pending)
+        store.beat_end(
+            beat,
+            cycle=summary.cycle,
+            ended_at=utc_now(),
+            duration_ms=round((time.monotonic() - t0) * 1000),
+            outcome="exhausted" if summary.status == "exhausted" else "ok",
+            message=summary.message,
+        )
+        return summary
 
     def prune(self) -> None:
         """Drop all but the latest checkpoint: history lives in the arena's tables."""
@@ -87,6 +125,10 @@ class Arena:
     def reset(self) -> None:
         delete_thread(self.checkpointer, self.thread_id)
         self.services.store.reset(self.thread_id, arena_prefix(self.thread_id) + "-")
+
+
+def utc_now() -> str:
+    return iso_utc(datetime.now(UTC))
 
 
 def summarize(values: dict[str, Any], *, resumed: bool = False) -> CycleSummary:

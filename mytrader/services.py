@@ -17,7 +17,7 @@ from mytrader.market.data import PriceHistory, load_bars
 from mytrader.market.sim import SimulatedExchange
 from mytrader.state.book import Book
 from mytrader.store.db import ArenaStore, StoreLedger
-from mytrader.tools import FileNews, tool_factory
+from mytrader.tools import FileNews, XSearch, tool_factory
 from mytrader.tools.news import NewsSource
 
 
@@ -65,7 +65,9 @@ def agent_tools(settings: Settings, broker: Broker) -> ToolFactory | None:
     news: NewsSource | None = FileNews(settings.news_path) if settings.news_path else None
     if news is None and isinstance(broker, NewsSource):  # Alpaca's news, up to as_of
         news = broker
-    make = tool_factory(broker, news)
+    token = settings.x_bearer_token
+    x = XSearch(token, settings.x_api_base_url) if token and token.get_secret_value() else None
+    make = tool_factory(broker, news, x)
 
     def tools(agent: str, as_of: str, book: Book) -> list[BaseTool]:
         return make(agent, as_of, book) if settings.llm_kind(agent) == "openrouter" else []

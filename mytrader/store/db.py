@@ -25,7 +25,16 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from mytrader.market.ledger import SimOrder
 from mytrader.state.models import OrderRequest, OrderResult, OrderStatus
-from mytrader.store.records import CycleRecord, LogKind, LogRow, Snapshot, TradeRow, Usage
+from mytrader.store.records import (
+    CycleRecord,
+    Heartbeat,
+    HeartbeatOutcome,
+    LogKind,
+    LogRow,
+    Snapshot,
+    TradeRow,
+    Usage,
+)
 from mytrader.store.schema import TABLES, TRADE_STATUSES, DialectName, added_columns, ddl
 
 if TYPE_CHECKING:
@@ -535,6 +544,69 @@ class ArenaStore:
             rows = tx.rows("SELECT MAX(cycle) AS last FROM cycles WHERE arena = ?", (arena,))
         last = rows[0]["last"] if rows else None
         return None if last is None else int(last)
+
+    # --- heartbeats (unattended runs) ---
+
+    def beat_start(
+        self, arena: str, cycle: int, started_at: str, interval_s: int | None, pid: int
+    ) -> int:
+        """A cycle attempt starts: its row, outcome 'running' until `beat_end`."""
+        with self._tx() as tx:
+            rows = tx.rows(
+                "INSERT INTO heartbeats (arena, cycle, started_at, outcome, interval_s, pid)"
+                " VALUES (?, ?, ?, 'running', ?, ?) RETURNING id",
+                (arena, cycle, started_at, interval_s, pid),
+            )
+        return int(rows[0]["id"])
+
+    def beat_end(
+        self,
+        beat_id: int,
+        *,
+        cycle: int,
+        ended_at: str,
+        duration_ms: int,
+        outcome: HeartbeatOutcome,
+        message: str = "",
+    ) -> None:
+        with self._tx() as tx:
+            tx.run(
+                "UPDATE heartbeats SET cycle = ?, ended_at = ?, duration_ms = ?, outcome = ?,"
+                " message = ? WHERE id = ?",
+                (cycle, ended_at, duration_ms, outcome, message, beat_id),
+            )
+
+    def beat_next(self, arena: str, next_at: str | None) -> None:
+        """The scheduler's plan for the next cycle, on the arena's latest heartbeat."""
+        with self._tx() as tx:
+            tx.run(
+                "UPDATE heartbeats SET next_at = ? WHERE id ="
+                " (SELECT MAX(id) FROM heartbeats WHERE arena = ?)",
+                (next_at, arena),
+            )
+
+    def heartbeats(self, arena: str, limit: int = 1) -> list[Heartbeat]:
+        """The arena's latest heartbeats, newest first."""
+        with self._tx(write=False) as tx:
+            rows = tx.rows(
+                "SELECT * FROM heartbeats WHERE arena = ? ORDER BY id DESC LIMIT ?",
+                (arena, limit),
+            )
+        return [Heartbeat.model_validate(r) for r in rows]
+
+    def last_recorded(self, arena: str) -> tuple[int, str, str] | None:
+        """(cycle, as_of, recorded_at) of the arena's last recorded cycle, by any runner
+        (the CLI or a LangGraph server)."""
+        with self._tx(write=False) as tx:
+            rows = tx.rows(
+                "SELECT cycle, as_of, recorded_at FROM cycles WHERE arena = ?"
+                " ORDER BY cycle DESC LIMIT 1",
+                (arena,),
+            )
+        if not rows:
+            return None
+        r = rows[0]
+        return int(r["cycle"]), str(r["as_of"]), str(r["recorded_at"])
 
     # the simulated exchange's order ledger
 

@@ -71,3 +71,23 @@ class TradeRow(OrderResult):
 class LogRow(LogEntry):
     arena: str
     cycle: int
+
+
+# --- heartbeats (unattended runs) ---
+HeartbeatOutcome = Literal["running", "ok", "exhausted", "failed"]
+
+
+class Heartbeat(BaseModel):
+    """One cycle attempt: when it started and ended, how long it took, how it ended."""
+
+    id: int
+    arena: str
+    cycle: int
+    started_at: str
+    ended_at: str | None = None
+    duration_ms: int | None = None
+    outcome: HeartbeatOutcome
+    message: str = ""
+    interval_s: int | None = None  # the scheduler's interval; None for a one-shot run
+    next_at: str | None = None  # when the scheduler plans the next cycle
+    pid: int | None = None

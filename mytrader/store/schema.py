@@ -22,6 +22,7 @@ TABLES: tuple[str, ...] = (
     "portfolio_snapshots",
     "llm_usage",
     "sim_orders",
+    "heartbeats",
 )
 
 _TYPES: dict[DialectName, dict[str, str]] = {
@@ -148,6 +149,26 @@ CREATE TABLE IF NOT EXISTS sim_orders (
     created_at {now}
 )"""
 
+# --- heartbeats (unattended runs) ---
+# One row per cycle attempt: a resumed cycle gets a second row, so an interrupted one
+# stays visible (outcome 'running' with no end). Times are ISO-8601 UTC text on both
+# backends; `next_at` is when the scheduler plans the next cycle (NULL: one-shot run).
+HEARTBEATS_DDL = """
+CREATE TABLE IF NOT EXISTS heartbeats (
+    id {id},
+    arena TEXT NOT NULL,
+    cycle {bigint} NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    duration_ms {bigint},
+    outcome TEXT NOT NULL CHECK (outcome IN ('running', 'ok', 'exhausted', 'failed')),
+    message TEXT NOT NULL DEFAULT '',
+    interval_s {bigint},
+    next_at TEXT,
+    pid {bigint}
+)"""
+HEARTBEATS_INDEX = "CREATE INDEX IF NOT EXISTS heartbeats_arena ON heartbeats (arena, id)"
+
 # The primary and unique keys above already serve "by arena" and "by arena, cycle";
 # these serve the per-account and per-agent filters.
 _INDEXES = (
@@ -184,4 +205,8 @@ def ddl(dialect: DialectName) -> list[str]:
     """The statements that create every table and index; each is idempotent."""
     types = _TYPES[dialect]
     tables = (_CYCLES, _TRADES, _AGENT_LOGS, _SNAPSHOTS, _USAGE, _SIM_ORDERS)
-    return [t.format(**types).strip() for t in tables] + list(_INDEXES)
+    return (
+        [t.format(**types).strip() for t in tables]
+        + list(_INDEXES)
+        + [HEARTBEATS_DDL.format(**types).strip(), HEARTBEATS_INDEX]
+    )

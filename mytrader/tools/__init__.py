@@ -18,19 +18,26 @@ from mytrader.tools.news import (
     published_by,
     select_news,
 )
+from mytrader.tools.x_search import XSearch, make_x_search_tool
 
 if TYPE_CHECKING:  # the graph package imports services, which import this package
     from mytrader.graph.context import ToolFactory
 
 TOOL_NAMES: tuple[str, ...] = ("get_quote", "get_bars", "get_my_book", "get_news", "get_asset")
+X_SEARCH_AGENT = "grok"  # the rumour trader; the only persona given search_x
 
 
-def tool_factory(broker: Broker, news: NewsSource | None = None) -> ToolFactory:
-    """(agent, as_of, book) -> that agent's tools for one turn; the agent name is unused
-    today (every persona gets the same tools) but kept for per-persona tool sets."""
+def tool_factory(
+    broker: Broker, news: NewsSource | None = None, x_search: XSearch | None = None
+) -> ToolFactory:
+    """(agent, as_of, book) -> that agent's tools for one turn: the market tools for
+    every persona, plus `search_x` for Grok when an X client is given."""
 
     def make(agent: str, as_of: str, book: Book) -> list[BaseTool]:
-        return make_agent_tools(broker, as_of=as_of, book=book, news=news)
+        tools = make_agent_tools(broker, as_of=as_of, book=book, news=news)
+        if x_search is not None and agent == X_SEARCH_AGENT:
+            tools.append(make_x_search_tool(x_search, as_of))
+        return tools
 
     return make
 
@@ -44,6 +51,7 @@ __all__ = [
     "NewsItem",
     "NewsSource",
     "NoNews",
+    "XSearch",
     "make_agent_tools",
     "published_by",
     "select_news",
