@@ -69,6 +69,8 @@ def test_run_three_cycles_then_reconcile(tmp_path: Path) -> None:
         assert rec.returncode == 0, rec.stdout + rec.stderr
         assert "reconciled" in rec.stdout
         assert_no_doubles(srv)
+        status = run_cli(["status"], env, tmp_path)
+        assert "books and broker agree" in status.stdout, status.stdout + status.stderr
         # A position changed behind the books' back: reconcile says so and exits 1.
         srv.positions["ZZTOP"] = (3, Decimal("30"))
         srv.cash -= 90
