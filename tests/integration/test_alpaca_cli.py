@@ -57,8 +57,10 @@ def assert_no_doubles(srv: AlpacaServer) -> None:
 
 
 def test_run_three_cycles_then_reconcile(tmp_path: Path) -> None:
-    with server() as srv:
-        env = alpaca_env(srv, tmp_path / "home")
+    key, secret = "PKSECRETKEY42", "alpaca-secret-value-77"
+    with AlpacaServer(cash=STARTING * 4, tick_on_clock=True, key=key, secret=secret) as srv:
+        env = {**alpaca_env(srv, tmp_path / "home"), "ALPACA_API_KEY": key}
+        env["ALPACA_API_SECRET"] = secret
         run = run_cli(["run", "--cycles", "3"], env, tmp_path)
         assert run.returncode == 0, run.stderr
         assert "trading on: alpaca paper account PA1LOCAL0001" in run.stdout
@@ -71,6 +73,13 @@ def test_run_three_cycles_then_reconcile(tmp_path: Path) -> None:
         assert_no_doubles(srv)
         status = run_cli(["status"], env, tmp_path)
         assert "books and broker agree" in status.stdout, status.stdout + status.stderr
+        # The keys are in no output, table or checkpoint.
+        for text in (run.stdout + run.stderr, rec.stdout, status.stdout):
+            assert key not in text and secret not in text
+        for path in (tmp_path / "home").rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                assert key.encode() not in data and secret.encode() not in data, path
         # A position changed behind the books' back: reconcile says so and exits 1.
         srv.positions["ZZTOP"] = (3, Decimal("30"))
         srv.cash -= 90
