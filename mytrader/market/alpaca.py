@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -93,6 +93,7 @@ DATA_URL = "https://data.alpaca.markets"
 _MAX_RESET_WAIT = 65.0  # a 429's reset is at most a minute away
 _READ_ATTEMPTS = 4
 _SUBMIT_ATTEMPTS = 3
+_CANCEL_POLLS = 10
 
 T = TypeVar("T")
 C = TypeVar("C", bound=RESTClient)
@@ -589,7 +590,13 @@ class AlpacaBroker:
             except BrokerError as exc:
                 if "422" not in str(exc):  # 422: it filled or closed meanwhile
                     raise
-            raw = self._lookup(client_order_id) or raw
+            # A cancel is asynchronous at Alpaca (pending_cancel first): wait for the end,
+            # so the shares are free for the SELL that follows.
+            for _ in range(_CANCEL_POLLS):
+                raw = self._lookup(client_order_id) or raw
+                if raw["status"] not in ("pending_cancel", "new", "accepted", "held"):
+                    break
+                time.sleep(0.2)
         return self._result(raw)
 
     def find_orders(self, prefix: str, as_of: str | None = None) -> list[OrderResult]:
@@ -780,10 +787,6 @@ def rank_movers(rows: list[Row], top: int) -> Movers:
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def iter_chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    yield from _chunks(items, size)
 
 
 def open_alpaca(settings: Settings) -> Broker:
