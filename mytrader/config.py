@@ -5,13 +5,15 @@ Nothing here runs at import time: call `load_settings()` where settings are need
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The seed's roster: the default of ROSTER (settings.personas is the roster in use).
 PERSONAS: tuple[str, ...] = ("grok", "deepseek", "openai")
 COLLABORATIVE = "collaborative"
 ACCOUNTS: tuple[str, ...] = (*PERSONAS, COLLABORATIVE)
@@ -20,6 +22,35 @@ ACCOUNTS: tuple[str, ...] = (*PERSONAS, COLLABORATIVE)
 _SECRET_FIELDS = {"alpaca_api_key", "alpaca_api_secret", "openrouter_api_key", "database_url"}
 _SECRET_FIELDS |= {f"{a}_alpaca_api_{k}" for a in ACCOUNTS for k in ("key", "secret")}
 _SECRET_FIELDS |= {"x_bearer_token"}  # --- X search for Grok ---
+
+
+_PERSONA_NAME = re.compile(r"[a-z][a-z0-9_]{0,15}")
+
+
+def _parse_pairs(value: str) -> dict[str, str]:
+    """ "a=x,b=y" -> {"a": "x", "b": "y"}; names lower-cased, each at most once."""
+    pairs: dict[str, str] = {}
+    for item in (i.strip() for i in value.split(",")):
+        if not item:
+            continue
+        name, sep, val = (p.strip() for p in item.partition("="))
+        if not sep or not name or not val:
+            raise ValueError(f"{item!r} is not name=value (e.g. qwen=qwen/qwen3-235b-a22b)")
+        if name.lower() in pairs:
+            raise ValueError(f"{name.lower()} is given twice")
+        pairs[name.lower()] = val
+    return pairs
+
+
+def persona_prompt_path(persona: str, personas_dir: Path | None) -> Path | None:
+    """The persona's prompt file: the user's folder first, then the packaged prompts."""
+    filename = f"persona_{persona}.md"
+    if personas_dir is not None and (personas_dir / filename).is_file():
+        return personas_dir / filename
+    # The packaged texts are files beside this module (importing mytrader.prompts here
+    # would pull in langchain for every command).
+    packaged = Path(__file__).parent / "prompts" / filename
+    return packaged if packaged.is_file() else None
 
 
 class ConfigError(ValueError):
@@ -222,18 +253,109 @@ class Settings(BaseSettings):
             raise ValueError("must be symbols separated by commas, e.g. AAPL,MRNA")
         return ",".join(symbols)
 
+    # --- roster ---
+    # The personas, in order; each needs persona_<name>.md in PERSONAS_DIR or in the
+    # packaged prompts. Beyond the seed three, each needs a model id in PERSONA_MODELS.
+    roster: str = ",".join(PERSONAS)
+    personas_dir: Path | None = None
+    # "name=model id" pairs, e.g. "qwen=qwen/qwen3-235b-a22b"; they win over <NAME>_MODEL.
+    persona_models: str = ""
+    # "name=house|openrouter|auto" pairs; they win over <NAME>_LLM (default auto).
+    persona_llms: str = ""
+
+    # --- vote ---
+    # Weighted vote: trailing returns over this many cycles; an agent "clearly" beats
+    # another when its trailing return is at least vote_edge_pct points higher.
+    vote_window: int = 20
+    vote_edge_pct: Decimal = Decimal("1")
+
+    @field_validator("roster")
+    @classmethod
+    def _roster(cls, v: str) -> str:
+        names = [n.strip().lower() for n in v.split(",") if n.strip()]
+        if not names:
+            raise ValueError("must name at least one persona, e.g. grok,deepseek,openai")
+        for name in names:
+            if not _PERSONA_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a persona name (a-z, 0-9, '_', 1-16)")
+            if name == COLLABORATIVE:
+                raise ValueError(f"{name!r} is the vote's account, not a persona")
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate persona {', '.join(dupes)}")
+        return ",".join(names)
+
+    @field_validator("persona_models", "persona_llms")
+    @classmethod
+    def _pairs(cls, v: str) -> str:
+        _parse_pairs(v)
+        return v
+
+    @field_validator("vote_window")
+    @classmethod
+    def _window(cls, v: int) -> int:
+        if v < 2:
+            raise ValueError("must be at least 2 cycles")
+        return v
+
+    @field_validator("vote_edge_pct")
+    @classmethod
+    def _edge(cls, v: Decimal) -> Decimal:
+        if v < 0:
+            raise ValueError("must be 0 or more percentage points")
+        return v
+
+    @model_validator(mode="after")
+    def _roster_complete(self) -> Settings:
+        """Every persona has a prompt file and a model; no pair names a stranger."""
+        roster = self.personas
+        models, llms = _parse_pairs(self.persona_models), _parse_pairs(self.persona_llms)
+        for setting, pairs in (("PERSONA_MODELS", models), ("PERSONA_LLMS", llms)):
+            strangers = sorted(set(pairs) - set(roster))
+            if strangers:
+                raise ValueError(f"{setting}: {', '.join(strangers)} not in ROSTER ({self.roster})")
+        for name, kind in llms.items():
+            if kind not in ("auto", "house", "openrouter"):
+                raise ValueError(f"PERSONA_LLMS: {name}={kind} must be house, openrouter or auto")
+        if self.personas_dir is not None and not self.personas_dir.is_dir():
+            raise ValueError(f"PERSONAS_DIR: {self.personas_dir} is not a folder")
+        for name in roster:
+            if persona_prompt_path(name, self.personas_dir) is None:
+                where = self.personas_dir or "a folder and set PERSONAS_DIR to it"
+                raise ValueError(
+                    f"ROSTER: no prompt file for persona {name!r}: add persona_{name}.md to {where}"
+                )
+            if name not in models and name not in PERSONAS:
+                raise ValueError(
+                    f"PERSONA_MODELS: no model id for persona {name!r} (e.g. {name}=vendor/model)"
+                )
+        return self
+
+    @property
+    def personas(self) -> tuple[str, ...]:
+        return tuple(n for n in self.roster.split(",") if n)
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        return (*self.personas, COLLABORATIVE)
+
     @property
     def watchlist_symbols(self) -> list[str]:
         return [s for s in self.watchlist.split(",") if s]
 
     def model_for(self, persona: str) -> str:
-        return str(getattr(self, f"{persona}_model"))
+        models = _parse_pairs(self.persona_models)
+        if persona in models:
+            return models[persona]
+        return str(getattr(self, f"{persona}_model", persona))
 
     def llm_kind(self, persona: str) -> Literal["house", "openrouter"]:
-        kind = getattr(self, f"{persona}_llm")
+        kind = _parse_pairs(self.persona_llms).get(persona) or getattr(
+            self, f"{persona}_llm", "auto"
+        )
         if kind == "auto":
             return "openrouter" if self.openrouter_api_key else "house"
-        return kind
+        return "house" if kind == "house" else "openrouter"
 
     @property
     def postgres_url(self) -> str | None:
@@ -250,6 +372,9 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"])
+            if not name:  # a check across settings: its message names them
+                problems.append(str(err["msg"]).removeprefix("Value error, "))
+                continue
             # Never echo a secret back: only non-secret values are shown.
             shown = "" if name in _SECRET_FIELDS else f" (got {err.get('input')!r})"
             problems.append(f"{name.upper()}: {err['msg']}{shown}")

@@ -9,7 +9,7 @@ from pathlib import Path
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
-from mytrader.config import PERSONAS, Settings
+from mytrader.config import Settings
 from mytrader.graph.context import ArenaServices, ToolFactory
 from mytrader.llm.factory import build_models, model_id
 from mytrader.market.broker import Broker
@@ -53,7 +53,7 @@ def open_services(
         broker=broker,
         models=models or build_models(settings),
         store=store,
-        model_ids={p: model_id(settings, p) for p in PERSONAS},
+        model_ids={p: model_id(settings, p) for p in settings.personas},
         tools=agent_tools(settings, broker),
     )
 

@@ -1,8 +1,10 @@
-"""agent: one persona's turn. Critique when due, then analyze and decide.
+"""agent: one persona's turn: analyze and decide (its critique, when due, ran just before
+in the `critique` node and arrives in the task).
 
 Runs once per persona in parallel (Send). The model proposes; code validates: an
 invalid answer gets one repair turn, then becomes a HOLD with the reason recorded.
-A failing model (timeout, HTTP error, garbage) never fails the cycle.
+A failing model (timeout, HTTP error, garbage) never fails the cycle, and every call's
+usage is kept, whatever fails after it.
 """
 
 from __future__ import annotations
@@ -19,16 +21,20 @@ from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
 
+from mytrader.config import Settings
 from mytrader.graph.context import ArenaServices
-from mytrader.llm.parsing import DecisionParseError, parse_decision, strip_thinking
-from mytrader.prompts import (
-    critique_messages,
-    critique_payload,
-    decision_messages,
-    decision_payload,
-    repair_message,
+from mytrader.llm.parsing import DecisionParseError, parse_decision
+from mytrader.llm.stances import default_stances, parse_stances
+from mytrader.prompts import decision_messages, decision_payload, repair_message
+from mytrader.state import (
+    AgentDecision,
+    AgentTask,
+    Book,
+    CritiqueNote,
+    Decision,
+    MarketView,
+    Stance,
 )
-from mytrader.state import AgentDecision, AgentTask, Book, CritiqueNote, Decision, MarketView
 from mytrader.store.records import LogEntry, Usage
 
 log = logging.getLogger(__name__)
@@ -37,8 +43,9 @@ log = logging.getLogger(__name__)
 class UsageMeter:
     """Adds up tokens and dollars of every model answer in one agent turn."""
 
-    def __init__(self, agent: str, model: str) -> None:
-        self.usage = Usage(agent=agent, model=model)
+    def __init__(self, agent: str, model: str, start: Usage | None = None) -> None:
+        # `start`: what the turn's earlier calls used (its critique, in the critique node)
+        self.usage = start.model_copy() if start else Usage(agent=agent, model=model)
 
     def add(self, message: BaseMessage) -> None:
         self.usage.calls += 1
@@ -73,6 +80,43 @@ def call_config(agent: str, step: str, model_id: str, cycle: int) -> RunnableCon
 TOOL_LOG_CHARS = 500  # a tool result in agent_logs is cut here; the model got it whole
 
 
+def over_budget(settings: Settings, agent: str, spent_today: Decimal) -> str | None:
+    """Why the agent may not call its model today (None: it may)."""
+    budget = settings.llm_daily_budget_usd
+    if settings.llm_kind(agent) == "house":
+        return None  # a house model costs nothing: no budget to exhaust
+    if budget is not None and spent_today >= budget:
+        return f"daily LLM budget reached: spent ${spent_today} of ${budget}"
+    return None
+
+
+def start_usage(task: AgentTask) -> Usage | None:
+    given = task.get("usage")
+    return Usage.model_validate(given) if given else None
+
+
+def bound_quantity(decision: Decision, affordable: dict[str, int], book: Book) -> Decision:
+    """A BUY at most what the book can afford of it, a SELL at most what it holds: the
+    model's number never reaches the state unbounded (a HOLD when nothing is left)."""
+    if decision.decision == "HOLD" or decision.symbol is None:
+        return decision
+    most = (
+        affordable.get(decision.symbol, 0)
+        if decision.decision == "BUY"
+        else book.qty(decision.symbol)
+    )
+    if decision.quantity <= most:
+        return decision
+    if most < 1:
+        what = "afford" if decision.decision == "BUY" else "sell"
+        return Decision.hold(
+            f"HOLD because {decision.decision} {decision.quantity} {decision.symbol}: "
+            f"cannot {what} a single share"
+        )
+    note = f" [quantity {decision.quantity} cut to {most}, the most the book allows]"
+    return decision.model_copy(update={"quantity": most, "reasoning": decision.reasoning + note})
+
+
 def tool_error(message: str) -> str:
     """A tool result the model can read, in the tools' own error format."""
     return json.dumps({"error": message})
@@ -97,38 +141,11 @@ class AgentTurn:
             factory(self.agent, task["as_of"], self.book) if factory else []
         )
         self.logs: list[LogEntry] = []
-        self.meter = UsageMeter(self.agent, self.model_id)
+        self.meter = UsageMeter(self.agent, self.model_id, start_usage(task))
         self.spent_today = Decimal(task.get("spent_today") or "0")
 
     def _log(self, kind: str, content: str) -> None:
         self.logs.append(LogEntry(agent=self.agent, kind=kind, content=content))  # type: ignore[arg-type]
-
-    def critique_due(self) -> bool:
-        done = self.critique.trades_at if self.critique else 0
-        return self.book.trades - done >= self.settings.critique_interval
-
-    def run_critique(self) -> CritiqueNote | None:
-        done = self.critique.trades_at if self.critique else 0
-        payload = critique_payload(
-            agent=self.agent,
-            cycle=self.cycle,
-            view=self.view,
-            book=self.book,
-            critique=self.critique,
-            trades_since=self.book.trades - done,
-        )
-        messages = critique_messages(payload, self.agent)
-        try:
-            answer = self.model.invoke(
-                messages, config=call_config(self.agent, "critique", self.model_id, self.cycle)
-            )
-        except Exception as exc:  # a failed critique keeps the old one; the turn goes on
-            self._log("CRITIQUE", f"critique failed: {type(exc).__name__}: {exc}")
-            return None
-        self.meter.add(answer)
-        text = strip_thinking(text_of(answer)).strip() or "(empty critique)"
-        self._log("CRITIQUE", text)
-        return CritiqueNote(text=text, cycle=self.cycle, trades_at=self.book.trades)
 
     def ask(self, messages: list[BaseMessage]) -> tuple[AIMessage | None, list[BaseMessage]]:
         """The model's final answer after at most max_tool_rounds of tool calls (None when
@@ -185,8 +202,9 @@ class AgentTurn:
             # max_buy_qty must pass the risk gate, which checks cash at the BUY limit price
             buy_limit_buffer_pct=self.settings.buy_limit_buffer_pct,
         )
-        messages = decision_messages(payload, self.agent)
+        messages = decision_messages(payload, self.agent, self.settings.personas_dir)
         allowed = set(self.view.symbols) | set(self.book.positions)
+        affordable: dict[str, int] = payload["max_buy_qty"]
         error, raw = "", ""
         for attempt in range(2):  # the answer, then one repair turn
             try:
@@ -200,14 +218,22 @@ class AgentTurn:
             raw = text_of(answer)
             self._log("THOUGHT", raw)
             try:
-                decision = parse_decision(raw, allowed)
-                return AgentDecision(
-                    agent=self.agent, decision=decision, model=self.model_id, raw=raw
-                )
-            except DecisionParseError as exc:
-                error = f"invalid answer{' after repair' if attempt else ''}: {exc}"
+                # TODO(harden-input): pass max_qty= to parse_decision once it has it; the
+                # bound below is per symbol, which a single max_qty cannot express anyway.
+                decision = bound_quantity(parse_decision(raw, allowed), affordable, self.book)
+            except Exception as exc:  # any failure to read the answer gets the repair turn
+                why = str(exc) if isinstance(exc, DecisionParseError) else repr(exc)
+                error = f"invalid answer{' after repair' if attempt else ''}: {why}"
                 # the repair turn keeps the tool exchange that led to the answer
-                messages = [*sent, answer, repair_message(str(exc))]
+                messages = [*sent, answer, repair_message(why)]
+                continue
+            return AgentDecision(
+                agent=self.agent,
+                decision=decision,
+                stances=self.stances(raw, decision),
+                model=self.model_id,
+                raw=raw,
+            )
         return AgentDecision(
             agent=self.agent,
             decision=Decision.hold(f"HOLD because {error}"),
@@ -216,69 +242,67 @@ class AgentTurn:
             raw=raw,
         )
 
-    def over_budget(self) -> str | None:
-        budget = self.settings.llm_daily_budget_usd
-        if self.settings.llm_kind(self.agent) == "house":
-            return None  # a house model costs nothing: no budget to exhaust
-        if budget is not None and self.spent_today >= budget:
-            return f"daily LLM budget reached: spent ${self.spent_today} of ${budget}"
-        return None
+    def stances(self, raw: str, decision: Decision) -> dict[str, Stance]:
+        """The answer's stances; whatever is wrong with them, never the decision's problem."""
+        try:
+            return parse_stances(raw, decision, self.view.symbols)
+        except Exception as exc:
+            self._log("THOUGHT", f"stances ignored: {exc!r}")
+            return default_stances(decision, self.view.symbols)
 
     def run(self) -> dict[str, Any]:
-        critique = self.critique
-        update: dict[str, Any] = {}
-        stop = self.over_budget()
+        stop = over_budget(self.settings, self.agent, self.spent_today)
         if stop is not None:
             result = AgentDecision(
                 agent=self.agent, decision=Decision.hold(stop), error=stop, model=self.model_id
             )
-            self._log("DECISION", result.model_dump_json(exclude={"raw"}))
-            return {
-                "decisions": {self.agent: result.model_dump(mode="json")},
-                "logs": [e.model_dump(mode="json") for e in self.logs],
-            }
-        if self.critique_due():
-            fresh = self.run_critique()
-            if fresh is not None:
-                critique = fresh
-                update["critiques"] = {self.agent: fresh.model_dump(mode="json")}
-        result = self.decide(critique)
+        else:
+            result = self.decide(self.critique)
         self._log("DECISION", result.model_dump_json(exclude={"raw"}))
         return {
-            **update,
             "decisions": {self.agent: result.model_dump(mode="json")},
             "logs": [e.model_dump(mode="json") for e in self.logs],
             "usage": {self.agent: self.meter.usage.model_dump(mode="json")},
         }
 
 
-def failed_turn(services: ArenaServices, task: AgentTask, exc: Exception) -> dict[str, Any]:
+def failed_turn(
+    services: ArenaServices, task: AgentTask, exc: Exception, turn: AgentTurn | None = None
+) -> dict[str, Any]:
     """The HOLD of a turn that broke outside the model calls (a bug, a broken tool factory):
-    one agent's failure never fails the cycle."""
+    one agent's failure never fails the cycle, and what its calls used is still recorded
+    (the turn's meter, or the critique's usage when the turn broke before any call)."""
     agent = task["agent"]
     error = f"agent turn failed: {type(exc).__name__}: {exc}"
+    model = services.model_ids.get(agent, agent)
     result = AgentDecision(
-        agent=agent,
-        decision=Decision.hold(f"HOLD because {error}"),
-        error=error,
-        model=services.model_ids.get(agent, agent),
+        agent=agent, decision=Decision.hold(f"HOLD because {error}"), error=error, model=model
     )
-    entry = LogEntry(agent=agent, kind="DECISION", content=result.model_dump_json(exclude={"raw"}))
-    return {
+    logs = list(turn.logs) if turn else []
+    logs.append(
+        LogEntry(agent=agent, kind="DECISION", content=result.model_dump_json(exclude={"raw"}))
+    )
+    usage = turn.meter.usage if turn else start_usage(task)
+    update: dict[str, Any] = {
         "decisions": {agent: result.model_dump(mode="json")},
-        "logs": [entry.model_dump(mode="json")],
+        "logs": [e.model_dump(mode="json") for e in logs],
     }
+    if usage is not None:
+        update["usage"] = {agent: usage.model_dump(mode="json")}
+    return update
 
 
 def make_agent(services: ArenaServices) -> Callable[[AgentTask], dict[str, Any]]:
     def run_turn(task: AgentTask) -> dict[str, Any]:
+        turn: AgentTurn | None = None
         try:
-            return AgentTurn(services, task).run()
+            turn = AgentTurn(services, task)
+            return turn.run()
         except GraphBubbleUp:  # interrupts and the like are LangGraph's control flow
             raise
         except Exception as exc:
             log.exception("agent %s: turn failed", task["agent"])
-            return failed_turn(services, task, exc)
+            return failed_turn(services, task, exc, turn)
 
     # All three branches are the node `agent`; a run named after the persona inside it
     # lets a trace reader find `grok` at a glance.

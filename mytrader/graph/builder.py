@@ -1,6 +1,14 @@
 """The arena's cycle as one LangGraph state machine.
 
-START -> screener -> agent x3 (Send, in parallel) -> vote -> executor -> record -> END
+START -> screener -> critique (personas due one) -> agent (every persona) -> vote
+      -> executor -> record -> END
+
+The screener fans out with Send, one branch per persona. When no critique is due, every
+persona goes straight to `agent`. When one is due, every persona goes to `critique`: a
+due persona critiques itself there and is handed on to `agent` with its fresh note; the
+others pass through without a call. So all decisions are taken in one step and `vote`
+runs once, after all of them (LangGraph joins the parallel branches of one step; a
+branch that decided a step later would trigger the vote twice).
 """
 
 from __future__ import annotations
@@ -8,9 +16,9 @@ from __future__ import annotations
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
-from mytrader.config import PERSONAS
 from mytrader.graph.agent import make_agent
 from mytrader.graph.context import ArenaServices
+from mytrader.graph.critique import make_critique, task_due
 from mytrader.graph.executor import make_executor
 from mytrader.graph.record import make_record, spent_on
 from mytrader.graph.screener import make_screener
@@ -20,15 +28,16 @@ from mytrader.state import AgentTask, ArenaInput, ArenaState
 GRAPH_NAME = "mytrader"
 
 
-def fan_out(state: ArenaState) -> list[Send] | str:
-    """One Send per persona with plain data only (the payload is checkpointed)."""
-    if state.get("status") != "trading":
-        return END
-    books, critiques = state["books"], state.get("critiques") or {}
-    spend, day = state.get("spend") or {}, (state["as_of"] or "")[:10]
-    return [
-        Send(
-            "agent",
+def make_fan_out(services: ArenaServices):  # type: ignore[no-untyped-def]
+    settings = services.settings
+
+    def fan_out(state: ArenaState) -> list[Send] | str:
+        """One Send per persona with plain data only (the payload is checkpointed)."""
+        if state.get("status") != "trading":
+            return END
+        books, critiques = state["books"], state.get("critiques") or {}
+        spend, day = state.get("spend") or {}, (state["as_of"] or "")[:10]
+        tasks = [
             AgentTask(
                 agent=persona,
                 cycle=state["cycle"],
@@ -37,10 +46,13 @@ def fan_out(state: ArenaState) -> list[Send] | str:
                 book=books[persona],
                 critique=critiques.get(persona),
                 spent_today=spent_on(spend.get(persona), day),
-            ),
-        )
-        for persona in PERSONAS
-    ]
+            )
+            for persona in settings.personas
+        ]
+        first = "critique" if any(task_due(t, settings) for t in tasks) else "agent"
+        return [Send(first, t) for t in tasks]
+
+    return fan_out
 
 
 def build_builder(services: ArenaServices) -> StateGraph:
@@ -48,12 +60,14 @@ def build_builder(services: ArenaServices) -> StateGraph:
     builder = StateGraph(ArenaState, input_schema=ArenaInput)
     # mypy cannot match closures to langgraph's node protocols; they are plain callables.
     builder.add_node("screener", make_screener(services))  # type: ignore[call-overload]
+    # critique ends in a Send to agent (Command): `destinations` draws that edge.
+    builder.add_node("critique", make_critique(services), destinations=("agent",))  # type: ignore[call-overload]
     builder.add_node("agent", make_agent(services))  # type: ignore[call-overload]
     builder.add_node("vote", make_vote(services))  # type: ignore[call-overload]
     builder.add_node("executor", make_executor(services))
     builder.add_node("record", make_record(services))
     builder.add_edge(START, "screener")
-    builder.add_conditional_edges("screener", fan_out, ["agent", END])
+    builder.add_conditional_edges("screener", make_fan_out(services), ["critique", "agent", END])
     builder.add_edge("agent", "vote")
     builder.add_edge("vote", "executor")
     builder.add_edge("executor", "record")

@@ -17,7 +17,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from mytrader.config import ACCOUNTS, COLLABORATIVE
+from mytrader.config import COLLABORATIVE
 from mytrader.graph.context import ArenaServices, arena_key
 from mytrader.graph.orders import adopt, cycle_prefix, order_id, place
 from mytrader.graph.protective import protect, release
@@ -136,7 +136,7 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         cycle, as_of = state["cycle"], state["as_of"] or ""
         view = MarketView.model_validate(state["market"])
         prices = {s: v.price for s, v in view.symbols.items()}
-        books = {a: Book.model_validate(state["books"][a]) for a in ACCOUNTS}
+        books = {a: Book.model_validate(state["books"][a]) for a in settings.accounts}
         pending = [PendingOrder.model_validate(p) for p in state.get("pending") or []]
         # Orders this cycle placed before a crash: adopted, never placed twice.
         placed = {
@@ -146,7 +146,7 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         orders: list[OrderResult] = []
         strays: dict[str, OrderResult] = {}
         blocked = buys_blocked(state.get("reconcile"))  # books differ from the account
-        for account in ACCOUNTS:
+        for account in settings.accounts:
             book = books[account]
             # Stop-loss and take-profit are protective orders at the broker (protective.py).
             legs: list[Leg] = []

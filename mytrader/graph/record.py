@@ -15,7 +15,6 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from mytrader.config import ACCOUNTS
 from mytrader.graph.context import ArenaServices, arena_key
 from mytrader.state import ArenaState, Book, MarketView, OrderResult
 from mytrader.state.models import PendingOrder
@@ -62,9 +61,10 @@ def make_record(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         cycle, as_of = state["cycle"], state["as_of"] or ""
         view = MarketView.model_validate(state["market"])
         prices = {s: v.price for s, v in view.symbols.items()}
-        books = {a: Book.model_validate(state["books"][a]) for a in ACCOUNTS}
+        accounts = services.settings.accounts
+        books = {a: Book.model_validate(state["books"][a]) for a in accounts}
         usage = [Usage.model_validate(u) for u in (state.get("usage") or {}).values()]
-        snapshots = [snapshot_of(books[a], prices, cycle, as_of) for a in ACCOUNTS]
+        snapshots = [snapshot_of(books[a], prices, cycle, as_of) for a in accounts]
         for book in books.values():
             book.mark(prices, day=as_of[:10])
         services.store.record_cycle(

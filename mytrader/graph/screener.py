@@ -12,7 +12,6 @@ from typing import Any
 
 from langgraph.types import Overwrite
 
-from mytrader.config import ACCOUNTS
 from mytrader.graph.context import ArenaServices
 from mytrader.graph.settle import settle
 from mytrader.market.broker import Broker
@@ -47,7 +46,7 @@ def make_screener(services: ArenaServices) -> Callable[[ArenaState], dict[str, A
 
     def screener(state: ArenaState) -> dict[str, Any]:
         books = dict(state.get("books") or {})
-        for account in ACCOUNTS:
+        for account in settings.accounts:
             if account not in books:
                 books[account] = Book.open(account, settings.starting_cash).model_dump(mode="json")
         as_of = broker.next_session(state.get("as_of"))

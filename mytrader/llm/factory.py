@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.language_models import BaseChatModel
 
-from mytrader.config import PERSONAS, Settings
+from mytrader.config import Settings
 from mytrader.llm.house import HouseModel
 
 OPENROUTER_HEADERS = {
@@ -43,7 +43,7 @@ def model_id(settings: Settings, persona: str) -> str:
 
 def build_models(settings: Settings) -> dict[str, BaseChatModel]:
     models: dict[str, BaseChatModel] = {}
-    for persona in PERSONAS:
+    for persona in settings.personas:
         if settings.llm_kind(persona) == "house":
             models[persona] = HouseModel(persona=persona)
         else:

@@ -6,7 +6,12 @@ JSON object, or a plain-text self-critique ending in `ADJUSTMENT: <tag>`. The gr
 parses its answer through the same `parse_decision` as a real model's, so the offline
 arena exercises the whole path. Same prompt, same answer.
 
-Each persona is a small rule set (entry, exit, size). The last critique's ADJUSTMENT tag
+Each persona is a small rule set (entry, exit, bearish view, size); a persona of a
+user's roster without rules of its own gets the generalist's. Beside its decision, a
+house model states a stance on every shortlisted symbol from the same rules: SELL a
+holding its exit rule fires on, BUY a name its entry rule fires on, BUY (at a lower
+conviction) a name its softer bullish view likes, SELL a name its bearish rule fires on,
+else HOLD. The last critique's ADJUSTMENT tag
 changes the rules: `more_selective` raises the bar and halves the size,
 `take_profits_sooner` lowers the take-profit thresholds, `cut_losses_sooner` sells any
 position down 10% or more. Real models are asked to end their critiques with the same
@@ -31,7 +36,6 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import field_validator
 
-from mytrader.config import PERSONAS
 from mytrader.prompts import BIG_LOSS_PCT, CRITIQUE_MARKER, extract_payload
 
 __all__ = ["HouseModel", "house_critique", "house_decision"]
@@ -154,12 +158,17 @@ def _confidence(raw: float) -> int:
 
 ExitRule = Callable[[Holding, Json, Tuning], Signal | None]
 EntryRule = Callable[[str, Json, Facts], Signal | None]
+ViewRule = Callable[[str, Json], Signal | None]
 
 
 @dataclass(frozen=True)
 class Persona:
     exit: ExitRule
     entry: EntryRule
+    # Stances only: a name worth owning though it is not this persona's own trade (a
+    # softer bar than `entry`, at a lower conviction), and one that should not be held.
+    bullish: ViewRule
+    bearish: ViewRule
     size: float  # fraction of max_buy_qty at confidence 100
 
 
@@ -195,6 +204,34 @@ def grok_entry(sym: str, sv: Json, f: Facts) -> Signal | None:
     return Signal(sym, _confidence(raw), why + ": overreaction to fade")
 
 
+GROK_OVERSOLD_RSI = 40.0
+GROK_DIP_PCT, GROK_DIP_RSI = -2.0, 50.0
+
+
+def grok_bullish(sym: str, sv: Json) -> Signal | None:
+    change, rsi = _num(sv.get("change_pct")), _num(sv.get("rsi14"))
+    if rsi is None or change is None:
+        return None
+    if rsi <= GROK_OVERSOLD_RSI or (change <= GROK_DIP_PCT and rsi <= GROK_DIP_RSI):
+        return Signal(sym, _confidence(30 + GROK_DIP_RSI - rsi), f"oversold (RSI {rsi:.0f})")
+    return None
+
+
+GROK_SQUEEZE_PCT = 3.0
+GROK_SQUEEZE_RSI = 65.0
+
+
+def grok_bearish(sym: str, sv: Json) -> Signal | None:
+    change, rsi = _num(sv.get("change_pct")), _num(sv.get("rsi14"))
+    if change is None or rsi is None or change < GROK_SQUEEZE_PCT or rsi < GROK_SQUEEZE_RSI:
+        return None
+    return Signal(
+        sym,
+        _confidence(40 + change + rsi - GROK_SQUEEZE_RSI),
+        f"squeezed up {change:.1f}%, RSI {rsi:.0f}: sell the bounce",
+    )
+
+
 # DeepSeek: momentum chartist, quick exits.
 DEEPSEEK_RSI_LOW, DEEPSEEK_RSI_HIGH = 50.0, 70.0
 DEEPSEEK_RSI_EXIT_SOONER = 65.0
@@ -227,6 +264,29 @@ def deepseek_entry(sym: str, sv: Json, f: Facts) -> Signal | None:
     raw = 50 + min(20.0, 10 * accel) + (DEEPSEEK_RSI_HIGH - rsi) / 2
     why = f"MACD hist {prev:.3f} -> {hist:.3f} rising, RSI {rsi:.0f}, price above SMA20 and BB mid"
     return Signal(sym, _confidence(raw), why)
+
+
+DEEPSEEK_TREND_RSI = 45.0
+
+
+def deepseek_bullish(sym: str, sv: Json) -> Signal | None:
+    nums = _nums(sv, "rsi14", "macd_hist", "price", "sma20")
+    if nums is None:
+        return None
+    rsi, hist, price, sma20 = nums
+    if hist > 0 and price > sma20 and DEEPSEEK_TREND_RSI <= rsi <= DEEPSEEK_RSI_HIGH:
+        return Signal(sym, 45, f"uptrend: MACD histogram {hist:.3f} > 0, above SMA20")
+    return None
+
+
+def deepseek_bearish(sym: str, sv: Json) -> Signal | None:
+    rsi, hist = _num(sv.get("rsi14")), _num(sv.get("macd_hist"))
+    price, sma20 = _num(sv.get("price")), _num(sv.get("sma20"))
+    if rsi is not None and rsi > DEEPSEEK_RSI_HIGH:
+        return Signal(sym, _confidence(rsi), f"RSI {rsi:.0f}: overbought")
+    if hist is not None and hist < 0 and price is not None and sma20 is not None and price < sma20:
+        return Signal(sym, 60, f"MACD histogram {hist:.3f} and price below SMA20: downtrend")
+    return None
 
 
 # OpenAI: value and patience.
@@ -266,11 +326,89 @@ def openai_entry(sym: str, sv: Json, f: Facts) -> Signal | None:
     return Signal(sym, _confidence(raw), why + f"volatility {vol:.1f}%: undervalued, buy and wait")
 
 
+OPENAI_CHEAP_DRAWDOWN_PCT = -8.0
+OPENAI_CHEAP_RSI = 55.0
+
+
+def openai_bullish(sym: str, sv: Json) -> Signal | None:
+    drawdown, rsi = _num(sv.get("drawdown_pct")), _num(sv.get("rsi14"))
+    if drawdown is None or rsi is None or not _sector_in(sv, OPENAI_SECTORS):
+        return None
+    if drawdown <= OPENAI_CHEAP_DRAWDOWN_PCT and rsi <= OPENAI_CHEAP_RSI:
+        why = f"{drawdown:.1f}% below its high: cheap for its quality"
+        return Signal(sym, _confidence(40 - drawdown / 2), why)
+    return None
+
+
+OPENAI_RICH_DRAWDOWN_PCT = -2.0
+OPENAI_RICH_RSI = 65.0
+
+
+def openai_bearish(sym: str, sv: Json) -> Signal | None:
+    drawdown, rsi = _num(sv.get("drawdown_pct")), _num(sv.get("rsi14"))
+    if drawdown is None or rsi is None:
+        return None
+    if drawdown < OPENAI_RICH_DRAWDOWN_PCT or rsi < OPENAI_RICH_RSI:
+        return None
+    return Signal(
+        sym, _confidence(rsi - 10), f"at its high with RSI {rsi:.0f}: priced for perfection"
+    )
+
+
+# The generalist: any persona of a user's roster without rules of its own. Buys a
+# pullback in an uptrend, sells a downtrend.
+GENERAL_MAX_RSI = 45.0
+GENERAL_TAKE_PROFIT_PCT = 12.0
+GENERAL_STOP_PCT = -8.0
+
+
+def general_exit(h: Holding, sv: Json, t: Tuning) -> Signal | None:
+    target = GENERAL_TAKE_PROFIT_PCT * t.profit_scale
+    if h.unrealized_pct >= target:
+        return Signal(h.symbol, 70, f"up {h.unrealized_pct:.1f}% (target {target:.0f}%)")
+    if h.unrealized_pct <= GENERAL_STOP_PCT:
+        return Signal(h.symbol, 70, f"down {h.unrealized_pct:.1f}%: stop")
+    return None
+
+
+def general_entry(sym: str, sv: Json, f: Facts) -> Signal | None:
+    nums = _nums(sv, "price", "sma50", "rsi14", "change_pct")
+    if nums is None:
+        return None
+    price, sma50, rsi, change = nums
+    if price <= sma50 or rsi > GENERAL_MAX_RSI or change >= 0:
+        return None
+    why = f"pullback in an uptrend: above SMA50 {sma50:.2f}, RSI {rsi:.0f}, down {change:.1f}%"
+    return Signal(sym, _confidence(50 + GENERAL_MAX_RSI - rsi), why)
+
+
+def general_bullish(sym: str, sv: Json) -> Signal | None:
+    nums = _nums(sv, "price", "sma50", "rsi14")
+    if nums is None or nums[0] <= nums[1] or nums[2] > 60:
+        return None
+    return Signal(sym, 40, f"above SMA50 {nums[1]:.2f}, RSI {nums[2]:.0f}: healthy trend")
+
+
+def general_bearish(sym: str, sv: Json) -> Signal | None:
+    nums = _nums(sv, "price", "sma50", "macd_hist")
+    if nums is None:
+        return None
+    price, sma50, hist = nums
+    if price >= sma50 or hist >= 0:
+        return None
+    return Signal(sym, 55, f"below SMA50 {sma50:.2f} with MACD histogram {hist:.3f}: downtrend")
+
+
 RULES: dict[str, Persona] = {
-    "grok": Persona(grok_exit, grok_entry, size=0.8),
-    "deepseek": Persona(deepseek_exit, deepseek_entry, size=0.6),
-    "openai": Persona(openai_exit, openai_entry, size=1.0),
+    "grok": Persona(grok_exit, grok_entry, grok_bullish, grok_bearish, size=0.8),
+    "deepseek": Persona(deepseek_exit, deepseek_entry, deepseek_bullish, deepseek_bearish, 0.6),
+    "openai": Persona(openai_exit, openai_entry, openai_bullish, openai_bearish, size=1.0),
 }
+GENERALIST = Persona(general_exit, general_entry, general_bullish, general_bearish, size=0.7)
+
+
+def rules_for(persona: str) -> Persona:
+    return RULES.get(persona, GENERALIST)
 
 
 # --- deciding ----------------------------------------------------------------------------
@@ -298,10 +436,38 @@ def _exit(rules: Persona, h: Holding, sv: Json, t: Tuning) -> Signal | None:
     return rules.exit(h, sv, t)
 
 
+def house_stances(rules: Persona, payload: Json, f: Facts, t: Tuning) -> Json:
+    """A stance on every shortlisted symbol, from the persona's own rules."""
+    out: Json = {}
+    for sym in sorted(payload.get("shortlist") or f.symbols):
+        sv = f.symbols.get(sym) or {}
+        holding = next((h for h in f.holdings if h.symbol == sym), None)
+        if holding is not None:
+            sig = _exit(rules, holding, sv, t)
+            out[sym] = _stance("SELL", sig) if sig else _stance("HOLD", None)
+            continue
+        buy = rules.entry(sym, sv, f) or rules.bullish(sym, sv)
+        if buy is not None and buy.confidence >= t.min_confidence:
+            out[sym] = _stance("BUY", buy)
+            continue
+        bear = rules.bearish(sym, sv)
+        out[sym] = _stance("SELL", bear) if bear else _stance("HOLD", None)
+    return out
+
+
+def _stance(action: str, sig: Signal | None) -> Json:
+    return {"stance": action, "conviction": sig.confidence if sig else 0}
+
+
 def house_decision(persona: str, payload: Json) -> Json:
-    """The persona's decision on a decision payload: exit first, then the best entry."""
-    rules, f = RULES[persona], Facts.of(payload)
+    """The persona's decision on a decision payload (exit first, then the best entry), with
+    its stances on the shortlist."""
+    rules, f = rules_for(persona), Facts.of(payload)
     t = tuning(payload.get("last_critique"))
+    return {**_decide(rules, f, t), "stances": house_stances(rules, payload, f, t)}
+
+
+def _decide(rules: Persona, f: Facts, t: Tuning) -> Json:
     exits = [_exit(rules, h, f.symbols.get(h.symbol, {}), t) for h in f.holdings]
     sell = _best([s for s in exits if s is not None])
     if sell is not None:
@@ -454,8 +620,8 @@ class HouseModel(BaseChatModel):
     @field_validator("persona")
     @classmethod
     def _known(cls, value: str) -> str:
-        if value not in PERSONAS:
-            raise ValueError(f"unknown persona {value!r} (one of {', '.join(PERSONAS)})")
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,15}", value):
+            raise ValueError(f"{value!r} is not a persona name")
         return value
 
     @property

@@ -13,11 +13,12 @@ import re
 from decimal import ROUND_FLOOR, Decimal
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from mytrader.config import PERSONAS
+from mytrader.config import persona_prompt_path
 from mytrader.state.book import Book, TradeOutcome
 from mytrader.state.models import CritiqueNote, MarketView, Mover, SymbolView
 
@@ -76,10 +77,12 @@ def render(name: str, **values: object) -> str:
     return _PLACEHOLDER.sub(fill, text)
 
 
-def system_prompt(persona: str) -> str:
-    if persona not in PERSONAS:
-        raise ValueError(f"unknown persona {persona!r} (one of {', '.join(PERSONAS)})")
-    return load_prompt("system").rstrip() + "\n\n" + load_prompt(f"persona_{persona}")
+def system_prompt(persona: str, personas_dir: Path | None = None) -> str:
+    """The shared system text and the persona's own (PERSONAS_DIR first, then packaged)."""
+    path = persona_prompt_path(persona, personas_dir)
+    if path is None:
+        raise ValueError(f"no prompt file persona_{persona}.md (ROSTER, PERSONAS_DIR)")
+    return load_prompt("system").rstrip() + "\n\n" + path.read_text(encoding="utf-8")
 
 
 # --- money and numbers as JSON -----------------------------------------------------------
@@ -298,13 +301,17 @@ def decision_payload(
         "max_position_pct": str(max_position_pct),
         "book": {**summary, "positions": positions},
         "max_buy_qty": affordable,
+        # the symbols the collaborative vote asks a stance on
+        "shortlist": sorted(view.symbols),
         "last_critique": critique.text if critique else None,
         "recent_trades": [_trade(t) for t in book.recent],
         "market": _market(view),
     }
 
 
-def decision_messages(payload: dict[str, Any], persona: str) -> list[BaseMessage]:
+def decision_messages(
+    payload: dict[str, Any], persona: str, personas_dir: Path | None = None
+) -> list[BaseMessage]:
     human = render(
         "decision",
         agent=payload.get("agent", persona),
@@ -312,7 +319,10 @@ def decision_messages(payload: dict[str, Any], persona: str) -> list[BaseMessage
         as_of=payload.get("as_of", "?"),
         payload=dump_json(payload),
     )
-    return [SystemMessage(content=system_prompt(persona)), HumanMessage(content=human)]
+    return [
+        SystemMessage(content=system_prompt(persona, personas_dir)),
+        HumanMessage(content=human),
+    ]
 
 
 # --- critique ----------------------------------------------------------------------------
@@ -383,7 +393,9 @@ def critique_payload(
     }
 
 
-def critique_messages(payload: dict[str, Any], persona: str) -> list[BaseMessage]:
+def critique_messages(
+    payload: dict[str, Any], persona: str, personas_dir: Path | None = None
+) -> list[BaseMessage]:
     human = render(
         "critique",
         agent=payload.get("agent", persona),
@@ -392,7 +404,10 @@ def critique_messages(payload: dict[str, Any], persona: str) -> list[BaseMessage
         trades_since=payload.get("trades_since_critique", "?"),
         payload=dump_json(payload),
     )
-    return [SystemMessage(content=system_prompt(persona)), HumanMessage(content=human)]
+    return [
+        SystemMessage(content=system_prompt(persona, personas_dir)),
+        HumanMessage(content=human),
+    ]
 
 
 def repair_message(error: str) -> HumanMessage:

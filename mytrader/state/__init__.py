@@ -10,6 +10,7 @@ from mytrader.state.models import (
     Movers,
     OrderRequest,
     OrderResult,
+    Stance,
     SymbolView,
     VoteResult,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "OrderRequest",
     "OrderResult",
     "Position",
+    "Stance",
     "SymbolView",
     "TradeOutcome",
     "VoteResult",

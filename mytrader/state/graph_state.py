@@ -9,7 +9,7 @@ checkpoint has the same size at cycle 10 and at cycle 10,000.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from typing_extensions import TypedDict
 
@@ -32,6 +32,7 @@ class ArenaState(TypedDict, total=False):
     books: dict[str, dict[str, Any]]  # account -> Book (JSON); written by executor (and init)
     critiques: Annotated[dict[str, dict[str, Any]], merge_dicts]  # agent -> CritiqueNote
     spend: dict[str, dict[str, str]]  # agent -> {"day", "usd"}: LLM dollars spent that day
+    track: dict[str, list[str]]  # agent -> its last VOTE_WINDOW+1 equities (vote weights)
     pending: list[dict[str, Any]]  # PendingOrder: at the broker, not fully booked yet
     broker_base: dict[str, Any] | None  # live: the account's part beyond the books (Base)
 
@@ -58,3 +59,4 @@ class AgentTask(TypedDict):
     book: dict[str, Any]
     critique: dict[str, Any] | None
     spent_today: str  # LLM dollars this agent spent on this trading day so far
+    usage: NotRequired[dict[str, Any]]  # Usage of this turn's critique call (critique node)

@@ -31,11 +31,22 @@ class Decision(BaseModel):
         return cls(decision="HOLD", symbol=None, quantity=0, reasoning=reasoning, confidence=0)
 
 
+class Stance(BaseModel):
+    """An agent's view of one shortlisted symbol: what the ensemble should do with it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stance: Action
+    conviction: int = Field(default=0, ge=0, le=100)
+
+
 class AgentDecision(BaseModel):
     """A decision as recorded for one agent in one cycle (with how it was obtained)."""
 
     agent: str
     decision: Decision
+    # symbol -> stance on every symbol of the cycle's shortlist (the vote aggregates them)
+    stances: dict[str, Stance] = Field(default_factory=dict)
     error: str | None = None  # why the model's answer was turned into a HOLD
     model: str = ""
     raw: str = ""  # the model's final answer text, for agent_logs (THOUGHT)
@@ -180,8 +191,10 @@ class PendingOrder(BaseModel):
 class VoteResult(BaseModel):
     mode: Literal["majority", "weighted"]
     decision: Decision
-    weights: dict[str, float]
-    tally: dict[str, float]  # "BUY AAPL" / "HOLD" -> votes or weight
+    weights: dict[str, int]  # integers: a tie is an exact tie
+    tally: dict[str, int]  # "BUY AAPL" / "SELL MRNA" -> weight of the agents taking that stance
+    total: int = 0  # all agents' weight; an option wins with strictly more than half
+    returns: dict[str, str] = Field(default_factory=dict)  # trailing return % (weighted mode)
     agreeing: list[str] = Field(default_factory=list)
     reason: str = ""
 

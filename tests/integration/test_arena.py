@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from mytrader.config import ACCOUNTS, PERSONAS
-from mytrader.graph.vote import performance_weights
 from mytrader.market.broker import Broker
 from mytrader.runner import open_arena
 from mytrader.services import open_broker
@@ -177,21 +176,6 @@ def test_critique_changes_later_decisions(backend):
     first = critique_cycles[0]
     assert reviewed[: first - 1] == unreviewed[: first - 1]
     assert reviewed[first - 1 :] != unreviewed[first - 1 :]
-
-
-def test_weighted_vote_mode_uses_performance_weights(backend):
-    settings = make_settings(**backend, vote_mode="weighted")
-    with open_arena(settings) as arena:
-        for _ in range(20):
-            arena.run_cycle()
-        before = arena.values()["books"]  # the books the next cycle's vote weighs
-        summary = arena.run_cycle()
-        market = arena.values()["market"]
-    prices = {s: Decimal(v["price"]) for s, v in market["symbols"].items()}
-    expected = performance_weights({a: Book.model_validate(before[a]) for a in PERSONAS}, prices)
-    assert summary.vote is not None and summary.vote.mode == "weighted"
-    assert summary.vote.weights == expected
-    assert len(set(expected.values())) > 1  # after 20 cycles the agents' records differ
 
 
 def test_snapshots_mark_cash_and_positions_at_one_instant(settings):

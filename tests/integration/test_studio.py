@@ -87,4 +87,4 @@ def test_studio_runs_two_cycles_on_one_thread(dev_server):
     assert client.threads.get_state(thread["thread_id"])["next"] == []
     graph = client.assistants.get_graph("mytrader")
     names = {n["id"] for n in graph["nodes"]}
-    assert {"screener", "agent", "vote", "executor", "record"} <= names
+    assert {"screener", "critique", "agent", "vote", "executor", "record"} <= names

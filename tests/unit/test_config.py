@@ -75,3 +75,52 @@ def test_graph_modules_build_no_settings_at_import(monkeypatch, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
     assert importlib.import_module("mytrader.graph.app").graph is not None
+
+
+# --- roster ---------------------------------------------------------------------------------
+
+
+def test_roster_default_is_the_seed_three(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    s = load_settings()
+    assert s.personas == ("grok", "deepseek", "openai")
+    assert s.accounts == ("grok", "deepseek", "openai", "collaborative")
+
+
+def test_a_user_persona_from_settings_alone(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "persona_qwen.md").write_text("## Who you are: Qwen\n")
+    monkeypatch.setenv("ROSTER", "grok,deepseek,openai,qwen")
+    monkeypatch.setenv("PERSONAS_DIR", str(tmp_path))
+    monkeypatch.setenv("PERSONA_MODELS", "qwen=qwen/qwen3-235b-a22b")
+    s = load_settings()
+    assert s.personas[-1] == "qwen" and s.model_for("qwen") == "qwen/qwen3-235b-a22b"
+    assert s.llm_kind("qwen") == "house"  # no key: offline
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-x")
+    monkeypatch.setenv("PERSONA_LLMS", "qwen=house")
+    assert load_settings().llm_kind("qwen") == "house"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"ROSTER": "grok,deepseek,grok"}, "ROSTER: .*duplicate persona grok"),
+        ({"ROSTER": "grok,collaborative"}, "ROSTER: .*vote's account"),
+        ({"ROSTER": "grok,Mis-Named"}, "ROSTER: .*not a persona name"),
+        ({"ROSTER": "grok,qwen", "PERSONA_MODELS": "qwen=q/q"}, "ROSTER: no prompt file .*qwen"),
+        (
+            {"ROSTER": "grok,mistral", "PERSONAS_DIR": "{dir}"},
+            "PERSONA_MODELS: no model id .*mistral",
+        ),
+        ({"PERSONA_MODELS": "qwen=q/q"}, "PERSONA_MODELS: qwen not in ROSTER"),
+        ({"PERSONA_LLMS": "grok=gpu"}, "PERSONA_LLMS: grok=gpu"),
+        ({"PERSONAS_DIR": "/no/such/dir"}, "PERSONAS_DIR: .* is not a folder"),
+    ],
+)
+def test_roster_errors_name_the_setting(monkeypatch, tmp_path, env, named):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "persona_mistral.md").write_text("## Mistral\n")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value.format(dir=tmp_path))
+    with pytest.raises(ConfigError, match=named):
+        load_settings()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -218,7 +219,17 @@ def test_usage_tools_and_type() -> None:
     assert model.bind_tools([]) is model
     assert model._llm_type == "house"
     with pytest.raises(ValidationError):
-        HouseModel(persona="claude")
+        HouseModel(persona="Not a name")
+
+
+def test_a_persona_without_rules_of_its_own_decides_as_the_generalist_with_stances():
+    answer = json.loads(
+        HouseModel(persona="qwen").invoke(decision_messages(payload(ALL, book()), "grok")).text
+    )
+    assert answer["decision"] in ("BUY", "SELL", "HOLD")
+    shortlist = payload(ALL, book())["shortlist"]
+    assert sorted(answer["stances"]) == shortlist
+    assert {s["stance"] for s in answer["stances"].values()} <= {"BUY", "SELL", "HOLD"}
 
 
 # --- self-critique ------------------------------------------------------------------------

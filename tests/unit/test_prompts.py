@@ -224,8 +224,17 @@ def test_system_prompt_is_the_common_text_plus_the_persona() -> None:
         assert text.startswith(load_prompt("system").rstrip())
         assert load_prompt(f"persona_{persona}.md").strip() in text
         assert "fee" in text and "JSON" in text
-    with pytest.raises(ValueError, match="unknown persona"):
+    with pytest.raises(ValueError, match="no prompt file persona_gpt.md"):
         system_prompt("gpt")
+
+
+def test_a_users_persona_file_is_found_in_personas_dir(tmp_path) -> None:
+    (tmp_path / "persona_qwen.md").write_text("## Who you are: Qwen, the quant\n")
+    assert system_prompt("qwen", tmp_path).endswith("Qwen, the quant\n")
+    # the user's folder comes first, also for a seed persona
+    (tmp_path / "persona_grok.md").write_text("## Who you are: my Grok\n")
+    assert "my Grok" in system_prompt("grok", tmp_path)
+    assert "my Grok" not in system_prompt("grok")
 
 
 def test_decision_prompt_carries_the_payload_and_round_trips() -> None:

@@ -1,121 +1,211 @@
-"""The collaborative vote, on hand-computed cases."""
+"""The collaborative vote on stances, on hand-computed cases."""
 
 from decimal import Decimal
 
-from mytrader.graph.vote import performance_weights, tally_votes
-from mytrader.state import Book
-from tests.helpers import decision
+from mytrader.graph.vote import (
+    affordable_qty,
+    agent_stances,
+    extend_track,
+    tally_votes,
+    track_weights,
+)
+from mytrader.llm.stances import parse_stances, read_stances
+from mytrader.state import AgentDecision, Book, Position, Stance
+from tests.helpers import decision, make_settings
+
+SETTINGS = make_settings(fee_per_trade=Decimal("1"), max_position_pct=Decimal("25"))
+PRICES = {"MRNA": Decimal("100"), "AAPL": Decimal("200")}
+BUY, SELL, HOLD = "BUY", "SELL", "HOLD"
 
 
-def test_majority_two_of_three_buy_same_symbol():
-    result = tally_votes(
-        {
-            "grok": decision("BUY", "MRNA", 10, 80),
-            "deepseek": decision("BUY", "MRNA", 20, 60),
-            "openai": decision("HOLD"),
-        },
-        {},
-        "majority",
+def st(action: str, conviction: int = 60) -> Stance:
+    return Stance(stance=action, conviction=conviction)  # type: ignore[arg-type]
+
+
+def stances(**by_agent: dict[str, str]) -> dict[str, dict[str, Stance]]:
+    return {a: {s: st(x) for s, x in m.items()} for a, m in by_agent.items()}
+
+
+def fresh_book(cash: str = "100000") -> Book:
+    return Book.open("collaborative", Decimal(cash))
+
+
+def vote(given, weights=None, mode="majority", book=None):  # type: ignore[no-untyped-def]
+    weights = weights or {a: 1 for a in given}
+    return tally_votes(
+        given, weights, mode, book=book or fresh_book(), prices=PRICES, settings=SETTINGS
     )
-    assert result.decision.decision == "BUY"
-    assert result.decision.symbol == "MRNA"
-    assert result.decision.quantity == 15  # mean of 10 and 20
-    assert result.decision.confidence == 70
+
+
+def test_majority_two_of_three_buy_sized_on_the_collaborative_book():
+    result = vote(
+        stances(
+            grok={"MRNA": BUY, "AAPL": HOLD},
+            deepseek={"MRNA": BUY, "AAPL": SELL},
+            openai={"MRNA": HOLD, "AAPL": HOLD},
+        )
+    )
+    d = result.decision
+    assert (d.decision, d.symbol) == ("BUY", "MRNA")
+    # limit 103.00 (3 % buffer); cap 25 % of 100,000 = 25,000 / 103 -> 242 shares (cash
+    # would pay 970); conviction 60 -> 242 * 60 // 100 = 145
+    assert affordable_qty(fresh_book(), "MRNA", PRICES, SETTINGS) == 242
+    assert d.quantity == 145 and d.confidence == 60
     assert result.agreeing == ["deepseek", "grok"]
-    assert result.tally == {"BUY MRNA": 2.0, "HOLD": 1.0}
+    assert result.tally == {"BUY MRNA": 2, "SELL AAPL": 1} and result.total == 3
 
 
-def test_majority_same_action_different_symbols_is_hold():
-    result = tally_votes(
-        {
-            "grok": decision("BUY", "MRNA", 10),
-            "deepseek": decision("BUY", "AAPL", 10),
-            "openai": decision("HOLD"),
-        },
-        {},
-        "majority",
+def test_sizing_scaled_down_to_what_the_collaborative_cash_pays():
+    # 1,000 cash and 20,000 of AAPL: the cap (25 % of 21,000 = 5,250 / 103.00 = 50) does not
+    # bind, the cash does: (1000 - 1 fee) / 103.00 = 9 shares; conviction 60 -> 5
+    book = fresh_book("1000")
+    book.positions["AAPL"] = Position(qty=100, cost_basis=Decimal("20000"))
+    assert affordable_qty(book, "MRNA", PRICES, SETTINGS) == 9
+    result = vote(
+        stances(grok={"MRNA": BUY}, deepseek={"MRNA": BUY}, openai={"MRNA": HOLD}), book=book
     )
-    assert result.decision.decision == "HOLD"
-    assert result.reason == "no majority"
-
-
-def test_three_way_split_is_hold():
-    result = tally_votes(
-        {
-            "grok": decision("BUY", "MRNA", 10),
-            "deepseek": decision("SELL", "MRNA", 10),
-            "openai": decision("HOLD"),
-        },
-        {},
-        "majority",
+    assert (result.decision.decision, result.decision.quantity) == ("BUY", 5)
+    # broke: nothing the book can act on, a HOLD (never a refused order)
+    broke = vote(
+        stances(grok={"MRNA": BUY}, deepseek={"MRNA": BUY}, openai={"MRNA": HOLD}),
+        book=fresh_book("50"),
     )
-    assert result.decision.decision == "HOLD"
+    assert broke.decision.decision == "HOLD"
 
 
-def test_majority_of_holds_is_hold():
-    result = tally_votes(
-        {"grok": decision("HOLD"), "deepseek": decision("HOLD"), "openai": decision("BUY", "X", 1)},
-        {},
-        "majority",
+def test_sell_wins_only_on_what_the_book_holds_and_sells_all_of_it():
+    book = fresh_book()
+    book.positions["AAPL"] = Position(qty=7, cost_basis=Decimal("1400"))
+    result = vote(
+        stances(
+            grok={"AAPL": SELL, "MRNA": BUY},
+            deepseek={"AAPL": SELL, "MRNA": BUY},
+            openai={"AAPL": HOLD, "MRNA": HOLD},
+        ),
+        book=book,
     )
-    assert result.decision.decision == "HOLD"
-    assert result.reason == "majority holds"
-
-
-def test_weighted_single_strong_agent_wins_alone():
-    # weights 2.2 vs 0.5 + 0.6: 2.2 > 3.3 / 2
-    result = tally_votes(
-        {
-            "grok": decision("SELL", "TSLA", 4, 90),
-            "deepseek": decision("HOLD"),
-            "openai": decision("BUY", "TSLA", 3),
-        },
-        {"grok": 2.2, "deepseek": 0.5, "openai": 0.6},
-        "weighted",
+    assert (result.decision.decision, result.decision.symbol, result.decision.quantity) == (
+        "SELL",
+        "AAPL",
+        7,
     )
-    assert result.decision.decision == "SELL"
-    assert result.decision.quantity == 4
-    assert result.agreeing == ["grok"]
-
-
-def test_weighted_exact_half_is_a_tie_and_holds():
-    result = tally_votes(
-        {"grok": decision("BUY", "A", 5), "deepseek": decision("HOLD"), "openai": decision("HOLD")},
-        {"grok": 1.0, "deepseek": 0.5, "openai": 0.5},
-        "weighted",
+    # the same votes without the position: the SELL has nothing to act on, the BUY wins
+    assert (
+        vote(
+            stances(
+                grok={"AAPL": SELL, "MRNA": BUY},
+                deepseek={"AAPL": SELL, "MRNA": BUY},
+                openai={"AAPL": HOLD, "MRNA": HOLD},
+            )
+        ).decision.symbol
+        == "MRNA"
     )
-    assert result.decision.decision == "HOLD"
-    assert result.tally == {"BUY A": 1.0, "HOLD": 1.0}
 
 
-def test_weighted_quantity_is_weight_averaged():
-    result = tally_votes(
-        {
-            "grok": decision("BUY", "A", 10),
-            "deepseek": decision("BUY", "A", 40),
-            "openai": decision("HOLD"),
-        },
-        {"grok": 3.0, "deepseek": 1.0, "openai": 1.0},
-        "weighted",
-    )
-    # (10*3 + 40*1) / 4 = 17.5 -> 17 whole shares
-    assert result.decision.quantity == 17
+def test_no_majority_is_hold():
+    result = vote(stances(grok={"MRNA": BUY}, deepseek={"MRNA": SELL}, openai={"MRNA": HOLD}))
+    assert result.decision.decision == "HOLD" and result.reason == "no majority"
 
 
-def test_vote_is_independent_of_dict_order():
-    a = {
-        "grok": decision("BUY", "A", 10),
-        "deepseek": decision("BUY", "A", 20),
-        "openai": decision("HOLD"),
+def test_weights_from_trailing_returns_let_a_clearly_better_agent_overrule_a_majority():
+    # over the window: grok +6 %, deepseek +1.5 %, openai +1 % (edge 1 point)
+    track = {
+        "grok": [Decimal("100000"), Decimal("106000")],
+        "deepseek": [Decimal("100000"), Decimal("101500")],
+        "openai": [Decimal("100000"), Decimal("101000")],
     }
-    b = dict(reversed(list(a.items())))
-    assert tally_votes(a, {}, "majority") == tally_votes(b, {}, "majority")
+    weights, returns = track_weights(track, Decimal("1"))
+    assert returns["grok"] == Decimal("6") and returns["openai"] == Decimal("1")
+    # grok clearly beats both: 2**2; deepseek beats openai by 0.5 < 1: 2**0
+    assert weights == {"deepseek": 1, "grok": 4, "openai": 1}
+    given = stances(grok={"MRNA": BUY}, deepseek={"MRNA": HOLD}, openai={"MRNA": HOLD})
+    assert vote(given, weights, "weighted").decision.decision == "BUY"  # 4 of 6 > 3
+    assert vote(given, weights, "majority").decision.decision == "HOLD"  # 1 of 3
+    two_against = stances(grok={"MRNA": BUY}, deepseek={"MRNA": SELL}, openai={"MRNA": SELL})
+    assert vote(two_against, weights, "weighted").decision.symbol == "MRNA"
+    assert vote(two_against, weights, "weighted").decision.decision == "BUY"
 
 
-def test_performance_weights_from_equity_with_floor():
-    start = Decimal("1000")
-    up = Book.open("grok", start).model_copy(update={"cash": Decimal("1200")})
-    flat = Book.open("deepseek", start)
-    wiped = Book.open("openai", start).model_copy(update={"cash": Decimal("10")})
-    weights = performance_weights({"grok": up, "deepseek": flat, "openai": wiped}, {})
-    assert weights == {"deepseek": 1.0, "grok": 1.2, "openai": 0.1}
+def test_exact_weighted_tie_is_hold():
+    # grok +2 %, deepseek +1.5 %, openai +0.9 %: only grok clearly beats anyone (openai,
+    # by 1.1 points), so weights 2, 1, 1 of 4
+    track = {
+        "grok": [Decimal("1000"), Decimal("1020")],
+        "deepseek": [Decimal("1000"), Decimal("1015")],
+        "openai": [Decimal("1000"), Decimal("1009")],
+    }
+    weights, _ = track_weights(track, Decimal("1"))
+    assert weights == {"deepseek": 1, "grok": 2, "openai": 1}
+    alone = stances(grok={"MRNA": BUY}, deepseek={"MRNA": HOLD}, openai={"MRNA": SELL})
+    result = vote(alone, weights, "weighted")
+    assert result.tally == {"BUY MRNA": 2, "SELL MRNA": 1} and result.total == 4
+    assert result.decision.decision == "HOLD"  # exactly half is no majority
+    backed = stances(grok={"MRNA": BUY}, deepseek={"MRNA": BUY}, openai={"MRNA": SELL})
+    assert vote(backed, weights, "weighted").decision.decision == "BUY"  # 3 of 4
+
+
+def test_no_record_yet_means_equal_weights():
+    weights, _ = track_weights({"a": [Decimal("5")], "b": []}, Decimal("1"))
+    assert weights == {"a": 1, "b": 1}
+
+
+def test_track_is_bounded_to_the_window():
+    track: dict[str, list[str]] = {}
+    for eq in range(10):
+        track = extend_track(track, {"grok": Decimal(eq)}, window=3)
+    assert track == {"grok": ["6", "7", "8", "9"]}
+
+
+def test_same_inputs_same_result_whatever_the_order():
+    a = stances(
+        grok={"MRNA": BUY, "AAPL": BUY},
+        deepseek={"MRNA": BUY, "AAPL": BUY},
+        openai={"MRNA": HOLD, "AAPL": HOLD},
+    )
+    b = {k: dict(reversed(list(v.items()))) for k, v in reversed(list(a.items()))}
+    assert vote(a) == vote(b)
+    assert vote(a).decision.symbol == "AAPL"  # equal strength: alphabetical
+
+
+def test_stances_default_to_the_agents_own_decision():
+    shortlist = ["AAPL", "MRNA"]
+    buy = decision("BUY", "MRNA", 5, 70)
+    # missing, junk, partial: never an error
+    assert read_stances(None, buy, shortlist) == {"AAPL": st(HOLD, 0), "MRNA": st(BUY, 70)}
+    assert read_stances("junk", buy, shortlist)["MRNA"] == st(BUY, 70)
+    given = {"aapl": "sell", "MRNA": {"stance": "SELL", "conviction": 90}, "X": 1}
+    # a bare stance counts at conviction 50; the decision overrules a contradicting stance
+    assert read_stances(given, buy, shortlist) == {"AAPL": st(SELL, 50), "MRNA": st(BUY, 70)}
+    bad = {"AAPL": {"stance": "MAYBE"}, "MRNA": {"stance": "BUY", "conviction": 500}}
+    assert read_stances(bad, decision("HOLD"), shortlist) == {
+        "AAPL": st(HOLD, 0),
+        "MRNA": st(HOLD, 0),
+    }
+    text = '<think>x</think>{"decision": "HOLD", "stances": {"AAPL": {"stance": "BUY", '
+    text += '"conviction": 65}}}'
+    assert parse_stances(text, decision("HOLD"), shortlist)["AAPL"] == st(BUY, 65)
+
+
+def test_agent_without_decision_or_stances_votes_hold_or_its_decision():
+    given = {
+        "grok": AgentDecision(agent="grok", decision=decision("BUY", "MRNA", 3, 80)).model_dump(
+            mode="json"
+        )
+    }
+    out = agent_stances(given, ["grok", "deepseek"], ["MRNA", "AAPL"])
+    assert out["grok"]["MRNA"] == st(BUY, 80) and out["grok"]["AAPL"] == st(HOLD, 0)
+    assert set(out["deepseek"].values()) == {st(HOLD, 0)}
+
+
+def test_a_models_quantity_is_bounded_by_the_book_before_it_reaches_the_state():
+    from mytrader.graph.agent import bound_quantity
+
+    book = Book.open("grok", Decimal("1000"))
+    book.positions["AAPL"] = Position(qty=3, cost_basis=Decimal("600"))
+    huge = decision("BUY", "MRNA", 10**308, 70)
+    assert bound_quantity(huge, {"MRNA": 9}, book).quantity == 9
+    assert bound_quantity(decision("SELL", "AAPL", 5_000_000_000, 60), {}, book).quantity == 3
+    broke = bound_quantity(decision("BUY", "MRNA", 5, 70), {"MRNA": 0}, book)
+    assert broke.decision == "HOLD" and "cannot afford" in broke.reasoning
+    fine = decision("BUY", "MRNA", 4, 70)
+    assert bound_quantity(fine, {"MRNA": 9}, book) == fine
