@@ -15,13 +15,14 @@ until it is resolved.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
 from mytrader.state.book import Book
+from mytrader.state.models import OrderResult, PendingOrder
 
 CENT = Decimal("0.01")
 BASE_KEY = "broker_base"  # graph state key of the account's Base
@@ -37,6 +38,8 @@ class Account(Protocol):
     def account_cash(self) -> Decimal: ...
 
     def positions(self) -> dict[str, int]: ...
+
+    def get_order(self, client_order_id: str, as_of: str | None = None) -> OrderResult | None: ...
 
 
 class Base(BaseModel):
@@ -67,15 +70,31 @@ def open_base(broker: Account, books: Mapping[str, Book]) -> Base:
     return Base(cash=cash, positions=broker.positions())
 
 
-def compare(broker: Account, books: Mapping[str, Book], base: Base) -> Report:
-    """Every difference between the broker's account and base + books."""
-    held = broker.positions()
-    cash = broker.account_cash()
+def compare(
+    broker: Account,
+    books: Mapping[str, Book],
+    base: Base,
+    pending: Sequence[PendingOrder] = (),
+) -> Report:
+    """Every difference between the broker's account and base + books. Between cycles,
+    `pending` orders may have filled at the broker already: those fills are booked at the
+    next cycle's start, so they are counted here as if booked."""
     expected_cash = base.cash + sum((b.cash + b.fees for b in books.values()), Decimal(0))
     expected: dict[str, int] = dict(base.positions)
     for book in books.values():
         for sym, pos in book.positions.items():
             expected[sym] = expected.get(sym, 0) + pos.qty
+    for entry in pending:
+        now = broker.get_order(entry.order.client_order_id)
+        if now is None or now.filled_avg_price is None or now.filled_qty <= entry.booked_qty:
+            continue
+        qty = now.filled_qty - entry.booked_qty
+        notional = now.filled_qty * now.filled_avg_price - entry.booked_notional
+        sign = 1 if entry.order.side == "buy" else -1
+        expected[entry.order.symbol] = expected.get(entry.order.symbol, 0) + sign * qty
+        expected_cash -= sign * notional
+    held = broker.positions()
+    cash = broker.account_cash()
     rows, differences = [], []
     for sym in sorted(set(held) | set(expected)):
         have, want = held.get(sym, 0), expected.get(sym, 0)
@@ -92,6 +111,10 @@ def compare(broker: Account, books: Mapping[str, Book], base: Base) -> Report:
             f" (difference {cash - expected_cash:+.2f})"
         )
     return Report(broker_cash=cash, expected_cash=expected_cash, rows=rows, differences=differences)
+
+
+def pending_of(values: Mapping[str, Any]) -> list[PendingOrder]:
+    return [PendingOrder.model_validate(p) for p in values.get("pending") or []]
 
 
 def books_of(values: Mapping[str, Any]) -> dict[str, Book]:
@@ -139,7 +162,7 @@ def run_reconcile(settings: Any, out: Any) -> int:
         if not books or values.get(BASE_KEY) is None:
             out.print("no cycle has run on this account yet: nothing to reconcile")
             return 0
-        report = compare(broker, books, Base.model_validate(values[BASE_KEY]))
+        report = compare(broker, books, Base.model_validate(values[BASE_KEY]), pending_of(values))
     print_report(report, out)
     return 0 if report.clean else 1
 

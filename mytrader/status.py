@@ -237,7 +237,8 @@ def find_reconciler(
         if not books or values.get(reconcile.BASE_KEY) is None:
             return []  # no live cycle yet: nothing to compare
         base = reconcile.Base.model_validate(values[reconcile.BASE_KEY])
-        return reconcile.compare(broker, books, base).differences  # type: ignore[arg-type]
+        pending = reconcile.pending_of(values)
+        return reconcile.compare(broker, books, base, pending).differences  # type: ignore[arg-type]
 
     return differences
 
