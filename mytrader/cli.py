@@ -99,14 +99,22 @@ def reported_errors() -> Iterator[None]:
     ends the command with its message and exit status 3, not a traceback."""
     from mytrader.market.broker import BrokerSetupError
     from mytrader.market.data import MarketDataError
+    from mytrader.repair import CycleFailed
     from mytrader.store.db import StoreError
     from mytrader.store.lock import ArenaBusy
     from mytrader.tools.news import NewsError
 
     try:
         yield
-    except (ArenaBusy, StoreError, MarketDataError, NewsError, BrokerSetupError) as exc:
-        console.print(f"[red]{exc}[/red]")
+    except (
+        ArenaBusy,
+        StoreError,
+        MarketDataError,
+        NewsError,
+        CycleFailed,
+        BrokerSetupError,
+    ) as exc:
+        console.print(str(exc), markup=False, highlight=False, style="red")
         raise typer.Exit(3) from None
 
 
@@ -116,6 +124,8 @@ def run_cycles(settings: Settings, cycles: int, quiet: bool) -> None:
 
     with open_arena(settings) as arena:
         console.print(f"[dim]trading on: {describe(arena.services.broker)}[/dim]")
+        for warning in arena.unknown_watchlist():
+            console.print(f"[yellow]warning: {warning}[/yellow]", highlight=False)
         progress = Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
@@ -127,7 +137,12 @@ def run_cycles(settings: Settings, cycles: int, quiet: bool) -> None:
         with progress:
             task = progress.add_task("cycles", total=cycles)
             for _ in range(cycles):
-                summary = arena.run_cycle()
+                try:
+                    summary = arena.run_cycle()
+                except Exception as exc:  # said with its node and the way on (exit 3)
+                    if arena.last_failure is None:
+                        raise
+                    raise arena.last_failure from exc
                 if summary.status == "exhausted":
                     progress.stop()
                     console.print(f"[yellow]{summary.message}[/yellow]")
@@ -333,6 +348,33 @@ def status(
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
     raise typer.Exit(code)
+
+
+# --- harden-input ---
+
+
+@app.command()
+def repair(
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+) -> None:
+    """End a cycle that keeps failing, keeping its orders and books (README: When a cycle
+    keeps failing)."""
+    settings = settings_or_exit()
+    from mytrader.repair import repair as repair_cycle
+    from mytrader.runner import open_arena
+
+    with reported_errors(), open_arena(settings) as arena:
+        pending = arena.pending_failure()
+        if pending is None:
+            console.print("Nothing to repair: no cycle is pending.")
+            return
+        console.print(pending, markup=False, highlight=False)
+        if not yes and not typer.confirm("End this cycle without rerunning the failed step?"):
+            raise typer.Exit(1)
+        report = repair_cycle(arena)
+    console.print(report.message, markup=False, highlight=False)
+    if not report.done:
+        raise typer.Exit(3)
 
 
 @app.command()

@@ -3,6 +3,11 @@
 Each `run_cycle` continues the arena's thread: if the last cycle was interrupted (a
 crash, a kill), it is resumed from its last checkpoint instead of starting a new one,
 so no order is placed twice.
+
+A cycle that raises is recorded (node, error without secrets, failures in a row) and
+kept as `Arena.last_failure` (a CycleFailed, whose message names the way on: `mytrader
+repair`, mytrader/repair.py) while the node's own exception propagates; the CLI shows the
+message, so a failure that repeats never loops silently on one checkpoint.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from pydantic import BaseModel, Field
 
 from mytrader.config import Settings
 from mytrader.graph.builder import GRAPH_NAME, build_builder
-from mytrader.graph.context import ArenaServices
+from mytrader.graph.context import ArenaServices, arena_key
 from mytrader.graph.orders import arena_prefix
+from mytrader.repair import ERROR_CHARS, CycleFailed, scrub_secrets
 from mytrader.scheduler import iso_utc
 from mytrader.services import open_services
 from mytrader.state import AgentDecision, OrderResult, VoteResult
@@ -55,6 +61,7 @@ class Arena:
         self.checkpointer = checkpointer
         self.thread_id = services.settings.arena_id
         self.interval_s: int | None = None  # set by the scheduler: kept in the heartbeats
+        self.last_failure: CycleFailed | None = None  # why the last run_cycle raised
         self.graph: CompiledStateGraph = build_builder(services).compile(
             checkpointer=checkpointer, name=GRAPH_NAME
         )
@@ -86,6 +93,9 @@ class Arena:
             "run_name": f"{GRAPH_NAME}.cycle",
             "metadata": {"arena": self.thread_id, "cycle": cycle, "resumed": pending},
         }
+        self.last_failure = None
+        if pending:
+            self._warn_if_failed_before(cycle)
         store, t0 = self.services.store, time.monotonic()
         beat = store.beat_start(self.thread_id, cycle, utc_now(), self.interval_s, os.getpid())
         try:
@@ -94,7 +104,7 @@ class Arena:
             )
         except Exception as exc:  # recorded, then raised: the caller decides what follows
             ms = round((time.monotonic() - t0) * 1000)
-            message = f"{type(exc).__name__}: {exc}"[:500]
+            message = scrub_secrets(f"{type(exc).__name__}: {exc}", self.services.settings)[:500]
             try:
                 store.beat_end(
                     beat,
@@ -106,6 +116,8 @@ class Arena:
                 )
             except StoreError:  # the database may be what failed: keep the cycle's error
                 log.exception("could not record the failed cycle's heartbeat")
+            # The caller gets the node's own exception; `last_failure` says what to do.
+            self.last_failure = self._failed(exc)
             raise
         summary = summarize(out, resumed=pending)
         store.beat_end(
@@ -117,6 +129,73 @@ class Arena:
             message=summary.message,
         )
         return summary
+
+    @property
+    def key(self) -> str:
+        return arena_key(self.config, self.services.settings.arena_id)
+
+    def _warn_if_failed_before(self, cycle: int) -> None:
+        try:
+            before = self.services.store.failure(self.key, cycle)
+        except Exception:  # the store's own trouble shows when the cycle runs
+            return
+        if before and not before.get("repaired"):
+            log.warning(
+                "cycle %s failed %s time(s) before at node %s (%s); resuming it",
+                cycle,
+                before["count"],
+                before["node"],
+                before["error"][:200],
+            )
+
+    def _failed(self, exc: Exception) -> CycleFailed:
+        """Record why the pending cycle failed (and how often), for the message and the
+        next run."""
+        settings = self.services.settings
+        try:
+            state = self.graph.get_state(self.config)
+            node = ",".join(state.next) or "?"
+            cycle = int(state.values.get("cycle") or 0)
+            if node in ("screener", "__start__"):  # the new cycle had not begun
+                cycle += 1
+        except Exception:
+            node, cycle = "?", 0
+        error = scrub_secrets(f"{type(exc).__name__}: {exc}", settings)[:ERROR_CHARS]
+        count: int | None
+        try:
+            count = self.services.store.record_failure(self.key, cycle, node, error)
+        except Exception:  # e.g. the database itself is down: say so without a count
+            log.warning("could not record the failure of cycle %s", cycle, exc_info=True)
+            count = None
+        return CycleFailed(settings.arena_id, cycle, node, error, count)
+
+    def pending_failure(self) -> str | None:
+        """What is pending and why (its recorded failure), None when no cycle is pending."""
+        state = self.graph.get_state(self.config)
+        if not state.next:
+            return None
+        cycle = int(state.values.get("cycle") or 0)
+        node = ",".join(state.next)
+        try:
+            failed = self.services.store.failure(self.key, cycle)
+        except Exception:
+            failed = None
+        if failed is None:
+            return f"cycle {cycle} is pending at node '{node}' (no failure recorded)"
+        return (
+            f"cycle {cycle} is pending at node '{node}'; it failed {failed['count']} time(s) "
+            f"at node '{failed['node']}': {failed['error']}"
+        )
+
+    def unknown_watchlist(self) -> list[str]:
+        """Warnings for WATCHLIST symbols the broker does not trade (they are skipped)."""
+        settings = self.services.settings
+        unknown = [s for s in settings.watchlist_symbols if self.services.broker.asset(s) is None]
+        if not unknown:
+            return []
+        warning = f"WATCHLIST symbol(s) not in the market data, ignored: {', '.join(unknown)}"
+        log.warning(warning)
+        return [warning]
 
     def prune(self) -> None:
         """Drop all but the latest checkpoint: history lives in the arena's tables."""

@@ -37,7 +37,9 @@ ObjArray = npt.NDArray[np.object_]
 
 
 class MarketDataError(ValueError):
-    """The bars file cannot be used (missing, wrong columns, bad values, duplicates)."""
+    """The bars file cannot be used (missing, empty, wrong columns, bad values, duplicates).
+
+    The message names the file and, for a bad value, its line (the header is line 1)."""
 
 
 def to_decimal(x: float) -> Decimal:
@@ -80,15 +82,20 @@ class SymbolSeries:
 class PriceHistory:
     """All bars of one file. Immutable after construction, so safe to share across threads."""
 
-    def __init__(self, frame: pd.DataFrame) -> None:
-        """Build from a frame with COLUMNS (any row order); validates and sorts it."""
-        raw = _clean(frame)
+    def __init__(self, frame: pd.DataFrame, source: str | None = None) -> None:
+        """Build from a frame with COLUMNS (any row order); validates and sorts it.
+
+        `source` is the file the frame was read from (its index = data line - 2), so an
+        error names the file and the line; without it, errors name the frame's row."""
+        raw = _clean(frame, source)
         sym_codes, sym_names = pd.factorize(raw["symbol"], sort=True)
         date_codes, cal = pd.factorize(raw["date"], sort=True)
-        if (sym_codes < 0).any() or (date_codes < 0).any():
-            raise MarketDataError("empty value(s) in column symbol or date")
-        _check_dates(cal.tolist())
-        order = _sort_order(sym_codes, date_codes, len(cal), raw)
+        empty = (sym_codes < 0) | (date_codes < 0)
+        if empty.any():
+            row = raw["_index"][int(np.flatnonzero(empty)[0])]
+            raise MarketDataError(f"{_where(source, row)}: empty symbol or date")
+        _check_dates(cal.tolist(), raw, source)
+        order = _sort_order(sym_codes, date_codes, len(cal), raw, source)
         # Tuples: shared by every reader, so they must not be editable.
         self.calendar: tuple[str, ...] = tuple(str(d) for d in cal)
         self.symbols: tuple[str, ...] = tuple(str(s) for s in sym_names)
@@ -166,44 +173,113 @@ def load_bars(path: Path | str | None = None) -> PriceHistory:
     if path is None:
         resource = importlib.resources.files("mytrader.market") / "data" / "sample_daily.csv.gz"
         with importlib.resources.as_file(resource) as sample:
-            return PriceHistory(_read(sample))
-    return PriceHistory(_read(Path(path)))
+            return PriceHistory(_read(sample), source=str(sample))
+    return PriceHistory(_read(Path(path)), source=str(path))
 
 
 def _read(path: Path) -> pd.DataFrame:
+    """The file's rows, indexed so that index + 2 is the line (blank lines included)."""
     if not path.is_file():
         raise MarketDataError(f"market data file not found: {path}")
-    header = pd.read_csv(path, nrows=0).columns.tolist()
+    try:
+        header = pd.read_csv(path, nrows=0).columns.tolist()
+    except pd.errors.EmptyDataError:
+        raise MarketDataError(
+            f"{path}: the file is empty; expected a header line {','.join(COLUMNS)} and bars"
+        ) from None
+    except (ValueError, OSError, UnicodeDecodeError) as exc:  # not a CSV, bad gzip, ...
+        raise MarketDataError(f"{path}: unreadable: {exc}") from None
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise MarketDataError(
             f"{path}: missing column(s) {', '.join(missing)}; "
             f"expected {','.join(COLUMNS)}, found {','.join(map(str, header))}"
         )
+    # skip_blank_lines=False keeps index + 2 == line number; blank rows are dropped below.
+    try:  # the fast path: every value well-formed
+        frame = pd.read_csv(path, usecols=list(COLUMNS), dtype=_DTYPES, skip_blank_lines=False)
+    except (ValueError, TypeError, OverflowError):  # a non-numeric value, an empty volume
+        frame = _locate_bad_value(path)
+    blank = frame["symbol"].isna() & frame["date"].isna()  # cheap first look
+    if blank.any():
+        blank &= frame.isna().all(axis=1)
+        frame = frame[~blank]
+    if frame.empty:
+        raise MarketDataError(f"{path}: no bars after the header line")
+    return frame
+
+
+def _locate_bad_value(path: Path) -> pd.DataFrame:
+    """Read as text to name the line and column of a value the typed read refused."""
     try:
-        return pd.read_csv(path, usecols=list(COLUMNS), dtype=_DTYPES)
-    except (ValueError, TypeError) as exc:  # non-numeric price, empty volume, ...
-        raise MarketDataError(f"{path}: bad value: {exc}") from None
+        text = pd.read_csv(
+            path, usecols=list(COLUMNS), dtype=str, keep_default_na=False, skip_blank_lines=False
+        )
+    except (ValueError, OSError) as exc:  # ragged rows and the like: pandas names the line
+        raise MarketDataError(f"{path}: unreadable: {exc}") from None
+    blank = (text == "").all(axis=1)
+    for column in (*_PRICES, "volume"):
+        values = text[column].str.strip()
+        number = pd.to_numeric(values, errors="coerce")
+        bad = ~blank & (number.isna() | (values == ""))
+        if column == "volume":  # a whole number of shares
+            bad |= ~blank & ~bad & (number != number.round())
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raw = text[column].iloc[row]
+            problem = "empty" if not raw.strip() else f"{raw!r} is not a number"
+            raise MarketDataError(f"{path}, line {row + 2}: bad value in {column}: {problem}")
+    frame = text.replace("", np.nan)  # as the typed read sees an empty symbol or date
+    for column in (*_PRICES, "volume"):
+        frame[column] = pd.to_numeric(frame[column].str.strip(), errors="coerce")
+    return frame
 
 
-def _clean(frame: pd.DataFrame) -> dict[str, npt.NDArray[Any]]:
+def _where(source: str | None, index: Any) -> str:
+    return f"{source}, line {int(index) + 2}" if source else f"bars row {index}"
+
+
+def _check_values(frame: pd.DataFrame, cols: dict[str, Any], source: str | None) -> None:
+    """Every price present and positive, high >= low, volume >= 0: the first bad row
+    is named with its problem, so a user can fix the file."""
+    first: tuple[int, str] | None = None
+
+    def check(mask: npt.NDArray[np.bool_], problem: str) -> None:
+        nonlocal first
+        hits = np.flatnonzero(mask)
+        if len(hits) and (first is None or hits[0] < first[0]):
+            row = int(hits[0])
+            first = (row, problem.format(**{c: cols[c][row] for c in (*_PRICES, "volume")}))
+
+    for c in _PRICES:
+        check(np.isnan(cols[c]), f"{c} is empty")
+        check(cols[c] <= 0, f"{c} must be positive, got {{{c}:g}}")
+    check(cols["high"] < cols["low"], "high {high:g} is below low {low:g}")
+    check(cols["volume"] < 0, "volume must be 0 or more, got {volume}")
+    if first is not None:
+        row, problem = first
+        raise MarketDataError(f"{_where(source, frame.index[row])}: {problem}")
+
+
+def _clean(frame: pd.DataFrame, source: str | None = None) -> dict[str, npt.NDArray[Any]]:
     """The frame as plain numpy columns, checked, without filler rows."""
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise MarketDataError(f"missing column(s) {', '.join(missing)}")
+        raise MarketDataError(f"{source or 'bars'}: missing column(s) {', '.join(missing)}")
+    if frame.empty:
+        raise MarketDataError(f"{source or 'bars'}: no bars")
     try:
         cols = {c: frame[c].to_numpy(dtype=_DTYPES[c]) for c in COLUMNS}
     except (ValueError, TypeError) as exc:
-        raise MarketDataError(f"bad value in the bars: {exc}") from None
-    for c in _PRICES:  # empty symbols/dates show up later as factorize's -1 code
-        if np.isnan(cols[c]).any():
-            raise MarketDataError(f"empty value(s) in column {c}")
+        raise MarketDataError(f"{source or 'bars'}: bad value in the bars: {exc}") from None
+    _check_values(frame, cols, source)
     # Zero-volume rows are filler (quotes before a listing, halted days), not sessions.
     keep = cols["volume"] > 0
+    cols["_index"] = np.asarray(frame.index)  # names a duplicate's line
     if not keep.all():
         cols = {c: a[keep] for c, a in cols.items()}
     if not len(cols["volume"]):
-        raise MarketDataError("no bars with volume > 0")
+        raise MarketDataError(f"{source or 'bars'}: no bars with volume > 0")
     # A few vendor rows have open/close outside [low, high]; widen the range so fills
     # (which test the limit against low/high) stay consistent.
     opens, closes = cols["open"], cols["close"]
@@ -212,14 +288,16 @@ def _clean(frame: pd.DataFrame) -> dict[str, npt.NDArray[Any]]:
     return cols
 
 
-def _check_dates(dates: list[object]) -> None:
+def _check_dates(dates: list[object], raw: dict[str, Any], source: str | None) -> None:
+    """Every distinct date a real YYYY-MM-DD day; a bad one is named with its first line."""
     for d in dates:
         try:
             ok = isinstance(d, str) and _date.fromisoformat(d).isoformat() == d
         except ValueError:
             ok = False
         if not ok:
-            raise MarketDataError(f"bad date {d!r}: expected YYYY-MM-DD")
+            row = raw["_index"][int(np.flatnonzero(raw["date"] == d)[0])]
+            raise MarketDataError(f"{_where(source, row)}: bad date {d!r}: expected YYYY-MM-DD")
 
 
 def _sort_order(
@@ -227,6 +305,7 @@ def _sort_order(
     date_codes: npt.NDArray[Any],
     n_dates: int,
     raw: dict[str, npt.NDArray[Any]],
+    source: str | None = None,
 ) -> IntArray | None:
     """Row order by (symbol, date); None when sorted already (the bundled files are)."""
     key = sym_codes.astype(np.int64) * n_dates + date_codes.astype(np.int64)
@@ -236,7 +315,11 @@ def _sort_order(
         dup = np.flatnonzero(key[1:] == key[:-1])
         if len(dup):
             row = int(order[dup[0]])
-            raise MarketDataError(f"duplicate bar for {raw['symbol'][row]} on {raw['date'][row]}")
+            again = int(order[dup[0] + 1])
+            raise MarketDataError(
+                f"{_where(source, raw['_index'][again])}: duplicate bar for "
+                f"{raw['symbol'][row]} on {raw['date'][row]}"
+            )
         return order.astype(np.int64)
     return None
 

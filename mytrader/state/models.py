@@ -14,6 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 Action = Literal["BUY", "SELL", "HOLD"]
 Side = Literal["buy", "sell"]
 
+# The most shares one decision may name: far above any book this arena can hold (a
+# billion shares at a cent is $10M), far below every integer limit downstream (msgpack in
+# checkpoints, BIGINT columns), so a model's 1e308 is a parse error, never a crash.
+MAX_QUANTITY = 1_000_000_000
+
 
 class Decision(BaseModel):
     """What a model proposes. Code sizes, checks and books it."""
@@ -22,7 +27,7 @@ class Decision(BaseModel):
 
     decision: Action
     symbol: str | None = None
-    quantity: int = Field(default=0, ge=0)
+    quantity: int = Field(default=0, ge=0, le=MAX_QUANTITY)
     reasoning: str = ""
     confidence: int = Field(default=0, ge=0, le=100)
 

@@ -35,7 +35,15 @@ from mytrader.store.records import (
     TradeRow,
     Usage,
 )
-from mytrader.store.schema import TABLES, TRADE_STATUSES, DialectName, added_columns, ddl
+from mytrader.store.schema import (
+    TABLES,
+    TRADE_STATUSES,
+    WIDEN_QUERY,
+    DialectName,
+    added_columns,
+    ddl,
+    widen_statements,
+)
 
 if TYPE_CHECKING:
     from mytrader.config import Settings
@@ -109,6 +117,10 @@ class Dialect:
         """Bind money exactly: NUMERIC takes a Decimal, SQLite's TEXT column its string."""
         if isinstance(value, Decimal) and self.name == "sqlite":
             return str(value)
+        if isinstance(value, str) and self.name == "postgres" and "\x00" in value:
+            # PostgreSQL text cannot hold NUL, and a model's answer (agent_logs) may:
+            # refusing it would fail the record step on every resume.
+            return value.replace("\x00", "\N{REPLACEMENT CHARACTER}")
         return value
 
 
@@ -127,13 +139,13 @@ class _Tx:
 
     def run(self, query: str, params: Sequence[object] = ()) -> int:
         if params:
-            self._cur.execute(self.dialect.sql(query), tuple(params))
+            self._cur.execute(self.dialect.sql(query), tuple(map(self.dialect.bind, params)))
         else:  # no params: psycopg then leaves a `%` in the text alone
             self._cur.execute(query)
         return int(self._cur.rowcount)
 
     def run_many(self, query: str, rows: Iterable[Sequence[object]]) -> None:
-        batch = [tuple(r) for r in rows]
+        batch = [tuple(map(self.dialect.bind, r)) for r in rows]
         if batch:
             self._cur.executemany(self.dialect.sql(query), batch)
 
@@ -385,6 +397,10 @@ class ArenaStore:
             for statement in ddl(self.dialect):
                 tx.run(statement)
             _migrate(tx)
+            if self.dialect == "postgres":  # arenas created with 32-bit columns
+                found = [(r["table_name"], r["column_name"]) for r in tx.rows(WIDEN_QUERY)]
+                for statement in widen_statements(found):
+                    tx.run(statement)
 
     def close(self) -> None:
         self._db.close()
@@ -469,6 +485,41 @@ class ArenaStore:
             tx.run(
                 "DELETE FROM sim_orders WHERE substr(client_order_id, 1, length(?)) = ?",
                 (prefix, prefix),
+            )
+
+    # --- failed cycles (mytrader repair) ---
+
+    def record_failure(self, arena: str, cycle: int, node: str, error: str) -> int:
+        """Count one more failure of `cycle` (at `node`); returns how many so far."""
+        with self._tx() as tx:
+            rows = tx.rows(
+                "SELECT count FROM cycle_failures WHERE arena = ? AND cycle = ?", (arena, cycle)
+            )
+            count = int(rows[0]["count"]) + 1 if rows else 1
+            tx.run("DELETE FROM cycle_failures WHERE arena = ? AND cycle = ?", (arena, cycle))
+            tx.run(
+                "INSERT INTO cycle_failures (arena, cycle, node, error, count)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (arena, cycle, node, error, count),
+            )
+        return count
+
+    def failure(self, arena: str, cycle: int) -> dict[str, Any] | None:
+        """The failure record of `cycle` (node, error, count, repaired, unrecorded)."""
+        with self._tx(write=False) as tx:
+            rows = tx.rows(
+                "SELECT arena, cycle, node, error, count, repaired, unrecorded"
+                " FROM cycle_failures WHERE arena = ? AND cycle = ?",
+                (arena, cycle),
+            )
+        return rows[0] if rows else None
+
+    def mark_repaired(self, arena: str, cycle: int, how: str, unrecorded: str | None) -> None:
+        with self._tx() as tx:
+            tx.run(
+                "UPDATE cycle_failures SET repaired = ?, unrecorded = ?"
+                " WHERE arena = ? AND cycle = ?",
+                (how, unrecorded, arena, cycle),
             )
 
     # reading

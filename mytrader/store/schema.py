@@ -3,6 +3,12 @@
 One template per table, filled with the dialect's types, so both backends keep the same
 columns. Money is NUMERIC in PostgreSQL and TEXT in SQLite: SQLite's NUMERIC affinity
 would turn `Decimal("0.1")` into a float, and the store reads TEXT back as Decimal.
+
+Every integer column is 64-bit ({int} and {bigint} alike): quantities are bounded by
+MAX_QUANTITY where a model's answer is parsed, but counts, cycles and fills add up, and a
+32-bit column that overflows fails the record step for good. SQLite's INTEGER is 64-bit
+already; a PostgreSQL database created with 32-bit columns is widened on `setup()`
+(`widen_statements`).
 """
 
 from __future__ import annotations
@@ -22,20 +28,21 @@ TABLES: tuple[str, ...] = (
     "portfolio_snapshots",
     "llm_usage",
     "sim_orders",
+    "cycle_failures",
     "heartbeats",
 )
 
 _TYPES: dict[DialectName, dict[str, str]] = {
     "sqlite": {
         "money": "TEXT",
-        "int": "INTEGER",
+        "int": "INTEGER",  # SQLite's INTEGER holds 64 bits
         "bigint": "INTEGER",
         "id": "INTEGER PRIMARY KEY AUTOINCREMENT",
         "now": "TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
     },
     "postgres": {
         "money": "NUMERIC",
-        "int": "INTEGER",
+        "int": "BIGINT",  # 64-bit: see the module docstring
         "bigint": "BIGINT",
         "id": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
         "now": "TIMESTAMPTZ NOT NULL DEFAULT now()",
@@ -134,8 +141,8 @@ CREATE TABLE IF NOT EXISTS llm_usage (
     agent TEXT NOT NULL,
     model TEXT NOT NULL,
     calls {int} NOT NULL,
-    tokens_in {bigint} NOT NULL,
-    tokens_out {bigint} NOT NULL,
+    tokens_in {int} NOT NULL,
+    tokens_out {int} NOT NULL,
     cost_usd {money} NOT NULL,
     created_at {now},
     PRIMARY KEY (arena, cycle, agent)
@@ -147,6 +154,22 @@ CREATE TABLE IF NOT EXISTS sim_orders (
     client_order_id TEXT PRIMARY KEY,
     result TEXT NOT NULL,
     created_at {now}
+)"""
+
+# A cycle that failed, with the node and the (secret-free) error, and how many times in a
+# row: the next run says so instead of failing silently the same way (`mytrader repair`).
+# `unrecorded` holds, as JSON, the rows a repair could not write, so no trade is lost.
+_FAILURES = """
+CREATE TABLE IF NOT EXISTS cycle_failures (
+    arena TEXT NOT NULL,
+    cycle {int} NOT NULL,
+    node TEXT NOT NULL,
+    error TEXT NOT NULL,
+    count {int} NOT NULL,
+    repaired TEXT,
+    unrecorded TEXT,
+    updated_at {now},
+    PRIMARY KEY (arena, cycle)
 )"""
 
 # --- heartbeats (unattended runs) ---
@@ -201,12 +224,53 @@ def added_columns(dialect: DialectName) -> list[tuple[str, str, str]]:
     return [(t, c, spec.format(**types)) for t, c, spec in ADDED_COLUMNS]
 
 
+_TABLE_DDL = (_CYCLES, _TRADES, _AGENT_LOGS, _SNAPSHOTS, _USAGE, _SIM_ORDERS, _FAILURES)
+
+
 def ddl(dialect: DialectName) -> list[str]:
     """The statements that create every table and index; each is idempotent."""
     types = _TYPES[dialect]
-    tables = (_CYCLES, _TRADES, _AGENT_LOGS, _SNAPSHOTS, _USAGE, _SIM_ORDERS)
     return (
-        [t.format(**types).strip() for t in tables]
+        [t.format(**types).strip() for t in _TABLE_DDL]
         + list(_INDEXES)
         + [HEARTBEATS_DDL.format(**types).strip(), HEARTBEATS_INDEX]
     )
+
+
+def bigint_columns() -> dict[str, tuple[str, ...]]:
+    """Table -> its 64-bit integer columns, read from the DDL templates (so a new column
+    is migrated without being listed twice)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for template in _TABLE_DDL:
+        lines = template.strip().splitlines()
+        table = lines[0].split()[-2]
+        ints = ("{int}", "{{int}}", "{bigint}", "{{bigint}}")
+        cols = tuple(
+            words[0]
+            for words in (line.split() for line in lines[1:])
+            if len(words) > 1 and words[1].rstrip(",") in ints
+        )
+        if cols:
+            out[table] = cols
+    return out
+
+
+# Widens the 32-bit columns of a database created by an older schema (PostgreSQL only).
+# Idempotent: it alters only the columns information_schema still reports as integer.
+WIDEN_QUERY = (
+    "SELECT table_name, column_name FROM information_schema.columns"
+    " WHERE table_schema = current_schema() AND data_type = 'integer'"
+)
+
+
+def widen_statements(found: list[tuple[str, str]]) -> list[str]:
+    """`ALTER TABLE ... TYPE BIGINT` for each (table, column) of ours still 32-bit."""
+    wanted = bigint_columns()
+    by_table: dict[str, list[str]] = {}
+    for table, column in found:
+        if column in wanted.get(table, ()):
+            by_table.setdefault(table, []).append(column)
+    return [
+        f"ALTER TABLE {table} " + ", ".join(f"ALTER COLUMN {c} TYPE BIGINT" for c in sorted(cols))
+        for table, cols in sorted(by_table.items())
+    ]

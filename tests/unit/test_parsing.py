@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from mytrader.llm.parsing import DecisionParseError, parse_decision
-from mytrader.state.models import Decision
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mytrader.llm.parsing import MAX_ANSWER_CHARS, DecisionParseError, parse_decision
+from mytrader.state.models import MAX_QUANTITY, Decision
 
 ALLOWED = {"AAPL", "MRNA", "NVDA"}
 
@@ -157,3 +161,97 @@ def test_json_without_decision_key() -> None:
 
 def test_parse_error_is_a_value_error() -> None:
     assert issubclass(DecisionParseError, ValueError)
+
+
+# --- hostile answers: bounded, ASCII-only, and never anything but DecisionParseError ------
+
+
+@pytest.mark.parametrize(
+    "raw", ["1e308", '"99999999999999999999999"', "5000000000", "1000000001", "9" * 5000]
+)
+def test_absurd_quantities_are_parse_errors(raw: str) -> None:
+    text = f'{{"decision": "BUY", "symbol": "AAPL", "quantity": {raw}, "confidence": 60}}'
+    with pytest.raises(DecisionParseError):
+        parse(text)
+
+
+def test_the_hard_cap_itself_is_accepted() -> None:
+    text = f'{{"decision": "SELL", "symbol": "AAPL", "quantity": {MAX_QUANTITY}, "confidence": 6}}'
+    assert parse(text).quantity == MAX_QUANTITY
+
+
+def test_max_qty_bounds_the_quantity_and_is_named() -> None:
+    text = '{"decision": "BUY", "symbol": "AAPL", "quantity": 51, "confidence": 60}'
+    assert parse_decision(text, ALLOWED, max_qty=51).quantity == 51
+    with pytest.raises(DecisionParseError, match="more than 50 shares"):
+        parse_decision(text, ALLOWED, max_qty=50)
+
+
+@pytest.mark.parametrize("raw", ['"²"', '"１２"', '"١٢"', '"12²"', '" 1_000 "'])
+def test_unicode_and_odd_digits_are_parse_errors(raw: str) -> None:
+    text = f'{{"decision": "BUY", "symbol": "AAPL", "quantity": {raw}, "confidence": 60}}'
+    assert "quantity must be a positive whole number" in refusal(text)
+
+
+@pytest.mark.parametrize("raw", ['"９０"', '"٩٠"'])
+def test_unicode_digit_confidence_is_a_parse_error(raw: str) -> None:
+    text = f'{{"decision": "BUY", "symbol": "AAPL", "quantity": 1, "confidence": {raw}}}'
+    assert "confidence must be a number" in refusal(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        None,
+        12,
+        ["{}"],
+        b'{"decision": "HOLD"}',
+        "x" * (MAX_ANSWER_CHARS + 1),
+        '{"a": ' * 30_000,
+        '{"decision": ' + "[" * 50_000,
+        "{" * 150_000,
+        '{"decision": "BUY", "symbol": "AAPL", "quantity": 1, "confidence": 1e400}',
+        '{"decision": "BUY", "symbol": "AAPL", "quantity": 1, "confidence": ' + "9" * 400 + "}",
+        '{"decision": "BUY", "symbol": ["AAPL"], "quantity": 1, "confidence": 1}',
+        '{"decision": {"x": 1}, "symbol": "AAPL"}',
+        "<think>" * 20_000,
+    ],
+)
+def test_hostile_input_raises_only_the_parse_error(text: object) -> None:
+    with pytest.raises(DecisionParseError):
+        parse_decision(text, ALLOWED)  # type: ignore[arg-type]
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    action=st.sampled_from(["BUY", "SELL", "HOLD", "buy", "", "Short"]) | _json_values,
+    symbol=st.sampled_from(["AAPL", "aapl", "ZZZZ", ""]) | _json_values,
+    quantity=_json_values
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.text(alphabet="0123456789²１٢.-e ", max_size=25),
+    confidence=_json_values,
+    prose=st.text(max_size=40),
+)
+def test_any_answer_gives_a_decision_or_the_parse_error(
+    action: object, symbol: object, quantity: object, confidence: object, prose: str
+) -> None:
+    obj = {"decision": action, "symbol": symbol, "quantity": quantity, "confidence": confidence}
+    text = f"{prose}\n{json.dumps(obj)}"
+    try:
+        decision = parse_decision(text, ALLOWED)
+    except DecisionParseError:
+        return
+    assert 0 <= decision.quantity <= MAX_QUANTITY
+    assert decision.decision == "HOLD" or decision.symbol in ALLOWED
+    Decision.model_validate(decision.model_dump(mode="json"))
