@@ -98,6 +98,7 @@ def run(
 def reported_errors() -> Iterator[None]:
     """What a user can fix (a busy arena, a database or data file that is not there)
     ends the command with its message and exit status 3, not a traceback."""
+    from mytrader.market.broker import BrokerSetupError
     from mytrader.market.data import MarketDataError
     from mytrader.repair import CycleFailed
     from mytrader.store.db import StoreError
@@ -106,15 +107,24 @@ def reported_errors() -> Iterator[None]:
 
     try:
         yield
-    except (ArenaBusy, StoreError, MarketDataError, NewsError, CycleFailed) as exc:
+    except (
+        ArenaBusy,
+        StoreError,
+        MarketDataError,
+        NewsError,
+        CycleFailed,
+        BrokerSetupError,
+    ) as exc:
         console.print(str(exc), markup=False, highlight=False, style="red")
         raise typer.Exit(3) from None
 
 
 def run_cycles(settings: Settings, cycles: int, quiet: bool) -> None:
+    from mytrader.reconcile import describe
     from mytrader.runner import open_arena
 
     with open_arena(settings) as arena:
+        console.print(f"[dim]trading on: {describe(arena.services.broker)}[/dim]")
         for warning in arena.unknown_watchlist():
             console.print(f"[yellow]warning: {warning}[/yellow]", highlight=False)
         progress = Progress(
@@ -443,6 +453,17 @@ def backtest(
         run_command(options, out, console)
     finally:
         flush_traces()
+
+
+@app.command()
+def reconcile() -> None:
+    """Compare the sum of the books with the broker's account; exit 1 on any difference."""
+    from mytrader.reconcile import run_reconcile
+
+    settings = settings_or_exit()
+    with reported_errors():
+        code = run_reconcile(settings, console)
+    raise typer.Exit(code)
 
 
 if __name__ == "__main__":

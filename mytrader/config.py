@@ -20,6 +20,7 @@ ACCOUNTS: tuple[str, ...] = (*PERSONAS, COLLABORATIVE)
 
 
 _SECRET_FIELDS = {"alpaca_api_key", "alpaca_api_secret", "openrouter_api_key", "database_url"}
+_SECRET_FIELDS |= {f"{a}_alpaca_api_{k}" for a in ACCOUNTS for k in ("key", "secret")}
 _SECRET_FIELDS |= {"x_bearer_token"}  # --- X search for Grok ---
 
 
@@ -114,6 +115,58 @@ class Settings(BaseSettings):
     stop_loss_pct: Decimal = Decimal("10")
     take_profit_pct: Decimal = Decimal("25")
     buy_limit_buffer_pct: Decimal = Decimal("3")
+
+    # --- alpaca: the real broker (market/alpaca.py) ---
+    # auto: Alpaca when ALPACA_API_KEY and ALPACA_API_SECRET are set, else the simulated exchange.
+    broker: Literal["auto", "sim", "alpaca"] = "auto"
+    alpaca_data_url: str = "https://data.alpaca.markets"
+    alpaca_data_feed: Literal["iex", "sip", "delayed_sip"] = "iex"  # the free plan has no SIP
+    allow_live_trading: bool = False  # a live ALPACA_BASE_URL is refused without it
+    alpaca_timeout_s: float = 10.0  # every request (alpaca-py itself sets no timeout)
+    alpaca_requests_per_min: int = 200  # Alpaca's limit per key (trading and data apart)
+    # Movers from Alpaca's screener endpoints ("endpoints"; a scan when they fail), or
+    # always from a scan of the whole universe's snapshots ("scan").
+    alpaca_screener: Literal["endpoints", "scan"] = "endpoints"
+    alpaca_scan_chunk: int = 1000  # symbols per snapshot request of the scan
+    # Optional: a paper account of its own per book (the others trade the main account).
+    grok_alpaca_api_key: SecretStr | None = None
+    grok_alpaca_api_secret: SecretStr | None = None
+    deepseek_alpaca_api_key: SecretStr | None = None
+    deepseek_alpaca_api_secret: SecretStr | None = None
+    openai_alpaca_api_key: SecretStr | None = None
+    openai_alpaca_api_secret: SecretStr | None = None
+    collaborative_alpaca_api_key: SecretStr | None = None
+    collaborative_alpaca_api_secret: SecretStr | None = None
+
+    def account_keys(self) -> dict[str, tuple[str, str]]:
+        """Book -> (key, secret) of the books with an Alpaca account of their own."""
+        out = {}
+        for account in ACCOUNTS:
+            key = getattr(self, f"{account}_alpaca_api_key")
+            secret = getattr(self, f"{account}_alpaca_api_secret")
+            if key is not None and secret is not None and key.get_secret_value():
+                out[account] = (key.get_secret_value(), secret.get_secret_value())
+        return out
+
+    @field_validator("alpaca_timeout_s")
+    @classmethod
+    def _alpaca_timeout(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("must be more than 0 seconds")
+        return v
+
+    @field_validator("alpaca_requests_per_min", "alpaca_scan_chunk")
+    @classmethod
+    def _alpaca_positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be at least 1")
+        return v
+
+    @property
+    def broker_kind(self) -> Literal["sim", "alpaca"]:
+        if self.broker == "auto":
+            return "alpaca" if self.alpaca_api_key and self.alpaca_api_secret else "sim"
+        return self.broker
 
     # --- X search for Grok ---
     # X API v2 app bearer token: Grok gets the `search_x` tool when it is set.

@@ -278,6 +278,9 @@ def run_every(
     from mytrader.store.db import StoreError
 
     with open_arena(settings) as arena:
+        from mytrader.reconcile import describe
+
+        console.print(f"[dim]trading on: {describe(arena.services.broker)}[/dim]")
         arena.interval_s = round(interval_s)
         store = arena.services.store
 

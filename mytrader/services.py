@@ -18,6 +18,7 @@ from mytrader.market.sim import SimulatedExchange
 from mytrader.state.book import Book
 from mytrader.store.db import ArenaStore, StoreLedger
 from mytrader.tools import FileNews, XSearch, tool_factory
+from mytrader.tools.news import NewsSource
 
 
 @lru_cache(maxsize=4)
@@ -27,6 +28,10 @@ def cached_history(path: Path | None) -> PriceHistory:
 
 
 def open_broker(settings: Settings, store: ArenaStore) -> Broker:
+    if settings.broker_kind == "alpaca":
+        from mytrader.market.alpaca import open_alpaca
+
+        return open_alpaca(settings)
     return SimulatedExchange(
         cached_history(settings.market_data_path),
         ledger=StoreLedger(store),
@@ -57,7 +62,9 @@ def agent_tools(settings: Settings, broker: Broker) -> ToolFactory | None:
     """Tools for the agents on real models; house models decide from the prompt alone."""
     if not settings.agent_tools:
         return None
-    news = FileNews(settings.news_path) if settings.news_path else None
+    news: NewsSource | None = FileNews(settings.news_path) if settings.news_path else None
+    if news is None and isinstance(broker, NewsSource):  # Alpaca's news, up to as_of
+        news = broker
     token = settings.x_bearer_token
     x = XSearch(token, settings.x_api_base_url) if token and token.get_secret_value() else None
     make = tool_factory(broker, news, x)

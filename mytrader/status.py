@@ -217,19 +217,30 @@ def lines(status: Status) -> list[str]:
 def find_reconciler(
     settings: Settings, store: ArenaStore, broker: Broker, arena: str
 ) -> Reconciler | None:
-    """HOOK for the Alpaca adapter's reconcile (books vs the broker's account).
-
-    Return a function listing the differences ([] when they agree); None means "not
-    available" (today: `mytrader.reconcile` is not on main yet). To fill it once it is:
-    read the thread's latest checkpoint *without* the arena lock (a scheduler may hold
-    it): `open_checkpointer(settings)` then `saver.get_tuple({"configurable":
-    {"thread_id": arena, "checkpoint_ns": ""}}).checkpoint["channel_values"]`; then
-    `reconcile.compare(broker, reconcile.books_of(values),
-    reconcile.Base.model_validate(values[reconcile.BASE_KEY])).differences` for a broker
-    with an account (`reconcile.has_account(broker)`), [] for the simulated exchange.
-    `gather` turns any difference into an unhealthy status (exit 1).
+    """The reconcile of `mytrader reconcile` (books vs the broker's account), read from the
+    thread's latest checkpoint *without* the arena lock (a scheduler may hold it): the
+    differences ([] when they agree). None for the simulated exchange: it keeps no account
+    apart from the books. `gather` turns any difference into an unhealthy status.
     """
-    return None
+    from mytrader import reconcile
+    from mytrader.store.checkpointer import open_checkpointer
+
+    if not reconcile.has_account(broker):
+        return None
+
+    def differences() -> list[str]:
+        config: Any = {"configurable": {"thread_id": arena, "checkpoint_ns": ""}}
+        with open_checkpointer(settings) as saver:
+            found = saver.get_tuple(config)
+        values = found.checkpoint["channel_values"] if found is not None else {}
+        books = reconcile.books_of(values)
+        if not books or values.get(reconcile.BASE_KEY) is None:
+            return []  # no live cycle yet: nothing to compare
+        base = reconcile.Base.model_validate(values[reconcile.BASE_KEY])
+        pending = reconcile.pending_of(values)
+        return reconcile.compare(broker, books, base, pending).differences  # type: ignore[arg-type]
+
+    return differences
 
 
 def run_status(settings: Settings, every: str | None, as_json: bool, console: Any) -> int:

@@ -20,8 +20,10 @@ from langchain_core.runnables import RunnableConfig
 from mytrader.config import COLLABORATIVE
 from mytrader.graph.context import ArenaServices, arena_key
 from mytrader.graph.orders import adopt, cycle_prefix, order_id, place
-from mytrader.graph.risk import Leg, Reserved, buy_limit, check_leg, decision_leg, exit_legs
+from mytrader.graph.protective import protect, release
+from mytrader.graph.risk import Leg, Reserved, buy_limit, check_leg, decision_leg
 from mytrader.market.broker import BrokerError
+from mytrader.reconcile import buys_blocked
 from mytrader.state import (
     AgentDecision,
     ArenaState,
@@ -143,18 +145,32 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         fee = settings.fee_per_trade
         orders: list[OrderResult] = []
         strays: dict[str, OrderResult] = {}
+        blocked = buys_blocked(state.get("reconcile"))  # books differ from the account
         for account in settings.accounts:
             book = books[account]
-            reserved = Reserved.of((p for p in pending if p.order.account == account), fee)
-            legs = exit_legs(book, prices, settings)
+            # Stop-loss and take-profit are protective orders at the broker (protective.py).
+            legs: list[Leg] = []
             wanted = decision_leg(account_decision(state, account))
             if wanted is not None:
                 if account == COLLABORATIVE:
                     wanted = collaborative_size(wanted, book)
                 legs.append(wanted)
+            pending = release(broker, pending, account, wanted, as_of)  # a SELL frees shares
+            pending, guards = protect(
+                broker, settings, arena, cycle, book, pending, wanted, prices, as_of, placed
+            )
+            orders += guards
+            mine = (p for p in pending if p.order.account == account and p.order.is_open)
+            reserved = Reserved.of(mine, fee)
+            for guard in guards:
+                if reaches_broker(guard):
+                    reserved.add(guard.side, guard.symbol, guard.qty, guard.limit_price, fee)
             for leg in legs:
                 cid = order_id(arena, cycle, account, leg.purpose, leg.symbol, leg.side)
                 existing = placed.pop(cid, None)
+                if leg.side == "buy" and blocked and existing is None:
+                    orders.append(refused(leg, cid, account, blocked))
+                    continue
                 result, stray = run_leg(book, leg, cid, prices, as_of, reserved, existing)
                 orders.append(result)
                 if reaches_broker(result):

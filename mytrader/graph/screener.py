@@ -16,6 +16,7 @@ from mytrader.graph.context import ArenaServices
 from mytrader.graph.settle import settle
 from mytrader.market.broker import Broker
 from mytrader.market.view import build_market_view
+from mytrader.reconcile import cycle_check
 from mytrader.state import ArenaState, Book
 from mytrader.state.models import Benchmark, PendingOrder
 
@@ -64,6 +65,8 @@ def make_screener(services: ArenaServices) -> Callable[[ArenaState], dict[str, A
         still_open, settled = settle(
             broker, open_books, pending, as_of, cycle, settings.fee_per_trade
         )
+        # Live: the books' sum must be the broker's account, or no new BUY this cycle.
+        checked = cycle_check(broker, open_books, state.get("broker_base"))
         held = {s for b in open_books.values() for s in b.positions}
         shown = sorted(held | set(settings.watchlist_symbols))
         view = build_market_view(broker, as_of, shown, settings.movers_top)
@@ -73,6 +76,7 @@ def make_screener(services: ArenaServices) -> Callable[[ArenaState], dict[str, A
             "books": {a: b.model_dump(mode="json") for a, b in open_books.items()},
             "pending": [p.model_dump(mode="json") for p in still_open],
             "settled": [p.model_dump(mode="json") for p in settled],
+            **checked,
             "cycle": cycle,
             "as_of": as_of,
             "status": "trading",

@@ -52,6 +52,11 @@ class DuplicateOrderError(BrokerError):
     """An order with this client_order_id exists already (Alpaca: 422 'must be unique')."""
 
 
+class BrokerSetupError(BrokerError):
+    """The broker cannot be used at all (bad keys, a live URL without the opt-in, no
+    connection): commands print the message and exit 3, before anything is written."""
+
+
 @runtime_checkable
 class Broker(Protocol):
     """Market data and order routing. Implementations must be safe to read from threads."""

@@ -34,6 +34,7 @@ class ArenaState(TypedDict, total=False):
     spend: dict[str, dict[str, str]]  # agent -> {"day", "usd"}: LLM dollars spent that day
     track: dict[str, list[str]]  # agent -> its last VOTE_WINDOW+1 equities (vote weights)
     pending: list[dict[str, Any]]  # PendingOrder: at the broker, not fully booked yet
+    broker_base: dict[str, Any] | None  # live: the account's part beyond the books (Base)
 
     # Per cycle: replaced by the screener every cycle.
     status: str  # "trading" | "exhausted"
@@ -45,6 +46,7 @@ class ArenaState(TypedDict, total=False):
     vote: dict[str, Any] | None  # VoteResult
     orders: list[dict[str, Any]]  # OrderResult of every executor leg of this cycle
     settled: list[dict[str, Any]]  # PendingOrder of earlier cycles booked or ended now
+    reconcile: list[str]  # live: differences between the books and the broker's account
 
 
 class AgentTask(TypedDict):

@@ -157,15 +157,17 @@ def filled(store: ArenaStore, settings: Settings, account: str) -> list[Any]:
 
 
 def placed(store: ArenaStore, settings: Settings, account: str) -> list[Any]:
-    """Orders at the broker: pending until the next cycle books their fills."""
-    return store.trades(settings.arena_id, account=account, status="pending")
+    """Decision orders at the broker: pending until the next cycle books their fills (the
+    protective stop/take-profit orders of earlier buys are pending too, until triggered)."""
+    rows = store.trades(settings.arena_id, account=account, status="pending")
+    return [t for t in rows if t.purpose == "decision"]
 
 
 def assert_traded(summary: CycleSummary, store: ArenaStore, settings: Settings, agent: str) -> None:
     result = summary.decisions[agent]
     assert result.error is None, result.error
     assert result.decision.decision == "BUY"
-    orders = [o for o in summary.orders if o.account == agent]
+    orders = [o for o in summary.orders if o.account == agent and o.purpose == "decision"]
     assert [o.status for o in orders] == ["pending"], orders  # placed; booked next cycle
     assert placed(store, settings, agent)
 

@@ -46,7 +46,9 @@ def test_healthy_arena_exits_0(backend, tmp_path, monkeypatch):
     assert "last recorded cycle 3 (as of 2024-01-08)" in result.output
     assert "next cycle    not scheduled" in result.output
     assert "clock         2024-01-08 open; next open 2024-01-09" in result.output
-    assert "open orders   1\n  arena-3-deepseek-" in result.output
+    # deepseek's BUY, and the protective stop/take-profit of a position bought earlier.
+    assert "open orders   2\n" in result.output and "  arena-3-deepseek-d-" in result.output
+    assert "-p-" in result.output and "sell" in result.output
     assert "reconcile     not available" in result.output
 
     as_json = json.loads(status(backend, tmp_path, monkeypatch, "--json").output)

@@ -31,6 +31,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self.server.owner._handle(self)
 
+    def do_DELETE(self) -> None:
+        self.server.owner._handle(self)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 

@@ -1,0 +1,198 @@
+"""Stops at the broker: a book's stop-loss and take-profit live at the broker as one
+protective order per book and symbol, so they hold while this process is down.
+
+After a BUY has filled (the screener booked it), the executor places, for each held
+symbol of each book, a good-till-canceled sell of the whole position: an OCO of a
+take-profit limit at cost + TAKE_PROFIT_PCT and a stop at cost - STOP_LOSS_PCT (a plain
+stop or limit when one of them is 0). Whichever triggers first fills it, the other is
+canceled by the broker, and the fill is booked to its book like any order (it is pending
+in the graph state until then). When the position changes (it grew, or a part was sold)
+the order is replaced; when the price is beyond a level already, a market sell exits
+instead (a stop above the market would be refused, or fill at once anyway).
+
+A SELL decision first cancels that book's protective order on the symbol: the broker holds
+the shares for open orders and would refuse the sell otherwise.
+
+The simulated exchange runs the same orders (gtc, OCO, stops from the next bars' low and
+high, a gap through the stop fills at the open), so offline and live behave alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from mytrader.config import Settings
+from mytrader.graph.orders import adopt, order_id, place
+from mytrader.graph.risk import CENT, HUNDRED, Leg, Reserved, check_leg
+from mytrader.market.broker import Broker, BrokerError
+from mytrader.state import Book, OrderRequest, OrderResult
+from mytrader.state.models import PendingOrder, Purpose
+
+log = logging.getLogger(__name__)
+
+
+def levels(avg_cost: Decimal, settings: Settings) -> tuple[Decimal | None, Decimal | None]:
+    """(take-profit limit, stop-loss stop) of a position bought at `avg_cost`, in cents."""
+    tp = sl = None
+    if settings.take_profit_pct:
+        tp = (avg_cost * (1 + settings.take_profit_pct / HUNDRED)).quantize(CENT)
+    if settings.stop_loss_pct:
+        sl = (avg_cost * (1 - settings.stop_loss_pct / HUNDRED)).quantize(CENT)
+    return tp, sl
+
+
+def protection_of(pending: list[PendingOrder], account: str, symbol: str) -> list[PendingOrder]:
+    return [
+        p
+        for p in pending
+        if p.order.is_open
+        and p.order.purpose == "protect"
+        and p.order.account == account
+        and p.order.symbol == symbol
+    ]
+
+
+def release(
+    broker: Broker, pending: list[PendingOrder], account: str, leg: Leg | None, as_of: str
+) -> list[PendingOrder]:
+    """Before a SELL decision: cancel the book's protective orders on its symbol. The
+    canceled orders stay pending (closed) so fills made before the cancel are booked."""
+    if leg is None or leg.side != "sell":
+        return pending
+    return cancel(broker, pending, protection_of(pending, account, leg.symbol), as_of)
+
+
+def cancel(
+    broker: Broker, pending: list[PendingOrder], which: list[PendingOrder], as_of: str
+) -> list[PendingOrder]:
+    out = list(pending)
+    for entry in which:
+        cid = entry.order.client_order_id
+        try:
+            now = broker.cancel_order(cid, as_of)
+        except BrokerError as exc:
+            log.error("cannot cancel protective order %s: %s", cid, exc)
+            continue
+        if now is not None:
+            # Keep what was booked; the next cycle's settlement books any fill and drops it.
+            kept = now.model_copy(update={"fee": entry.order.fee, "purpose": "protect"})
+            out[out.index(entry)] = entry.model_copy(update={"order": kept})
+    return out
+
+
+def protect(
+    broker: Broker,
+    settings: Settings,
+    arena: str,
+    cycle: int,
+    book: Book,
+    pending: list[PendingOrder],
+    decision: Leg | None,
+    prices: dict[str, Decimal],
+    as_of: str,
+    placed: dict[str, OrderResult],
+) -> tuple[list[PendingOrder], list[OrderResult]]:
+    """Before the account's decision: protect every held symbol of `book` that no sell
+    works on (and the decision does not sell): place (or replace) its protective order.
+    Returns the pending list (replaced orders canceled) and the new legs (the executor
+    records them and keeps the open ones pending). `placed` holds this cycle's orders
+    found at the broker after a restart: they are adopted, never doubled."""
+    if not (settings.stop_loss_pct or settings.take_profit_pct):
+        return pending, []
+    legs: list[OrderResult] = []
+    account = book.account
+    working = [p.order for p in pending if p.order.purpose != "protect"] + [
+        o for o in placed.values() if o.purpose != "protect"
+    ]
+    for symbol in sorted(book.positions):
+        held = book.qty(symbol)
+        if decision is not None and decision.side == "sell" and decision.symbol == symbol:
+            continue  # the decision sells it: protect what is left once that is done
+        if any(
+            o.account == account and o.symbol == symbol and o.side == "sell" and o.is_open
+            for o in working
+        ):
+            continue  # a sell is working: protect what is left once it is done
+        guards = protection_of(pending, account, symbol)
+        if len(guards) == 1 and guards[0].order.qty - guards[0].booked_qty == held:
+            continue  # protected already
+        pending = cancel(broker, pending, guards, as_of)
+        request = protective_request(arena, cycle, book, symbol, held, prices, settings, as_of)
+        if request is None:
+            continue
+        existing = placed.pop(request.client_order_id, None)
+        if existing is not None:
+            result, stray = adopt(existing, request)
+        else:
+            result, stray = submit(broker, settings, book, request, prices, pending)
+        legs += [result] if stray is None else [result, stray]
+    return pending, legs
+
+
+def protective_request(
+    arena: str,
+    cycle: int,
+    book: Book,
+    symbol: str,
+    qty: int,
+    prices: dict[str, Decimal],
+    settings: Settings,
+    as_of: str,
+) -> OrderRequest | None:
+    """The protective order of a position, or a market exit when the price is beyond a
+    level already."""
+    pos = book.positions[symbol]
+    tp, sl = levels(pos.avg_cost, settings)
+    price = prices.get(symbol)
+    common = {"account": book.account, "symbol": symbol, "side": "sell", "qty": qty}
+    if price is not None and ((sl is not None and price <= sl) or (tp is not None and price >= tp)):
+        purpose: Purpose = "stop_loss" if sl is not None and price <= sl else "take_profit"
+        cid = order_id(arena, cycle, book.account, purpose, symbol, "sell")
+        return OrderRequest(client_order_id=cid, **common, purpose=purpose, as_of=as_of)  # type: ignore[arg-type]
+    cid = order_id(arena, cycle, book.account, "protect", symbol, "sell")
+    spec: dict[str, object] = {"time_in_force": "gtc", "purpose": "protect"}
+    if tp is not None and sl is not None:
+        spec |= {"type": "limit", "order_class": "oco", "limit_price": tp, "stop_price": sl}
+    elif tp is not None:
+        spec |= {"type": "limit", "limit_price": tp}
+    elif sl is not None:
+        spec |= {"type": "stop", "stop_price": sl}
+    else:
+        return None
+    return OrderRequest(client_order_id=cid, **common, **spec, as_of=as_of)  # type: ignore[arg-type]
+
+
+def submit(
+    broker: Broker,
+    settings: Settings,
+    book: Book,
+    request: OrderRequest,
+    prices: dict[str, Decimal],
+    pending: list[PendingOrder],
+) -> tuple[OrderResult, OrderResult | None]:
+    """Through the same gate as every leg (tradable, market open, shares free)."""
+    reserved = Reserved.of(
+        (p for p in pending if p.order.account == book.account and p.order.is_open),
+        settings.fee_per_trade,
+    )
+    leg = Leg(request.symbol, "sell", request.qty, request.purpose, request.purpose)
+    gate = check_leg(
+        leg,
+        book,
+        prices,
+        settings,
+        market_open=broker.is_open(request.as_of),
+        tradable=broker.asset(request.symbol) is not None,
+        day=request.as_of[:10],
+        reserved=reserved,
+    )
+    base = request.model_dump(exclude={"as_of", "time_in_force"})
+    if not gate.approved:
+        return OrderResult(**base, status="refused", reason=gate.reason), None
+    try:
+        result, stray = place(broker, request)
+    except BrokerError as exc:
+        return OrderResult(**base, status="rejected", reason=f"broker: {exc}"), None
+    reason = "protective order" if request.purpose == "protect" else f"{request.purpose} exit"
+    return result.model_copy(update={"reason": result.reason or reason}), stray
