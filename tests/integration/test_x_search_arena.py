@@ -59,7 +59,7 @@ def test_a_post_is_data_and_the_risk_gate_still_judges(backend, srv, store):
         settings = arena_settings(backend, srv, x_bearer_token=x.token, x_api_base_url=x.base_url)
         (summary,) = run_cycles(settings)
 
-    first, second = srv.requests_for(MODEL["grok"])
+    first, second, *repair = srv.requests_for(MODEL["grok"])
     assert "search_x" in [t["function"]["name"] for t in first.body["tools"]]
     for persona in set(PERSONAS) - {"grok"}:
         (request,) = srv.requests_for(MODEL[persona])
@@ -72,10 +72,13 @@ def test_a_post_is_data_and_the_risk_gate_still_judges(backend, srv, store):
     assert x.requests[0].params["end_time"] == "2024-01-04T21:00:00Z"
     assert summary.as_of == "2024-01-04"
 
-    assert summary.decisions["grok"].decision.quantity == 1_000_000
-    (order,) = [o for o in summary.orders if o.account == "grok"]
-    assert order.status == "refused" and order.reason, order
-    assert store.trades(settings.arena_id, account="grok")[0].status == "refused"
+    # Code, not the post, judges the order: a million shares is more than the book could
+    # ever trade, so the answer gets the repair turn and nothing that size reaches a broker.
+    assert len(repair) == 1 and "more than" in repair[0].messages[-1]["content"]
+    assert summary.decisions["grok"].decision.quantity < 1_000_000
+    for trade in store.trades(settings.arena_id, account="grok"):
+        assert trade.limit_price is not None  # a BUY: a limit the book's cash covers
+        assert trade.qty * trade.limit_price <= settings.starting_cash
 
     # The bearer token went to X only: not to the model, the tables or the checkpoints.
     token = x.token.encode()
