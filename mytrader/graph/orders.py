@@ -64,21 +64,9 @@ def mismatch(existing: OrderResult, request: OrderRequest) -> OrderResult:
         f"({existing.side} {existing.qty} {existing.symbol} {existing.type}); "
         f"this leg ({request.side} {request.qty} {request.symbol} {request.type}) was not sent"
     )
-    return OrderResult(
-        # Never sent, so its id is only the key of its trades row, beside the stored order's.
-        client_order_id=f"{request.client_order_id}!mismatch",
-        account=request.account,
-        symbol=request.symbol,
-        side=request.side,
-        qty=request.qty,
-        status="rejected",
-        reason=reason,
-        type=request.type,
-        order_class=request.order_class,
-        purpose=request.purpose,
-        limit_price=request.limit_price,
-        stop_price=request.stop_price,
-    )
+    leg = OrderResult.of(request, "rejected", reason)
+    # Never sent, so its id is only the key of its trades row, beside the stored order's.
+    return leg.model_copy(update={"client_order_id": f"{request.client_order_id}!mismatch"})
 
 
 def adopt(existing: OrderResult, request: OrderRequest) -> tuple[OrderResult, OrderResult | None]:

@@ -660,20 +660,7 @@ def _as_json(model: Any) -> dict[str, Any]:
 
 
 def result_of(order: OrderRequest, status: OrderStatus, reason: str = "") -> OrderResult:
-    return OrderResult(
-        client_order_id=order.client_order_id,
-        account=order.account,
-        symbol=order.symbol,
-        side=order.side,
-        qty=order.qty,
-        status=status,
-        reason=reason,
-        type=order.type,
-        order_class=order.order_class,
-        purpose=order.purpose,
-        limit_price=order.limit_price,
-        stop_price=order.stop_price,
-    )
+    return OrderResult.of(order, status, reason)
 
 
 def purpose_of(client_order_id: str) -> Purpose:

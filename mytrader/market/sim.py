@@ -289,19 +289,10 @@ def _result(
     filled_avg_price: Decimal | None = None,
     filled_at: str | None = None,
 ) -> OrderResult:
-    return OrderResult(
-        client_order_id=order.client_order_id,
-        account=order.account,
-        symbol=order.symbol,
-        side=order.side,
-        qty=order.qty,
-        status=status,
-        reason=reason,
-        type=order.type,
-        order_class=order.order_class,
-        purpose=order.purpose,
-        limit_price=order.limit_price,
-        stop_price=order.stop_price,
+    return OrderResult.of(
+        order,
+        status,
+        reason,
         broker_order_id=broker_order_id,
         filled_qty=filled_qty,
         filled_avg_price=filled_avg_price,

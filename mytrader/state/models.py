@@ -7,7 +7,7 @@ needs no custom serializer; nodes validate them back with `Model.model_validate`
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -144,6 +144,19 @@ OrderStatus = Literal[
     "pending", "partially_filled", "filled", "refused", "rejected", "expired", "canceled"
 ]
 OPEN_STATUSES: frozenset[str] = frozenset({"pending", "partially_filled"})
+# The fields an OrderResult copies from its OrderRequest.
+_REQUEST_FIELDS = {
+    "client_order_id",
+    "account",
+    "symbol",
+    "side",
+    "qty",
+    "type",
+    "order_class",
+    "purpose",
+    "limit_price",
+    "stop_price",
+}
 
 
 class OrderResult(BaseModel):
@@ -167,6 +180,14 @@ class OrderResult(BaseModel):
     filled_at: str | None = None
     fee: Decimal = Decimal("0")
     realized_pnl: Decimal | None = None  # for sells, set when booked
+
+    @classmethod
+    def of(
+        cls, order: OrderRequest, status: OrderStatus, reason: str = "", **fills: Any
+    ) -> OrderResult:
+        """What became of `order`: its own fields, a status, and any fill fields."""
+        fields = order.model_dump(include=_REQUEST_FIELDS)
+        return cls(**fields, status=status, reason=reason, **fills)
 
     @property
     def is_open(self) -> bool:
