@@ -16,7 +16,7 @@ from decimal import Decimal
 import numpy as np
 
 from mytrader.market.broker import AssetInfo, Bar, DuplicateOrderError, MarketClock
-from mytrader.market.data import PriceHistory, load_bars, to_decimal
+from mytrader.market.data import PriceHistory, SymbolSeries, load_bars, to_decimal
 from mytrader.market.ledger import InMemoryLedger, OrderLedger, SimOrder
 from mytrader.market.prepared import PreparedMarket, prepared_for
 from mytrader.market.sectors import name_of, sector_of
@@ -208,18 +208,21 @@ class SimulatedExchange:
         canceled = order.canceled_as_of
         if canceled is not None:
             last = min(last, series.count_before(self.history.cal_end(canceled)))
-        for i in range(first, last):
+        i = _next_candidate(series, req, first, last)
+        while i < last:
             bar = self._bar(req.symbol, i)
             price = _slipped(fill_price(req, bar), req, self.slippage_bps)
-            if price is not None:
-                return _result(
-                    req,
-                    "filled",
-                    broker_order_id=order.broker_order_id,
-                    filled_qty=req.qty,
-                    filled_avg_price=price,
-                    filled_at=bar.date,
-                )
+            if price is None:  # a float near miss: the exact check said no
+                i = _next_candidate(series, req, i + 1, last)
+                continue
+            return _result(
+                req,
+                "filled",
+                broker_order_id=order.broker_order_id,
+                filled_qty=req.qty,
+                filled_avg_price=price,
+                filled_at=bar.date,
+            )
         if canceled is not None and (as_of or req.as_of) >= canceled:
             return _result(req, "canceled", f"canceled on {canceled}", order.broker_order_id)
         if req.time_in_force == "day" and seen > first:
@@ -228,6 +231,33 @@ class SimulatedExchange:
         if req.time_in_force == "day" and first >= len(series):
             return _result(req, "expired", "no bar after the order: history ends")
         return _result(req, "pending", "", order.broker_order_id)
+
+
+_NEAR = 1e-6  # float slack of the candidate search; the exact Decimal check decides
+
+
+def _next_candidate(series: SymbolSeries, order: OrderRequest, start: int, stop: int) -> int:
+    """The first bar in [start, stop) whose range may fill `order` (`stop` if none): one
+    vectorized search over the float columns, so a good-till-canceled order waiting for
+    months costs the same as a day order. It may only err towards a candidate too many
+    (within _NEAR), never skip a fill: the caller checks each candidate exactly.
+    (Open and close lie within [low, high]: the loader widens the range.)"""
+    if start >= stop or order.type == "market":
+        return start
+    buy = order.side == "buy"
+    levels: list[tuple[bool, float]] = []  # (falls to it: test the low, level)
+    if order.limit_price is not None and order.type == "limit":
+        levels.append((buy, float(order.limit_price)))
+    if order.stop_price is not None and (order.type == "stop" or order.order_class == "oco"):
+        levels.append((not buy, float(order.stop_price)))
+    hit = np.zeros(stop - start, dtype=bool)
+    for falls, level in levels:
+        if falls:
+            hit |= series.low[start:stop] <= level + _NEAR
+        else:
+            hit |= series.high[start:stop] >= level - _NEAR
+    found = np.flatnonzero(hit)
+    return start + int(found[0]) if len(found) else stop
 
 
 def fill_price(order: OrderRequest, bar: Bar) -> Decimal | None:
