@@ -23,6 +23,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Durability
 from pydantic import BaseModel, Field
 
 from mytrader.config import Settings
@@ -56,9 +57,17 @@ class CycleSummary(BaseModel):
 
 
 class Arena:
-    def __init__(self, services: ArenaServices, checkpointer: BaseCheckpointSaver) -> None:
+    def __init__(
+        self,
+        services: ArenaServices,
+        checkpointer: BaseCheckpointSaver,
+        durability: Durability = "sync",
+    ) -> None:
         self.services = services
         self.checkpointer = checkpointer
+        # "sync": every step is on disk before the next, so a crash resumes mid-cycle
+        # without a duplicate order. A backtest (never resumed) checkpoints at exit only.
+        self.durability: Durability = durability
         self.thread_id = services.settings.arena_id
         self.interval_s: int | None = None  # set by the scheduler: kept in the heartbeats
         self.last_failure: CycleFailed | None = None  # why the last run_cycle raised
@@ -100,7 +109,7 @@ class Arena:
         beat = store.beat_start(self.thread_id, cycle, utc_now(), self.interval_s, os.getpid())
         try:
             out = self.graph.invoke(
-                None if pending else {}, config, durability="sync", **invoke_kwargs
+                None if pending else {}, config, durability=self.durability, **invoke_kwargs
             )
         except Exception as exc:  # recorded, then raised: the caller decides what follows
             ms = round((time.monotonic() - t0) * 1000)

@@ -12,11 +12,19 @@ import bisect
 import functools
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
 from mytrader.market.broker import AssetInfo, Bar, DuplicateOrderError, MarketClock
-from mytrader.market.data import PriceHistory, SymbolSeries, load_bars, to_decimal
+from mytrader.market.data import (
+    FloatArray,
+    IntArray,
+    PriceHistory,
+    SymbolSeries,
+    load_bars,
+    to_decimal,
+)
 from mytrader.market.ledger import InMemoryLedger, OrderLedger, SimOrder
 from mytrader.market.prepared import PreparedMarket, prepared_for
 from mytrader.market.sectors import name_of, sector_of
@@ -108,24 +116,24 @@ class SimulatedExchange:
             return Movers()
         rows = self.history.cross_section(pos)
         prev = self.history.cross_section(pos - 1)
-        ok = np.flatnonzero((rows >= 0) & (prev >= 0))
+        ok = np.flatnonzero((rows >= 0) & (prev >= 0))  # symbol indices: symbols are sorted
         close = self.history.close_at(rows[ok])
-        change = (close / self.history.close_at(prev[ok]) - 1.0) * 100.0
+        # Rounded: float noise must not beat the tie-break (the symbol).
+        change = np.round((close / self.history.close_at(prev[ok]) - 1.0) * 100.0, 6)
         volume = self.history.volume_at(rows[ok])
-        syms = self.history.symbols
-        table = [
-            (syms[k], c, round(ch, 6), v)  # rounding: float noise must not beat the tie-break
-            for k, c, ch, v in zip(
-                ok.tolist(), close.tolist(), change.tolist(), volume.tolist(), strict=True
-            )
-        ]
-        up = sorted((r for r in table if r[2] > 0), key=lambda r: (-r[2], r[0]))
-        down = sorted((r for r in table if r[2] < 0), key=lambda r: (r[2], r[0]))
-        active = sorted(table, key=lambda r: (-r[3], r[0]))
+
+        def top_of(picked: IntArray, key: FloatArray) -> list[Mover]:
+            # lexsort: the last key first; ties in the order of `ok`, i.e. by symbol.
+            order = picked[np.lexsort((picked, key[picked]))][:top]
+            return [
+                _mover((self.history.symbols[ok[i]], close[i], change[i], volume[i]))
+                for i in order.tolist()
+            ]
+
         return Movers(
-            gainers=[_mover(r) for r in up[:top]],
-            losers=[_mover(r) for r in down[:top]],
-            most_active=[_mover(r) for r in active[:top]],
+            gainers=top_of(np.flatnonzero(change > 0), -change),
+            losers=top_of(np.flatnonzero(change < 0), change),
+            most_active=top_of(np.arange(len(ok)), -volume.astype(np.float64)),
         )
 
     def prepared(self, lookback: int) -> PreparedMarket:
@@ -330,6 +338,11 @@ def _result(
     )
 
 
-def _mover(row: tuple[str, float, float, int]) -> Mover:
+def _mover(row: tuple[str, Any, Any, Any]) -> Mover:
     sym, close, change, volume = row
-    return Mover(symbol=sym, price=to_decimal(close), change_pct=round(change, 2), volume=volume)
+    return Mover(
+        symbol=sym,
+        price=to_decimal(float(close)),
+        change_pct=round(float(change), 2),
+        volume=int(volume),
+    )

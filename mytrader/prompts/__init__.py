@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from decimal import ROUND_FLOOR, Decimal
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,14 @@ def system_prompt(persona: str, personas_dir: Path | None = None) -> str:
     path = persona_prompt_path(persona, personas_dir)
     if path is None:
         raise ValueError(f"no prompt file persona_{persona}.md (ROSTER, PERSONAS_DIR)")
+    st = path.stat()
+    return _system_text(path, st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=64)
+def _system_text(path: Path, mtime_ns: int, size: int) -> str:
+    # Keyed on the file's stamp: every turn asks, an edited persona file is read again,
+    # and an unchanged one is not read three times a cycle.
     return load_prompt("system").rstrip() + "\n\n" + path.read_text(encoding="utf-8")
 
 
@@ -107,6 +115,8 @@ def dump_json(payload: dict[str, Any]) -> str:
 
 
 def _dump(value: Any, level: int) -> str:
+    if isinstance(value, _Rendered) and value.level == level:
+        return value.text
     children = value.values() if isinstance(value, dict) else value
     flat = not isinstance(value, dict | list) or all(
         not isinstance(v, dict | list) for v in children
@@ -247,6 +257,26 @@ def _mover(m: Mover) -> dict[str, Any]:
     }
 
 
+class _Rendered(dict[str, Any]):
+    """A payload section with its JSON text made once: the three personas of a cycle see
+    the same market, so it is rendered once, not three times. Read-only."""
+
+    def __init__(self, value: dict[str, Any], level: int) -> None:
+        super().__init__(value)
+        self.level = level
+        self.text = _dump(value, level)
+
+
+def _market_section(view: MarketView) -> _Rendered:
+    # Keyed on the view's content: a pure function's memo, never stale.
+    return _rendered_market(view.model_dump_json())
+
+
+@lru_cache(maxsize=8)
+def _rendered_market(view_json: str) -> _Rendered:
+    return _Rendered(_market(MarketView.model_validate_json(view_json)), level=1)
+
+
 def _market(view: MarketView) -> dict[str, Any]:
     movers = view.movers
     return {
@@ -305,7 +335,7 @@ def decision_payload(
         "shortlist": sorted(view.symbols),
         "last_critique": critique.text if critique else None,
         "recent_trades": [_trade(t) for t in book.recent],
-        "market": _market(view),
+        "market": _market_section(view),  # level 1 of the payload, as dump_json puts it
     }
 
 

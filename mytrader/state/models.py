@@ -124,6 +124,8 @@ class OrderRequest(BaseModel):
     """An order as the executor sends it. An OCO is one order: a sell with a take-profit
     `limit_price` and a stop-loss `stop_price`; whichever triggers first fills it."""
 
+    model_config = ConfigDict(frozen=True)  # ledgers share it without copying
+
     client_order_id: str
     account: str
     symbol: str
@@ -161,6 +163,8 @@ _REQUEST_FIELDS = {
 
 class OrderResult(BaseModel):
     """One leg of the executor: refused by the risk gate, or what the broker did with it."""
+
+    model_config = ConfigDict(frozen=True)  # changed by model_copy(update=...) only
 
     client_order_id: str
     account: str

@@ -271,6 +271,38 @@ def test_rewriting_every_bar_after_t_changes_no_decision_or_fill_up_to_t(tmp_pat
         )
 
 
+def everything_recorded(store: ArenaStore, run_id: str) -> tuple[list, list, list]:
+    # The run id is the arena's key and a prefix of every client order id: set aside.
+    def plain(row: Any) -> str:
+        skip = {"id", "recorded_at", "broker_order_id"}  # (a hash of the client order id)
+        return row.model_dump_json(exclude=skip).replace(run_id, "RUN")
+
+    return (
+        [plain(t) for t in store.trades(run_id)],
+        [plain(s) for s in store.snapshots(run_id)],
+        [plain(r) for r in store.agent_logs(run_id)],
+    )
+
+
+def test_checkpointing_only_at_each_cycles_end_changes_nothing_in_the_result(tmp_path):
+    """A backtest writes its in-memory checkpoint when each cycle ends (durability exit),
+    not after every step as a live arena does: the recorded run is the same, row by row."""
+    opts = BacktestOptions(start="2024-03-01", end="2024-05-31", slippage_bps=Decimal("5"))
+    recorded = []
+    for durability in ("exit", "sync"):
+        run, broker = prepare(
+            opts, _env_file=None, mytrader_home=tmp_path / durability, critique_interval=3
+        )
+        with ArenaStore.from_settings(run.settings) as store:
+            run_backtest(run, broker, store, durability=durability)
+            recorded.append(everything_recorded(store, run.run_id))
+    fast, stepwise = recorded
+    trades, snapshots, logs = fast
+    assert any('"status":"filled"' in t for t in trades) and snapshots
+    assert any('"kind":"CRITIQUE"' in entry for entry in logs)
+    assert fast == stepwise
+
+
 # --- blind mode and the cache, through the real ChatOpenAI --------------------------------
 
 API_KEY = "sk-test-backtest"

@@ -212,8 +212,8 @@ def test_record_cycle_twice_is_idempotent(store: ArenaStore) -> None:
 
 def _bad_trade(rec: CycleRecord) -> None:
     # model_construct skips validation: the database's CHECK is what must refuse it.
-    bad = OrderResult.model_construct(**(rec.trades[0].model_dump() | {"status": "bogus"}))
-    bad.client_order_id = "a1-2-bad"
+    fields = rec.trades[0].model_dump() | {"status": "bogus", "client_order_id": "a1-2-bad"}
+    bad = OrderResult.model_construct(**fields)
     rec.trades.append(bad)
 
 

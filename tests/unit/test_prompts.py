@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 from typing import Any
 
@@ -235,6 +236,27 @@ def test_a_users_persona_file_is_found_in_personas_dir(tmp_path) -> None:
     (tmp_path / "persona_grok.md").write_text("## Who you are: my Grok\n")
     assert "my Grok" in system_prompt("grok", tmp_path)
     assert "my Grok" not in system_prompt("grok")
+
+
+def test_an_edited_persona_file_is_read_again(tmp_path) -> None:
+    path = tmp_path / "persona_qwen.md"
+    path.write_text("## Who you are: Qwen, the quant\n")
+    assert system_prompt("qwen", tmp_path).endswith("the quant\n")
+    path.write_text("## Who you are: Qwen, the contrarian\n")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    assert system_prompt("qwen", tmp_path).endswith("the contrarian\n")
+
+
+def test_the_market_rendered_once_is_the_market_rendered_each_time() -> None:
+    view = market(symbol("ABC", "110.5", rsi14=61.25), symbol("XYZ", "7"), gainers=("ABC",))
+    book = Book.open("grok", Decimal("1000"))
+    first = decision_messages(payload_for(book, view), "grok")[1].text
+    again = decision_messages(payload_for(book, view), "grok")[1].text  # the memo's answer
+    # The same payload as plain dicts (no memo anywhere) renders to the same text.
+    plain = json.loads(json.dumps(payload_for(book, view)))
+    assert first == again == decision_messages(plain, "grok")[1].text
+    other = market(symbol("ABC", "111.5", rsi14=61.25), symbol("XYZ", "7"), gainers=("ABC",))
+    assert '"111.5"' in decision_messages(payload_for(book, other), "grok")[1].text
 
 
 def test_decision_prompt_carries_the_payload_and_round_trips() -> None:

@@ -18,6 +18,7 @@ from mytrader.market import (
     SimulatedExchange,
     load_bars,
 )
+from mytrader.market.ledger import SimOrder
 from mytrader.state.models import OrderRequest
 
 D1, D2, D3, D4, D5 = "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05", "2024-01-08"
@@ -330,6 +331,45 @@ def test_find_orders_by_prefix(ex: SimulatedExchange) -> None:
     found = ex.find_orders("a-1-", D3)
     assert [o.client_order_id for o in found] == ["a-1-x", "a-1-y"]
     assert all(o.status == "filled" for o in found)
+
+
+def test_ledger_find_is_every_id_with_the_prefix_in_order_and_no_more() -> None:
+    ledger = InMemoryLedger()
+    ids = ["a-10-x", "a-1-z", "a-1-", "a-1-a", "a-1", "a-2-x", "a-1-z0", "a-0-x", "b-1-x"]
+    for cid in ids:
+        assert ledger.put(SimOrder(request=order(cid), broker_order_id=cid))
+    assert not ledger.put(SimOrder(request=order("a-1-a"), broker_order_id="again"))
+    for prefix in ("a-1-", "a-1", "a-", "", "b", "a-1-z", "c", "a-1-a0"):
+        expected = sorted(c for c in ids if c.startswith(prefix))
+        assert [o.request.client_order_id for o in ledger.find(prefix)] == expected, prefix
+
+
+def naive_movers(ex: SimulatedExchange, as_of: str, top: int) -> tuple[list[str], ...]:
+    """The movers by their definition, one symbol at a time, from the bars."""
+    rows = []
+    for sym in ex.universe():
+        bars = ex.bars([sym], as_of, 2)[sym]
+        # (the sample has no gaps: the bar before is the session before)
+        if len(bars) == 2 and bars[-1].date == as_of:
+            change = round((float(bars[1].close) / float(bars[0].close) - 1) * 100, 6)
+            rows.append((sym, change, bars[1].volume))
+    up = sorted((r for r in rows if r[1] > 0), key=lambda r: (-r[1], r[0]))
+    down = sorted((r for r in rows if r[1] < 0), key=lambda r: (r[1], r[0]))
+    active = sorted(rows, key=lambda r: (-r[2], r[0]))
+    return tuple([r[0] for r in group[:top]] for group in (up, down, active))
+
+
+def test_movers_equal_their_definition_on_the_sample() -> None:
+    ex = SimulatedExchange(load_bars(), warmup_days=1)
+    days = ex.history.calendar[1::37]
+    assert len(days) > 10
+    for day in days:
+        got = ex.movers(day, 7)
+        names = tuple(
+            [m.symbol for m in group] for group in (got.gainers, got.losers, got.most_active)
+        )
+        assert names == naive_movers(ex, day, 7), day
+        assert all(m.price == ex.bars([m.symbol], day, 1)[m.symbol][0].close for m in got.gainers)
 
 
 def test_clock_is_open_on_trading_days(ex: SimulatedExchange) -> None:
