@@ -294,7 +294,16 @@ def failed_turn(
     return update
 
 
-def make_agent(services: ArenaServices) -> Callable[[AgentTask], dict[str, Any]]:
+def listening(config: RunnableConfig) -> bool:
+    """Whether any callback handler (a LangSmith tracer, a stream) receives this node's runs."""
+    callbacks = config.get("callbacks")
+    if callbacks is None:
+        return False
+    handlers = callbacks if isinstance(callbacks, list) else callbacks.handlers
+    return bool(handlers)
+
+
+def make_agent(services: ArenaServices) -> Callable[[AgentTask, RunnableConfig], dict[str, Any]]:
     def run_turn(task: AgentTask) -> dict[str, Any]:
         turn: AgentTurn | None = None
         try:
@@ -310,7 +319,9 @@ def make_agent(services: ArenaServices) -> Callable[[AgentTask], dict[str, Any]]
     # lets a trace reader find `grok` at a glance.
     turn = RunnableLambda(run_turn)
 
-    def agent(task: AgentTask) -> dict[str, Any]:
+    def agent(task: AgentTask, config: RunnableConfig) -> dict[str, Any]:
+        if not listening(config):  # no tracer, no stream: the named run shows nowhere
+            return run_turn(task)
         name = task["agent"]
         model = services.model_ids.get(name, name)
         return turn.invoke(

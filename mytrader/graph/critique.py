@@ -18,12 +18,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from langchain_core.runnables import RunnableLambda
+from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.errors import GraphBubbleUp
 from langgraph.types import Command, Send
 
 from mytrader.config import Settings
-from mytrader.graph.agent import UsageMeter, call_config, over_budget, text_of
+from mytrader.graph.agent import UsageMeter, call_config, listening, over_budget, text_of
 from mytrader.graph.context import ArenaServices
 from mytrader.llm.parsing import strip_thinking
 from mytrader.prompts import critique_messages, critique_payload
@@ -90,7 +90,7 @@ def run_critique(services: ArenaServices, task: AgentTask) -> dict[str, Any]:
     return {"update": update, "note": fresh, "usage": meter.usage}
 
 
-def make_critique(services: ArenaServices) -> Callable[[AgentTask], Command[Any]]:
+def make_critique(services: ArenaServices) -> Callable[[AgentTask, RunnableConfig], Command[Any]]:
     def turn(task: AgentTask) -> Command[Any]:
         try:
             done = run_critique(services, task)
@@ -121,9 +121,11 @@ def make_critique(services: ArenaServices) -> Callable[[AgentTask], Command[Any]
 
     traced = RunnableLambda(turn)
 
-    def critique(task: AgentTask) -> Command[Any]:
+    def critique(task: AgentTask, config: RunnableConfig) -> Command[Any]:
         if not task_due(task, services.settings):  # nothing to review: on to the decision
             return Command(goto=Send("agent", task))
+        if not listening(config):
+            return turn(task)
         # A run named after the persona inside the node, as in `agent`.
         name = task["agent"]
         model = services.model_ids.get(name, name)

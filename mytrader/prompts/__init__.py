@@ -49,7 +49,7 @@ BIG_LOSS_PCT = Decimal("-10")
 BIG_GAIN_PCT = Decimal("20")
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-_JSON_BLOCK = re.compile(r"```json[ \t]*\n(.*?)\n```", re.DOTALL)
+_FENCE = "```json"
 
 
 # --- texts -------------------------------------------------------------------------------
@@ -131,17 +131,33 @@ def _dump(value: Any, level: int) -> str:
     return "{\n" + ",\n".join(rows) + "\n" + pad + "}"
 
 
+def _json_block(text: str) -> str | None:
+    """The body of the first "```json" fence (spaces or tabs, then a newline, after it) up
+    to the first line that starts with backticks. str.find, not a lazy regex: a house
+    model reads every prompt, and the scan was a tenth of its turn."""
+    at = text.find(_FENCE)
+    while at != -1:
+        body = at + len(_FENCE)
+        while body < len(text) and text[body] in " \t":
+            body += 1
+        if text.startswith("\n", body):
+            end = text.find("\n```", body + 1)
+            return None if end == -1 else text[body + 1 : end]
+        at = text.find(_FENCE, at + 1)
+    return None
+
+
 def extract_payload(text: str) -> dict[str, Any] | None:
     """The ```json block of a prompt, parsed; None when there is none (or it is not an object).
 
     A payload line never starts with backticks (strings keep their newlines escaped), so
     the first fence at the start of a line closes the block.
     """
-    match = _JSON_BLOCK.search(text)
-    if match is None:
+    block = _json_block(text)
+    if block is None:
         return None
     try:
-        data = json.loads(match[1])
+        data = json.loads(block)
     except json.JSONDecodeError:
         return None
     return data if isinstance(data, dict) else None

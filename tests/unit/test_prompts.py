@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from mytrader.config import PERSONAS
 from mytrader.prompts import (
     CRITIQUE_MARKER,
+    _json_block,
     critique_messages,
     critique_payload,
     decision_messages,
@@ -345,3 +349,14 @@ def test_extract_payload_without_or_with_a_broken_block() -> None:
 def test_load_prompt_is_cached_and_suffix_optional() -> None:
     assert load_prompt("decision") is load_prompt("decision")
     assert load_prompt("decision.md") == load_prompt("decision")
+
+
+_BLOCK_DEFINITION = re.compile(r"```json[ \t]*\n(.*?)\n```", re.DOTALL)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(["```json", "```", "\n", " ", "\t", "a", "{}", "x\n```"])))
+def test_the_json_block_is_the_fence_as_defined(parts: list[str]) -> None:
+    text = "".join(parts)
+    match = _BLOCK_DEFINITION.search(text)
+    assert _json_block(text) == (match[1] if match else None)
