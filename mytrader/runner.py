@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from mytrader.config import Settings
 from mytrader.graph.builder import GRAPH_NAME, build_builder
 from mytrader.graph.context import ArenaServices, arena_key
+from mytrader.graph.inline import CONFIG_KEY_RUNNER_SUBMIT, inline_submit
 from mytrader.graph.orders import arena_prefix
 from mytrader.repair import ERROR_CHARS, CycleFailed, scrub_secrets
 from mytrader.scheduler import iso_utc
@@ -62,12 +63,16 @@ class Arena:
         services: ArenaServices,
         checkpointer: BaseCheckpointSaver,
         durability: Durability = "sync",
+        inline_turns: bool | None = None,
     ) -> None:
         self.services = services
         self.checkpointer = checkpointer
         # "sync": every step is on disk before the next, so a crash resumes mid-cycle
         # without a duplicate order. A backtest (never resumed) checkpoints at exit only.
         self.durability: Durability = durability
+        # The personas' turns on threads only when they wait on a model over the network
+        # (graph/inline.py); None: decided from the settings.
+        self.inline_turns = only_house_models(services) if inline_turns is None else inline_turns
         self.thread_id = services.settings.arena_id
         self.interval_s: int | None = None  # set by the scheduler: kept in the heartbeats
         self.last_failure: CycleFailed | None = None  # why the last run_cycle raised
@@ -102,6 +107,11 @@ class Arena:
             "run_name": f"{GRAPH_NAME}.cycle",
             "metadata": {"arena": self.thread_id, "cycle": cycle, "resumed": pending},
         }
+        if self.inline_turns:
+            config["configurable"] = {
+                **config.get("configurable", {}),
+                CONFIG_KEY_RUNNER_SUBMIT: inline_submit,
+            }
         self.last_failure = None
         if pending:
             self._warn_if_failed_before(cycle)
@@ -213,6 +223,12 @@ class Arena:
     def reset(self) -> None:
         delete_thread(self.checkpointer, self.thread_id)
         self.services.store.reset(self.thread_id, arena_prefix(self.thread_id) + "-")
+
+
+def only_house_models(services: ArenaServices) -> bool:
+    """Whether every persona's model is a house model (pure Python, no network wait)."""
+    settings = services.settings
+    return all(settings.llm_kind(p) == "house" for p in settings.personas)
 
 
 def utc_now() -> str:

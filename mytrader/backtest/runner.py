@@ -187,10 +187,12 @@ def run_backtest(
     models: Mapping[str, BaseChatModel] | None = None,
     progress: Progress | None = None,
     durability: Durability = "exit",
+    inline_turns: bool | None = None,
 ) -> BacktestRun:
     """Run every trading day of the range through the arena graph. Ctrl-C stops after
     the day in progress is dropped; every finished day is in the tables already.
-    `durability`: when the in-memory checkpoint is written ("sync": every step, as live)."""
+    `durability`: when the in-memory checkpoint is written ("sync": every step, as live);
+    `inline_turns`: the personas' turns one after another (None: when all are house models)."""
     settings = run.settings
     chosen = dict(models or build_models(settings))
     cache: SQLiteLLMCache | None = None
@@ -205,7 +207,7 @@ def run_backtest(
         settings, broker=broker, models=chosen, store=cast(ArenaStore, batching)
     )
     saver = InMemorySaver()
-    arena = Arena(services, saver, durability=durability)
+    arena = Arena(services, saver, durability=durability, inline_turns=inline_turns)
     t0 = time.perf_counter()
     # What lives all run (the history, the graph, the services) leaves the collector's
     # sight: its full passes otherwise rescan it again and again (~8% of a long run).

@@ -24,9 +24,12 @@ __all__ = ["BARE_CONVICTION", "default_stances", "parse_stances", "read_stances"
 BARE_CONVICTION = 50  # a stance given without a conviction
 
 
+_HOLD = Stance(stance="HOLD")
+
+
 def default_stances(decision: Decision, shortlist: Iterable[str]) -> dict[str, Stance]:
     """The stances implied by a decision alone: its trade, HOLD on everything else."""
-    out = {sym: Stance(stance="HOLD") for sym in sorted(set(shortlist))}
+    out = dict.fromkeys(sorted(set(shortlist)), _HOLD)  # Stance is frozen: one is enough
     if decision.decision != "HOLD" and decision.symbol:
         out[decision.symbol] = Stance(stance=decision.decision, conviction=decision.confidence)
     return out

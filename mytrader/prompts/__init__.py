@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from decimal import ROUND_FLOOR, Decimal
 from functools import cache, lru_cache
 from importlib import resources
@@ -283,14 +284,22 @@ class _Rendered(dict[str, Any]):
         self.text = _dump(value, level)
 
 
+_MARKETS: dict[str, _Rendered] = {}  # the last few views' sections, by content
+_MARKETS_KEPT = 8
+_MARKETS_LOCK = threading.Lock()
+
+
 def _market_section(view: MarketView) -> _Rendered:
-    # Keyed on the view's content: a pure function's memo, never stale.
-    return _rendered_market(view.model_dump_json())
-
-
-@lru_cache(maxsize=8)
-def _rendered_market(view_json: str) -> _Rendered:
-    return _Rendered(_market(MarketView.model_validate_json(view_json)), level=1)
+    # Keyed on the view's whole content: a pure function's memo, never stale.
+    key = view.model_dump_json()
+    section = _MARKETS.get(key)
+    if section is None:
+        section = _Rendered(_market(view), level=1)
+        with _MARKETS_LOCK:  # the personas' turns run in parallel
+            if len(_MARKETS) >= _MARKETS_KEPT:
+                del _MARKETS[next(iter(_MARKETS))]  # the oldest (dicts keep their order)
+            _MARKETS[key] = section
+    return section
 
 
 def _market(view: MarketView) -> dict[str, Any]:

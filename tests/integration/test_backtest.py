@@ -284,17 +284,19 @@ def everything_recorded(store: ArenaStore, run_id: str) -> tuple[list, list, lis
     )
 
 
-def test_checkpointing_only_at_each_cycles_end_changes_nothing_in_the_result(tmp_path):
-    """A backtest writes its in-memory checkpoint when each cycle ends (durability exit),
-    not after every step as a live arena does: the recorded run is the same, row by row."""
+def test_the_fast_path_changes_nothing_in_the_result(tmp_path):
+    """A backtest of house models writes its in-memory checkpoint when each cycle ends
+    (durability exit) and runs the personas' turns one after another in the calling
+    thread; a live arena checkpoints after every step and runs the turns on LangGraph's
+    threads. The recorded run is the same, row by row."""
     opts = BacktestOptions(start="2024-03-01", end="2024-05-31", slippage_bps=Decimal("5"))
     recorded = []
-    for durability in ("exit", "sync"):
+    for durability, inline in (("exit", None), ("sync", False)):
         run, broker = prepare(
             opts, _env_file=None, mytrader_home=tmp_path / durability, critique_interval=3
         )
         with ArenaStore.from_settings(run.settings) as store:
-            run_backtest(run, broker, store, durability=durability)
+            run_backtest(run, broker, store, durability=durability, inline_turns=inline)
             recorded.append(everything_recorded(store, run.run_id))
     fast, stepwise = recorded
     trades, snapshots, logs = fast
