@@ -262,7 +262,8 @@ class AgentTurn:
             result = self.decide(self.critique)
         self._log("DECISION", result.model_dump_json(exclude={"raw"}))
         return {
-            "decisions": {self.agent: result.model_dump(mode="json")},
+            # the answer text is in the THOUGHT log already: not copied into every checkpoint
+            "decisions": {self.agent: result.model_dump(mode="json", exclude={"raw"})},
             "logs": [e.model_dump(mode="json") for e in self.logs],
             "usage": {self.agent: self.meter.usage.model_dump(mode="json")},
         }
