@@ -54,11 +54,8 @@ def settle_one(
         gone = order.model_copy(update={"status": "rejected", "reason": "unknown at the broker"})
         return entry.model_copy(update={"order": gone})
     book = books.get(order.account)
-    update = {
-        "fee": order.fee,
-        "realized_pnl": order.realized_pnl,
-        "reason": now.reason or order.reason,
-    }
+    realized_total = order.realized_pnl  # of all this order's fills booked so far
+    update: dict[str, object] = {"fee": order.fee, "reason": now.reason or order.reason}
     booked_qty, booked_notional = entry.booked_qty, entry.booked_notional
     if now.filled_qty > booked_qty and now.filled_avg_price is not None and book is not None:
         notional = now.filled_qty * now.filled_avg_price
@@ -71,6 +68,7 @@ def settle_one(
                 notional - booked_notional,
                 charge,
                 cycle,
+                count=False,  # counted once below, when the broker is done with the order
             )
         except BookError as exc:  # never lose the broker's record: say why it isn't booked
             log.error("cannot book %s: %s", order.client_order_id, exc)
@@ -79,7 +77,12 @@ def settle_one(
             booked_qty, booked_notional = now.filled_qty, notional
             update["fee"] = order.fee + charged
             if realized is not None:
-                update["realized_pnl"] = (order.realized_pnl or Decimal("0")) + realized
+                realized_total = (realized_total or Decimal("0")) + realized
+    update["realized_pnl"] = realized_total
+    if book is not None and booked_qty > 0 and not now.is_open:
+        # Done (filled, or canceled or expired after a partial fill): one trade, and a
+        # sell's win or loss on all it realized, however many fills it took.
+        book.count_order(order.side, realized_total)
     return entry.model_copy(
         update={
             "order": now.model_copy(update=update),

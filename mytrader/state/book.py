@@ -45,7 +45,7 @@ class Book(BaseModel):
     positions: dict[str, Position] = Field(default_factory=dict)
     realized_pnl: Decimal = ZERO  # net of nothing: fees are in `fees`
     fees: Decimal = ZERO
-    trades: int = 0  # filled orders
+    trades: int = 0  # orders filled (a partly filled order counts once, when it is done)
     wins: int = 0  # sells that realized a gain
     losses: int = 0  # sells that realized a loss (or nothing)
     last_equity: Decimal | None = None  # equity at the previous snapshot
@@ -88,12 +88,22 @@ class Book(BaseModel):
         return order.model_copy(update={"realized_pnl": realized, "fee": fee})
 
     def book_fill(
-        self, side: str, symbol: str, qty: int, notional: Decimal, fee: Decimal, cycle: int
+        self,
+        side: str,
+        symbol: str,
+        qty: int,
+        notional: Decimal,
+        fee: Decimal,
+        cycle: int,
+        *,
+        count: bool = True,
     ) -> tuple[Decimal | None, Decimal]:
         """Book `qty` shares traded for `notional` dollars (a fill, or the new part of a
         partial fill). Returns the realized P&L (sells) and the fee charged: the fee is
         capped at what the book holds after the trade, so cash never goes negative (the
-        risk gate refuses such orders; this covers a fill worse than the gate assumed)."""
+        risk gate refuses such orders; this covers a fill worse than the gate assumed).
+        `count=False`: the order is not counted here (a partial fill; the caller counts
+        it once, with `count_order`, when the broker is done with it)."""
         if qty <= 0:
             raise BookError(f"{self.account}: a fill of {qty} {symbol}")
         realized: Decimal | None = None
@@ -117,10 +127,6 @@ class Book(BaseModel):
                 basis_out = (pos.cost_basis * qty / pos.qty).quantize(CENT4)
             realized = notional - basis_out
             self.realized_pnl += realized
-            if realized > 0:
-                self.wins += 1
-            else:
-                self.losses += 1
             fee = min(fee, self.cash + notional)
             self.cash += notional - fee
             if pos.qty == qty:
@@ -130,7 +136,8 @@ class Book(BaseModel):
                     qty=pos.qty - qty, cost_basis=pos.cost_basis - basis_out
                 )
         self.fees += fee
-        self.trades += 1
+        if count:
+            self.count_order(side, realized)
         self.recent = [
             *self.recent,
             TradeOutcome(
@@ -143,6 +150,15 @@ class Book(BaseModel):
             ),
         ][-RECENT_OUTCOMES:]
         return realized, fee
+
+    def count_order(self, side: str, realized: Decimal | None) -> None:
+        """One order done: one trade, and a sell is a win or a loss on its whole P&L."""
+        self.trades += 1
+        if side == "sell" and realized is not None:
+            if realized > 0:
+                self.wins += 1
+            else:
+                self.losses += 1
 
     def opening_equity(self, day: str) -> Decimal | None:
         """Equity at the start of trading day `day`: the last mark of an earlier day, or
