@@ -103,21 +103,32 @@ def _hold(
     orders: dict[str, tuple[int, Decimal, str]],
     fee: Decimal,
 ) -> list[Decimal]:
-    """Mark the holdings at every date's close; each buy counts from its fill date on."""
-    closes = {s: history.series(s) for s in orders}
-    out = []
-    for day in dates:
-        end = history.cal_end(day)
-        value = cash
-        for sym, (qty, price, filled) in orders.items():
-            if filled > day:
-                continue
-            series = closes[sym]
-            assert series is not None
-            close = _close_on(series, end) or price
-            value += qty * close - qty * price - fee
-        out.append(value)
-    return out
+    """Mark the holdings at every date's close; each buy counts from its fill date on.
+
+    Exact and vectorized: prices have 4 decimals, so each is a whole number of 1/10000 of
+    a dollar; a symbol's gain at every date is one integer array operation (the equal
+    weight benchmark marks ~500 symbols on ~5,000 days)."""
+    ends = np.array([history.cal_end(d) for d in dates], dtype=np.int64)
+    days = np.array(dates, dtype=str)  # ISO dates or timestamps: they sort as strings
+    gain = np.zeros(len(dates), dtype=object)  # Python ints: exact at any size
+    held = np.zeros(len(dates), dtype=np.int64)  # positions bought by each date (their fees)
+    for sym, (qty, price, filled) in orders.items():
+        series = history.series(sym)
+        assert series is not None  # orders are made from the history's own symbols
+        units = price.scaleb(4)
+        if units != units.to_integral_value():  # not on the 1/10000 grid: no shortcut
+            raise ValueError(f"{sym}: fill price {price} has more than 4 decimals")
+        active = days >= filled
+        n = np.searchsorted(series.date_idx, ends, side="left")  # bars up to each date
+        closes = np.rint(series.close * 10_000).astype(np.int64)
+        close_now = np.where(n > 0, closes[np.maximum(n - 1, 0)], int(units))
+        delta = (close_now - int(units)).astype(object) * qty
+        gain = gain + np.where(active, delta, 0)
+        held += active
+    return [
+        cash + Decimal(int(g)).scaleb(-4) - fee * int(h)
+        for g, h in zip(gain.tolist(), held.tolist(), strict=True)
+    ]
 
 
 def close_series(history: PriceHistory, symbol: str, dates: Sequence[str]) -> list[float] | None:
