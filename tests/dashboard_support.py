@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -27,6 +26,7 @@ from mytrader.state.models import (
 )
 from mytrader.store.db import ArenaStore
 from mytrader.store.records import CycleRecord, LogEntry, Snapshot, Usage
+from tests.helpers import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -126,12 +126,6 @@ def cycle_record(
 def seed(store: ArenaStore, arena: str, first: int, last: int) -> None:
     for cycle in range(first, last + 1):
         store.record_cycle(cycle_record(arena, cycle, critique=cycle % 5 == 0))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
