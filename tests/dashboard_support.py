@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -12,8 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 from mytrader.config import COLLABORATIVE, PERSONAS
@@ -27,6 +30,7 @@ from mytrader.state.models import (
 )
 from mytrader.store.db import ArenaStore
 from mytrader.store.records import CycleRecord, LogEntry, Snapshot, Usage
+from tests.helpers import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -128,12 +132,6 @@ def seed(store: ArenaStore, arena: str, first: int, last: int) -> None:
         store.record_cycle(cycle_record(arena, cycle, critique=cycle % 5 == 0))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def live_server(app: Any, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
     """A real uvicorn server for `app` (on a free port by default), in a thread: its URL."""
@@ -153,6 +151,39 @@ def live_server(app: Any, host: str = "127.0.0.1", port: int | None = None) -> I
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@contextmanager
+def serve_process(
+    env: dict[str, str], cwd: Path | None = None, host: str | None = None
+) -> Iterator[str]:
+    """`mytrader serve` (on `host` if given) on a free port in its own process, with
+    exactly `env` as its environment: its loopback URL once /api/arenas answers."""
+    port = free_port()
+    args = ["serve", *(["--host", host] if host else []), "--port", str(port)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mytrader.cli", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(base + "/api/arenas", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "mytrader serve did not start"
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
 
 
 @contextmanager

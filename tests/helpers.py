@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from decimal import Decimal
@@ -57,3 +58,54 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# Runs cycles until one places an order, then dies (os._exit: no cleanup, no exception
+# handling) right after the broker accepted that cycle's first order.
+_KILL_AFTER_FIRST_ORDER = """
+import os, sys
+from mytrader.config import load_settings
+from mytrader.runner import open_arena
+from mytrader.services import open_broker
+from mytrader.store.db import ArenaStore
+
+settings = load_settings()
+store = ArenaStore.from_settings(settings)
+real = open_broker(settings, store)
+
+class DyingBroker:
+    def __getattr__(self, name):
+        return getattr(real, name)
+
+    def submit_order(self, order):
+        result = real.submit_order(order)
+        print("PLACED", order.client_order_id, flush=True)
+        os._exit(9)
+
+with open_arena(settings, broker=DyingBroker(), store=store) as arena:
+    for _ in range(CYCLES):
+        arena.run_cycle()
+sys.exit("no order in CYCLES cycles")
+"""
+
+
+def killed_after_first_order(env: dict[str, str], cwd: Path, cycles: int) -> str:
+    """Runs up to `cycles` cycles in a fresh process, with only `env` configuring it, that
+    dies (exit 9) right after the broker accepted the first order: that order's client id."""
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILL_AFTER_FIRST_ORDER.replace("CYCLES", str(cycles))],
+        env={**clean_env(), **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == 9, killed.stderr
+    return killed.stdout.split("PLACED ")[1].strip()

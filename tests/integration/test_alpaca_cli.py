@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from collections import Counter
 from decimal import Decimal
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from mytrader.store.db import ArenaStore
-from tests.helpers import clean_env, make_settings, run_cli
+from tests.helpers import clean_env, killed_after_first_order, make_settings, run_cli
 from tests.servers.alpaca_server import AlpacaServer, Fault, OrderScript
 
 pytestmark = pytest.mark.slow
@@ -88,36 +87,6 @@ def test_run_three_cycles_then_reconcile(tmp_path: Path) -> None:
         assert "ZZTOP: broker holds 3, books hold 0" in rec.stdout
 
 
-# Dies (os._exit: no cleanup) right after Alpaca answered the cycle's first order.
-KILL_AFTER_SUBMIT = textwrap.dedent(
-    """
-    import os, sys
-    from mytrader.config import load_settings
-    from mytrader.runner import open_arena
-    from mytrader.services import open_broker
-    from mytrader.store.db import ArenaStore
-
-    settings = load_settings()
-    store = ArenaStore.from_settings(settings)
-    real = open_broker(settings, store)
-
-    class DyingBroker:
-        def __getattr__(self, name):
-            return getattr(real, name)
-
-        def submit_order(self, order):
-            result = real.submit_order(order)
-            print("PLACED", order.client_order_id, flush=True)
-            os._exit(9)
-
-    with open_arena(settings, broker=DyingBroker(), store=store) as arena:
-        for _ in range(40):
-            arena.run_cycle()
-    sys.exit("no order in 40 cycles")
-    """
-)
-
-
 def resume_and_check(srv: AlpacaServer, env: dict[str, str], cwd: Path, placed: str) -> None:
     resumed = run_cli(["run", "--cycles", "2"], env, cwd)
     assert resumed.returncode == 0, resumed.stderr
@@ -135,16 +104,8 @@ def resume_and_check(srv: AlpacaServer, env: dict[str, str], cwd: Path, placed: 
 def test_killed_right_after_submit_resumes_without_duplicate(tmp_path: Path) -> None:
     with server() as srv:
         env = alpaca_env(srv, tmp_path / "home")
-        killed = subprocess.run(
-            [sys.executable, "-c", KILL_AFTER_SUBMIT],
-            env={**clean_env(), **env},
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert killed.returncode == 9, killed.stderr
-        placed = killed.stdout.split("PLACED ")[1].strip()
+        # Dies right after Alpaca answered the cycle's first order.
+        placed = killed_after_first_order(env, tmp_path, cycles=40)
         resume_and_check(srv, env, tmp_path, placed)
 
 

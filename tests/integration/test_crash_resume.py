@@ -3,58 +3,16 @@ cycle from its checkpoint and places no order twice."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from collections import Counter
 
 from mytrader.store.db import ArenaStore
-from tests.helpers import clean_env, make_settings
+from tests.helpers import killed_after_first_order, make_settings
 from tests.integration.test_cli import env_for, mytrader
-
-# Runs cycles until one places an order, then dies (os._exit: no cleanup, no exception
-# handling) right after the broker accepted that cycle's first order.
-KILLER = textwrap.dedent(
-    """
-    import os, sys
-    from mytrader.config import load_settings
-    from mytrader.runner import open_arena
-    from mytrader.services import open_broker
-    from mytrader.store.db import ArenaStore
-
-    settings = load_settings()
-    store = ArenaStore.from_settings(settings)
-    real = open_broker(settings, store)
-
-    class DyingBroker:
-        def __getattr__(self, name):
-            return getattr(real, name)
-
-        def submit_order(self, order):
-            result = real.submit_order(order)
-            print("PLACED", order.client_order_id, flush=True)
-            os._exit(9)
-
-    with open_arena(settings, broker=DyingBroker(), store=store) as arena:
-        for _ in range(80):
-            arena.run_cycle()
-    sys.exit("no order in 80 cycles")
-    """
-)
 
 
 def test_killed_mid_executor_resumes_without_duplicate(backend, tmp_path):
     env = env_for(backend)
-    killed = subprocess.run(
-        [sys.executable, "-c", KILLER],
-        env={**clean_env(), **env},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert killed.returncode == 9, killed.stderr
-    placed = killed.stdout.split("PLACED ")[1].strip()
+    placed = killed_after_first_order(env, tmp_path, cycles=80)
     cycle = int(placed.split("-")[1])  # <arena>-<cycle>-<account>-...
 
     # The interrupted cycle, then the next one, which books the order's fill.

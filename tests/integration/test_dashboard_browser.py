@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -24,7 +21,14 @@ from mytrader.config import PERSONAS, Settings
 from mytrader.state.models import AgentDecision
 from mytrader.store.db import ArenaStore
 from mytrader.web.serve import build
-from tests.dashboard_support import chromium, cycle_record, free_port, live_server, seed
+from tests.dashboard_support import (
+    chromium,
+    cycle_record,
+    free_port,
+    live_server,
+    seed,
+    serve_process,
+)
 from tests.helpers import clean_env, run_cli
 
 pytestmark = pytest.mark.slow
@@ -51,30 +55,8 @@ def served_arena(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     env = {"MYTRADER_HOME": str(tmp_path / "home")}
     first = run_cli(["run", "--cycles", "12", "--quiet"], env, cwd=tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mytrader.cli", "serve", "--port", str(port)],
-        env={**clean_env(), **env},
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(base + "/api/arenas", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-                assert time.monotonic() < deadline, "mytrader serve did not start"
-                time.sleep(0.2)
+    with serve_process({**clean_env(), **env}, cwd=tmp_path) as base:
         yield base, env
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 def test_page_shows_a_cycle_run_in_another_process_without_reload(

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from mytrader.store.db import CYCLE_CHANNEL, ArenaStore
 from mytrader.store.reads import ArenaReader
 from mytrader.web.app import DashboardConfig, create_app
 from mytrader.web.serve import ServeRefused, check_exposure
-from tests.dashboard_support import cycle_record, free_port, live_server, reasoning_of, seed
+from tests.dashboard_support import cycle_record, live_server, reasoning_of, seed, serve_process
 from tests.helpers import clean_env
 
 ARENA = "arena"
@@ -167,35 +166,14 @@ def guarded_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     home.mkdir(parents=True)
     with ArenaStore.sqlite(home / "arena.sqlite") as store:
         seed(store, ARENA, 1, 2)
-    port = free_port()
     env = {
         **clean_env(),
         "MYTRADER_HOME": str(home),
         "DASHBOARD_TOKEN": token,
         "OPENROUTER_API_KEY": "sk-or-v1-neverserved0123456789",
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mytrader.cli", "serve", "--host", "0.0.0.0", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(base + "/api/arenas", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
+    with serve_process(env, host="0.0.0.0") as base:
         yield base, token
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 def test_token_is_required_on_http_and_websocket(guarded_server: tuple[str, str]) -> None:

@@ -12,9 +12,6 @@ CRON_SCHEDULER_SLEEP_TIME seconds (5 by default). A `*/3`-seconds schedule with 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -23,46 +20,16 @@ import pytest
 
 from mytrader.graph.context import arena_key
 from mytrader.store.db import ArenaStore
-from tests.helpers import clean_env
-from tests.integration.test_studio import REPO, free_port, wait_ok
+from tests.servers.langgraph_dev import langgraph_dev
 
 EVERY_3_SECONDS = "* * * * * */3"  # croniter: the sixth field is seconds
 
 
 @pytest.fixture
 def cron_server(tmp_path):
-    port = free_port()
-    env = clean_env()
-    env.update(
-        LANGGRAPH_CLI_NO_ANALYTICS="1",
-        LANGGRAPH_NO_VERSION_CHECK="true",
-        LANGSMITH_TRACING="false",
-        MYTRADER_HOME=str(tmp_path / "home"),
-        CRON_SCHEDULER_SLEEP_TIME="1",  # look for due crons every second
-    )
-    log = open(tmp_path / "dev.log", "wb")
-    proc = subprocess.Popen(
-        ["langgraph", "dev", "--no-browser", "--no-reload", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        try:
-            wait_ok(f"http://127.0.0.1:{port}/ok", proc)
-        except AssertionError:
-            log.flush()
-            raise AssertionError((tmp_path / "dev.log").read_text()[-4000:]) from None
-        yield f"http://127.0.0.1:{port}", tmp_path / "home"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+    # The scheduler looks for due crons every second.
+    with langgraph_dev(tmp_path, CRON_SCHEDULER_SLEEP_TIME="1") as url:
+        yield url, tmp_path / "home"
 
 
 @pytest.mark.slow
