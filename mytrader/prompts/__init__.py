@@ -107,7 +107,12 @@ def _pct(part: Decimal, whole: Decimal) -> str | None:
 
 def _round(name: str, value: float) -> float:
     # Percentages and RSI read fine at 2 decimals; MACD of a cheap stock needs 4.
-    return round(value, 2 if name.endswith("_pct") or name == "rsi14" else 4)
+    return round(value, _digits(name))
+
+
+@cache
+def _digits(name: str) -> int:
+    return 2 if name.endswith("_pct") or name == "rsi14" else 4
 
 
 def dump_json(payload: dict[str, Any]) -> str:
@@ -115,15 +120,19 @@ def dump_json(payload: dict[str, Any]) -> str:
     return _dump(payload, 0)
 
 
+_CONTAINERS = (dict, list)
+# One encoder: json.dumps builds a new one at every call that passes an option.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _dump(value: Any, level: int) -> str:
     if isinstance(value, _Rendered) and value.level == level:
         return value.text
+    if not isinstance(value, _CONTAINERS):
+        return _encode(value)
     children = value.values() if isinstance(value, dict) else value
-    flat = not isinstance(value, dict | list) or all(
-        not isinstance(v, dict | list) for v in children
-    )
-    if flat or not value:
-        return json.dumps(value, ensure_ascii=False)
+    if not value or not any(isinstance(v, _CONTAINERS) for v in children):
+        return _encode(value)  # flat: one line
     pad, inner = "  " * level, "  " * (level + 1)
     if isinstance(value, list):
         items = [inner + _dump(v, level + 1) for v in value]
@@ -257,9 +266,13 @@ def _trade(t: TradeOutcome) -> dict[str, Any]:
 # --- market facts ------------------------------------------------------------------------
 
 
+_SHOWN = tuple(n for n in SymbolView.model_fields if n not in ("symbol", "sector", "price"))
+
+
 def _symbol(view: SymbolView) -> dict[str, Any]:
     out: dict[str, Any] = {"sector": view.sector, "price": str(view.price)}
-    for name, value in view.model_dump(exclude={"symbol", "sector", "price"}).items():
+    for name in _SHOWN:  # the fields in their declared order, as model_dump gives them
+        value = getattr(view, name)
         if value is not None:
             out[name] = _round(name, value) if isinstance(value, float) else value
     return out
