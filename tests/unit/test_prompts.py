@@ -21,6 +21,7 @@ from mytrader.prompts import (
     critique_payload,
     decision_messages,
     decision_payload,
+    dump_json,
     extract_payload,
     load_prompt,
     max_buy_qty,
@@ -360,3 +361,28 @@ def test_the_json_block_is_the_fence_as_defined(parts: list[str]) -> None:
     text = "".join(parts)
     match = _BLOCK_DEFINITION.search(text)
     assert _json_block(text) == (match[1] if match else None)
+
+
+def test_the_payload_layout_is_stable() -> None:
+    """The prompt's JSON layout is part of every cached request's key (--models openrouter
+    backtests): a change in it turns a free rerun into a paid one, so it is pinned here."""
+    payload = {
+        "agent": "grok",
+        "book": {"cash": "10.00", "positions": {}},
+        "recent_trades": [{"side": "buy", "qty": 1}],
+        "market": {
+            "movers": {"gainers": [{"symbol": "ÄB", "change_pct": 1.5}], "losers": []},
+            "symbols": {"AB": {"price": "1.0000", "rsi14": None}},
+        },
+        "shortlist": ["AB"],
+        "empty": {},
+        "nested": [[1, 2], []],
+    }
+    assert dump_json(payload) == (
+        '{\n  "agent": "grok",\n  "book": {\n    "cash": "10.00",\n    "positions": {}\n  },\n'
+        '  "recent_trades": [\n    {"side": "buy", "qty": 1}\n  ],\n  "market": {\n'
+        '    "movers": {\n      "gainers": [\n        {"symbol": "ÄB", "change_pct": 1.5}\n'
+        '      ],\n      "losers": []\n    },\n    "symbols": {\n'
+        '      "AB": {"price": "1.0000", "rsi14": null}\n    }\n  },\n  "shortlist": ["AB"],\n'
+        '  "empty": {},\n  "nested": [\n    [1, 2],\n    []\n  ]\n}'
+    )
