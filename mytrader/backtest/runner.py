@@ -89,10 +89,15 @@ class BatchingStore:
         self._batch = batch
         self._pending: list[CycleRecord] = []
         self._lock = threading.Lock()
+        # The days whose record node ran: done, even when Ctrl-C lands before the graph
+        # hands the cycle back (the record node is the cycle's last).
+        self.days: list[str] = []
 
     def record_cycle(self, rec: CycleRecord) -> None:
         with self._lock:
             self._pending.append(rec)
+            if not self.days or self.days[-1] != rec.as_of:  # a retried record: once
+                self.days.append(rec.as_of)
             full = len(self._pending) >= self._batch
         if full:
             self.flush()
@@ -105,9 +110,14 @@ class BatchingStore:
 
     def flush(self) -> None:
         with self._lock:
-            recs, self._pending = self._pending, []
+            recs = list(self._pending)
         if recs:
+            # Dropped from the buffer only once written: a Ctrl-C inside the write rolls it
+            # back and leaves them for the flush that ends the run (a rewrite is harmless:
+            # recording a cycle again overwrites it).
             self._store.record_cycles(recs)
+            with self._lock:
+                del self._pending[: len(recs)]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -225,6 +235,7 @@ def run_backtest(
                 progress(len(run.dates), run.days_total, summary.as_of or "")
     except KeyboardInterrupt:
         run.interrupted = True
+        run.dates = list(batching.days)  # what the tables hold, the report covers
     finally:
         gc.unfreeze()
         batching.flush()  # the days done are kept, interrupted or not

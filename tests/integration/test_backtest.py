@@ -6,6 +6,11 @@ import csv
 import gzip
 import json
 import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from decimal import ROUND_FLOOR, Decimal
 from importlib import resources
 from pathlib import Path
@@ -23,7 +28,7 @@ from mytrader.config import PERSONAS
 from mytrader.llm.house import HouseModel
 from mytrader.prompts import CRITIQUE_MARKER, extract_payload
 from mytrader.store.db import ArenaStore
-from tests.helpers import run_cli
+from tests.helpers import clean_env, run_cli
 from tests.servers.openai_server import ChatServer, Reply
 
 SAMPLE = Path(str(resources.files("mytrader.market") / "data" / "sample_daily.csv.gz"))
@@ -423,3 +428,52 @@ def test_leaderboard_json_has_sharpe_drawdown_and_spy_over_the_arenas_dates(tmp_
         assert row["max_drawdown_pct"] == round(f.drawdown.max_drawdown_pct or 0.0, 4)
     spy = sample_close("SPY", dates[-1]) / sample_close("SPY", dates[0]) - 1
     assert {r["spy_return_pct"] for r in rows.values()} == {round(float(spy) * 100, 4)}
+
+
+# --- Ctrl-C ------------------------------------------------------------------------------
+
+
+def recorded_days(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        try:
+            row = conn.execute(
+                "SELECT COUNT(DISTINCT cycle) FROM portfolio_snapshots WHERE arena LIKE 'bt_%'"
+            ).fetchone()
+        except sqlite3.OperationalError:  # the tables are not there yet
+            return 0
+    return int(row[0])
+
+
+def test_ctrl_c_stops_after_the_day_in_progress_and_keeps_every_day_done(tmp_path):
+    home, out = tmp_path / "home", tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mytrader.cli", "backtest", "--out", str(out)],
+        env={**clean_env(), "MYTRADER_HOME": str(home), "COLUMNS": "160"},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while recorded_days(home / "arena.sqlite") < 100:  # the first batch is written
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no day recorded in time"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stdout + stderr
+    done = re.search(r"interrupted after (\d+) of (\d+) days", stdout)
+    assert done, stdout
+    days, planned = int(done[1]), int(done[2])
+    assert 100 <= days < planned
+    # Every finished day is in the tables, and nothing of the day that was cut short.
+    assert recorded_days(home / "arena.sqlite") == days
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["run"]["interrupted"] is True and metrics["run"]["days"] == days
+    equity = list(csv.DictReader((out / "equity.csv").open()))
+    assert len({r["date"] for r in equity}) == days
