@@ -260,6 +260,21 @@ def agent_stances(
     return out
 
 
+def committed(pending: Iterable[PendingOrder], fee: Decimal) -> Reserved:
+    """What the collaborative account's open orders commit, as the executor will see it
+    when it acts on the vote: a SELL first cancels the account's protective order on that
+    symbol (protective.release), so those hold no shares against the vote's SELL (they
+    would otherwise hold all of them, and the account could never sell by vote)."""
+    return Reserved.of(
+        (
+            p
+            for p in pending
+            if p.order.account == COLLABORATIVE and p.order.is_open and p.order.purpose != "protect"
+        ),
+        fee,
+    )
+
+
 def make_vote(services: ArenaServices) -> Callable[[ArenaState], dict[str, Any]]:
     settings = services.settings
 
@@ -279,9 +294,7 @@ def make_vote(services: ArenaServices) -> Callable[[ArenaState], dict[str, Any]]
         )
         stances = agent_stances(state.get("decisions") or {}, personas, view.symbols)
         pending = [PendingOrder.model_validate(p) for p in state.get("pending") or []]
-        reserved = Reserved.of(
-            (p for p in pending if p.order.account == COLLABORATIVE), settings.fee_per_trade
-        )
+        reserved = committed(pending, settings.fee_per_trade)
         result = tally_votes(
             stances,
             weights,

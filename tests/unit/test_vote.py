@@ -5,12 +5,14 @@ from decimal import Decimal
 from mytrader.graph.vote import (
     affordable_qty,
     agent_stances,
+    committed,
     extend_track,
     tally_votes,
     track_weights,
 )
 from mytrader.llm.stances import parse_stances, read_stances
-from mytrader.state import AgentDecision, Book, Position, Stance
+from mytrader.state import AgentDecision, Book, OrderResult, Position, Stance
+from mytrader.state.models import PendingOrder
 from tests.helpers import decision, make_settings
 
 SETTINGS = make_settings(fee_per_trade=Decimal("1"), max_position_pct=Decimal("25"))
@@ -211,3 +213,50 @@ def test_a_models_quantity_is_bounded_by_the_book_before_it_reaches_the_state():
     assert broke.decision == "HOLD" and "cannot afford" in broke.reasoning
     fine = decision("BUY", "MRNA", 4, 70)
     assert bound_quantity(fine, {"MRNA": 9}, book) == fine
+
+
+def test_a_protective_order_does_not_keep_the_account_from_selling_by_vote():
+    """A held symbol has its protective OCO sell at the broker for the whole position; the
+    executor cancels it before a SELL, so the vote may sell every share."""
+    book = fresh_book("1000")
+    book.positions["MRNA"] = Position(qty=30, cost_basis=Decimal("2700"))
+    protect = OrderResult(
+        client_order_id="a-3-collaborative-p-MRNA-s",
+        account="collaborative",
+        symbol="MRNA",
+        side="sell",
+        qty=30,
+        status="pending",
+        type="limit",
+        order_class="oco",
+        purpose="protect",
+        limit_price=Decimal("108"),
+        stop_price=Decimal("85.50"),
+    )
+    other_sell = protect.model_copy(
+        update={"client_order_id": "a-4-collaborative-d-MRNA-s", "purpose": "decision", "qty": 5}
+    )
+    given = stances(
+        grok={"MRNA": SELL, "AAPL": HOLD},
+        deepseek={"MRNA": SELL, "AAPL": HOLD},
+        openai={"MRNA": HOLD, "AAPL": HOLD},
+    )
+
+    def sell_with(*orders: OrderResult) -> tuple[str, int]:
+        pending = [PendingOrder(order=o, cycle=3, as_of="2024-01-02") for o in orders]
+        result = tally_votes(
+            given,
+            {a: 1 for a in given},
+            "majority",
+            book=book,
+            prices=PRICES,
+            settings=SETTINGS,
+            reserved=committed(pending, SETTINGS.fee_per_trade),
+        )
+        return result.decision.decision, result.decision.quantity
+
+    assert sell_with(protect) == ("SELL", 30)
+    # An open sell of another kind still holds its shares; a closed one holds none.
+    assert sell_with(protect, other_sell) == ("SELL", 25)
+    closed = other_sell.model_copy(update={"status": "canceled"})
+    assert sell_with(protect, closed) == ("SELL", 30)
