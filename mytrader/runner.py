@@ -73,6 +73,7 @@ class Arena:
         # The personas' turns on threads only when they wait on a model over the network
         # (graph/inline.py); None: decided from the settings.
         self.inline_turns = only_house_models(services) if inline_turns is None else inline_turns
+        self._finished: int | None = None
         self.thread_id = services.settings.arena_id
         self.interval_s: int | None = None  # set by the scheduler: kept in the heartbeats
         self.last_failure: CycleFailed | None = None  # why the last run_cycle raised
@@ -97,9 +98,13 @@ class Arena:
     ) -> CycleSummary:
         """Run (or resume) one cycle. `config_overrides` are extra RunnableConfig keys
         (e.g. `{"max_concurrency": 1}`); `invoke_kwargs` go to `graph.invoke`."""
-        snapshot = self.graph.get_state(self.config)
-        pending = bool(snapshot.next)
-        cycle = (snapshot.values.get("cycle") or 0) + (0 if pending else 1)
+        if self._finished is not None:  # this Arena ended the thread's last cycle itself
+            pending, cycle = False, self._finished + 1
+        else:
+            snapshot = self.graph.get_state(self.config)
+            pending = bool(snapshot.next)
+            cycle = (snapshot.values.get("cycle") or 0) + (0 if pending else 1)
+        self._finished = None
         # None resumes an interrupted cycle; an input starts a new one.
         config: RunnableConfig = {
             **self.config,
@@ -139,6 +144,11 @@ class Arena:
             self.last_failure = self._failed(exc)
             raise
         summary = summarize(out, resumed=pending)
+        if self.durability == "exit":
+            # Checkpointed only at the end: the thread holds exactly this finished cycle,
+            # and no other process shares a backtest's thread, so the next call need not
+            # read the state back to know it (a live arena always reads it).
+            self._finished = summary.cycle
         store.beat_end(
             beat,
             cycle=summary.cycle,
