@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
 import os
 import socket
 import subprocess
@@ -109,3 +111,41 @@ def killed_after_first_order(env: dict[str, str], cwd: Path, cycles: int) -> str
     )
     assert killed.returncode == 9, killed.stderr
     return killed.stdout.split("PLACED ")[1].strip()
+
+
+def rewrite_after(
+    src: Path, dst: Path, cutoff: str, price_factor: float, volume: tuple[int, int]
+) -> Path:
+    """A copy of the bars file `src` (csv.gz) whose every bar after `cutoff` is rewritten:
+    prices times `price_factor`, volume times volume[0] plus volume[1]. Bars up to the
+    cutoff are copied as they are (the no-look-ahead tests compare the days before it)."""
+    with gzip.open(src, "rt") as f, dst.open("w", newline="") as out:
+        rows = csv.DictReader(f)
+        writer = csv.DictWriter(out, fieldnames=rows.fieldnames or [])
+        writer.writeheader()
+        for row in rows:
+            if row["date"] > cutoff:
+                for col in ("open", "high", "low", "close"):
+                    row[col] = f"{float(row[col]) * price_factor:.4f}"
+                row["volume"] = str(int(row["volume"]) * volume[0] + volume[1])
+            writer.writerow(row)
+    return dst
+
+
+def cycle_state(
+    cycle: int,
+    view: MarketView,
+    books: dict[str, Any],
+    decisions: dict[str, Any],
+) -> dict[str, Any]:
+    """The graph state the executor sees in `cycle` (no vote, nothing pending yet), from
+    models: plain JSON data, as the state holds it."""
+    return {
+        "cycle": cycle,
+        "as_of": view.as_of,
+        "market": view.model_dump(mode="json"),
+        "books": {a: b.model_dump(mode="json") for a, b in books.items()},
+        "decisions": {a: d.model_dump(mode="json") for a, d in decisions.items()},
+        "vote": None,
+        "pending": [],
+    }

@@ -20,8 +20,8 @@ from rich.table import Table
 
 from mytrader.backtest.metrics import figures
 from mytrader.backtest.report import (
-    build_report,
     curves_of,
+    report_of,
     tables,
     trade_rows,
     write_files,
@@ -75,17 +75,7 @@ def run_command(options: BacktestOptions, out: Path | None, console: Console) ->
                 f"[yellow]interrupted after {len(run.dates)} of {run.days_total} days: "
                 "the report covers the days done[/yellow]"
             )
-        s = run.settings
-        report = build_report(
-            store,
-            run.run_id,
-            run.history,
-            cash=s.starting_cash,
-            fee=s.fee_per_trade,
-            buffer_pct=s.buy_limit_buffer_pct,
-            slippage_bps=options.slippage_bps,
-            run=run_facts(run),
-        )
+        report = report_of(store, run, run_facts(run))
         folder = out or Path("backtests") / run.run_id
         files = write_files(report, trade_rows(store, run.run_id), folder)
     for t in tables(report):

@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from rich.table import Table
@@ -24,6 +24,9 @@ from mytrader.config import ACCOUNTS
 from mytrader.market.data import PriceHistory
 from mytrader.store.db import ArenaStore
 from mytrader.store.records import Snapshot
+
+if TYPE_CHECKING:
+    from mytrader.backtest.runner import BacktestRun
 
 SPY_BH = "SPY"
 EQUAL_BH = "equal weight"
@@ -54,6 +57,21 @@ def curves_of(snapshots: Sequence[Snapshot]) -> tuple[list[str], dict[str, list[
         by_account.setdefault(s.account, []).append(s)
     dates = sorted({s.as_of for s in snapshots})
     return dates, by_account
+
+
+def report_of(store: ArenaStore, run: BacktestRun, facts: dict[str, Any]) -> Report:
+    """The report of a run made with `run`'s settings and options (`facts`: what ran)."""
+    s = run.settings
+    return build_report(
+        store,
+        run.run_id,
+        run.history,
+        cash=s.starting_cash,
+        fee=s.fee_per_trade,
+        buffer_pct=s.buy_limit_buffer_pct,
+        slippage_bps=run.options.slippage_bps,
+        run=facts,
+    )
 
 
 def build_report(

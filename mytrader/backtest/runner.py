@@ -89,8 +89,8 @@ class BatchingStore:
         self._batch = batch
         self._pending: list[CycleRecord] = []
         self._lock = threading.Lock()
-        # The days whose record node ran: done, even when Ctrl-C lands before the graph
-        # hands the cycle back (the record node is the cycle's last).
+        # The days done: those whose record node ran (the cycle's last node), also when
+        # Ctrl-C lands before the graph hands the cycle back.
         self.days: list[str] = []
 
     def record_cycle(self, rec: CycleRecord) -> None:
@@ -228,15 +228,15 @@ def run_backtest(
             summary = arena.run_cycle()
             if summary.status != "trading":
                 break
-            run.dates.append(summary.as_of or "")
-            if len(run.dates) % BATCH_DAYS == 0:
+            done = len(batching.days)
+            if done % BATCH_DAYS == 0:
                 keep_latest(saver, run.run_id)
             if progress is not None:
-                progress(len(run.dates), run.days_total, summary.as_of or "")
+                progress(done, run.days_total, summary.as_of or "")
     except KeyboardInterrupt:
         run.interrupted = True
-        run.dates = list(batching.days)  # what the tables hold, the report covers
     finally:
+        run.dates = list(batching.days)  # the days recorded: what the report covers
         gc.unfreeze()
         batching.flush()  # the days done are kept, interrupted or not
         run.elapsed_s = time.perf_counter() - t0

@@ -68,7 +68,6 @@ def settle_one(
                 notional - booked_notional,
                 charge,
                 cycle,
-                count=False,  # counted once below, when the broker is done with the order
             )
         except BookError as exc:  # never lose the broker's record: say why it isn't booked
             log.error("cannot book %s: %s", order.client_order_id, exc)

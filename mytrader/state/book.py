@@ -85,6 +85,7 @@ class Book(BaseModel):
         realized, fee = self.book_fill(
             order.side, order.symbol, qty, qty * order.filled_avg_price, order.fee, cycle
         )
+        self.count_order(order.side, realized)
         return order.model_copy(update={"realized_pnl": realized, "fee": fee})
 
     def book_fill(
@@ -95,15 +96,13 @@ class Book(BaseModel):
         notional: Decimal,
         fee: Decimal,
         cycle: int,
-        *,
-        count: bool = True,
     ) -> tuple[Decimal | None, Decimal]:
         """Book `qty` shares traded for `notional` dollars (a fill, or the new part of a
         partial fill). Returns the realized P&L (sells) and the fee charged: the fee is
         capped at what the book holds after the trade, so cash never goes negative (the
         risk gate refuses such orders; this covers a fill worse than the gate assumed).
-        `count=False`: the order is not counted here (a partial fill; the caller counts
-        it once, with `count_order`, when the broker is done with it)."""
+        The order is counted apart (`count_order`), once, when the broker is done with it:
+        a partly filled order comes here once per fill."""
         if qty <= 0:
             raise BookError(f"{self.account}: a fill of {qty} {symbol}")
         realized: Decimal | None = None
@@ -136,8 +135,6 @@ class Book(BaseModel):
                     qty=pos.qty - qty, cost_basis=pos.cost_basis - basis_out
                 )
         self.fees += fee
-        if count:
-            self.count_order(side, realized)
         self.recent = [
             *self.recent,
             TradeOutcome(

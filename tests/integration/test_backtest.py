@@ -22,13 +22,13 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
-from mytrader.backtest.report import SPY_BH, build_report, trade_rows, write_files
+from mytrader.backtest.report import SPY_BH, report_of, trade_rows, write_files
 from mytrader.backtest.runner import BacktestOptions, BacktestRun, prepare, run_backtest
 from mytrader.config import PERSONAS
 from mytrader.llm.house import HouseModel
 from mytrader.prompts import CRITIQUE_MARKER, extract_payload
 from mytrader.store.db import ArenaStore
-from tests.helpers import clean_env, run_cli
+from tests.helpers import clean_env, rewrite_after, run_cli
 from tests.servers.openai_server import ChatServer, Reply
 
 SAMPLE = Path(str(resources.files("mytrader.market") / "data" / "sample_daily.csv.gz"))
@@ -44,17 +44,7 @@ def backtest(
 
 
 def report_files(run: BacktestRun, store: ArenaStore, out: Path) -> None:
-    s = run.settings
-    report = build_report(
-        store,
-        run.run_id,
-        run.history,
-        cash=s.starting_cash,
-        fee=s.fee_per_trade,
-        buffer_pct=s.buy_limit_buffer_pct,
-        slippage_bps=run.options.slippage_bps,
-        run={"start": run.start, "end": run.end},
-    )
+    report = report_of(store, run, {"start": run.start, "end": run.end})
     write_files(report, trade_rows(store, run.run_id), out)
 
 
@@ -110,17 +100,7 @@ def test_one_account_buy_and_hold_reproduces_the_spy_benchmark_to_the_cent(tmp_p
     with store:
         fills = [t for t in store.trades(run.run_id, "grok") if t.status == "filled"]
         assert len(fills) == 1 and fills[0].qty == qty
-        s = run.settings
-        report = build_report(
-            store,
-            run.run_id,
-            run.history,
-            cash=s.starting_cash,
-            fee=s.fee_per_trade,
-            buffer_pct=s.buy_limit_buffer_pct,
-            slippage_bps=opts.slippage_bps,
-            run={},
-        )
+        report = report_of(store, run, {})
     grok = [e.quantize(Decimal("0.01")) for e in report.curves["grok"]]
     spy = [e.quantize(Decimal("0.01")) for e in report.curves[SPY_BH]]
     assert len(grok) == len(report.dates) > 40
@@ -227,20 +207,6 @@ def test_a_range_outside_the_data_exits_2(tmp_path, args, message):
 # --- no look-ahead -----------------------------------------------------------------------
 
 
-def rewrite_after(dst: Path, cutoff: str) -> Path:
-    with gzip.open(SAMPLE, "rt") as f, dst.open("w", newline="") as out:
-        rows = csv.DictReader(f)
-        w = csv.DictWriter(out, fieldnames=rows.fieldnames or [])
-        w.writeheader()
-        for row in rows:
-            if row["date"] > cutoff:
-                for col in ("open", "high", "low", "close"):
-                    row[col] = f"{float(row[col]) * 0.61:.4f}"
-                row["volume"] = str(int(row["volume"]) * 5 + 3)
-            w.writerow(row)
-    return dst
-
-
 def decisions_and_fills(store: ArenaStore, run: BacktestRun, upto: str) -> tuple[list, list]:
     cycles = {d: n for n, d in enumerate(run.dates, 1)}
     last = max(n for d, n in cycles.items() if d <= upto)
@@ -261,7 +227,7 @@ def test_rewriting_every_bar_after_t_changes_no_decision_or_fill_up_to_t(tmp_pat
     opts = BacktestOptions(start="2024-02-01", end="2024-03-28")
     base, store_a = backtest(tmp_path / "a", opts, critique_interval=2)
     t = base.dates[24]
-    altered = rewrite_after(tmp_path / "altered.csv", t)
+    altered = rewrite_after(SAMPLE, tmp_path / "altered.csv", t, 0.61, (5, 3))
     other, store_b = backtest(
         tmp_path / "b", opts.model_copy(update={"data": altered}), critique_interval=2
     )

@@ -6,8 +6,6 @@ is rewritten. Every prompt of every cycle up to t must be identical; later ones 
 
 from __future__ import annotations
 
-import csv
-import gzip
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from pydantic import Field
 from mytrader.config import PERSONAS
 from mytrader.llm.house import HouseModel
 from mytrader.runner import open_arena
-from tests.helpers import make_settings
+from tests.helpers import make_settings, rewrite_after
 
 
 class RecordingHouse(HouseModel):
@@ -27,19 +25,6 @@ class RecordingHouse(HouseModel):
     def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
         self.seen.append("\n".join(str(m.content) for m in messages))
         return super()._generate(messages, *args, **kwargs)
-
-
-def rewrite_after(src: Path, dst: Path, cutoff: str) -> None:
-    with gzip.open(src, "rt") as f, dst.open("w", newline="") as out:
-        rows = csv.DictReader(f)
-        writer = csv.DictWriter(out, fieldnames=rows.fieldnames or [])
-        writer.writeheader()
-        for row in rows:
-            if row["date"] > cutoff:
-                for col in ("open", "high", "low", "close"):
-                    row[col] = f"{float(row[col]) * 3.7:.4f}"
-                row["volume"] = str(int(row["volume"]) * 13 + 7)
-            writer.writerow(row)
 
 
 def run_prompts(
@@ -57,7 +42,7 @@ def test_rewriting_the_future_changes_nothing_seen_before(tmp_path):
     base, dates = run_prompts(tmp_path / "a", None, 14)
     cutoff = dates[9]  # the 10th cycle's now
     altered_data = tmp_path / "altered.csv"
-    rewrite_after(sample, altered_data, cutoff)
+    rewrite_after(sample, altered_data, cutoff, 3.7, (13, 7))
     altered, dates2 = run_prompts(tmp_path / "b", altered_data, 14)
     assert dates2 == dates
     for persona in PERSONAS:

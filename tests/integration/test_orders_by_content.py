@@ -18,7 +18,7 @@ from mytrader.services import cached_history, open_services
 from mytrader.state import AgentDecision, Book, Position
 from mytrader.state.models import OrderRequest
 from mytrader.store import ArenaStore, StoreLedger
-from tests.helpers import decision
+from tests.helpers import cycle_state, decision
 
 AS_OF = "2024-06-03"
 CONFIG: Any = {"configurable": {"thread_id": "arena"}}
@@ -50,15 +50,7 @@ def state_for(settings: Settings, broker: Broker) -> dict[str, Any]:
     decisions = {
         "grok": AgentDecision(agent="grok", decision=decision("BUY", "AAPL", 5, 80)),
     }
-    return {
-        "cycle": 7,
-        "as_of": AS_OF,
-        "market": view.model_dump(mode="json"),
-        "books": {a: b.model_dump(mode="json") for a, b in books.items()},
-        "decisions": {a: d.model_dump(mode="json") for a, d in decisions.items()},
-        "vote": None,
-        "pending": [],
-    }
+    return cycle_state(7, view, books, decisions)
 
 
 def services_for(settings: Settings, store: ArenaStore, broker: Broker | None = None) -> Any:

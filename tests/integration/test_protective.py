@@ -17,7 +17,7 @@ from mytrader.services import cached_history, open_services
 from mytrader.state import AgentDecision, Book, Position
 from mytrader.state.models import PendingOrder
 from mytrader.store import ArenaStore, StoreLedger
-from tests.helpers import decision
+from tests.helpers import cycle_state, decision
 
 AS_OF = "2024-06-03"
 CONFIG: Any = {"configurable": {"thread_id": "arena"}}
@@ -34,15 +34,7 @@ def state_for(
     decisions = {}
     if sell:
         decisions["grok"] = AgentDecision(agent="grok", decision=decision("SELL", "AAPL", 10, 80))
-    return {
-        "cycle": 3,
-        "as_of": AS_OF,
-        "market": view.model_dump(mode="json"),
-        "books": {a: b.model_dump(mode="json") for a, b in books.items()},
-        "decisions": {a: d.model_dump(mode="json") for a, d in decisions.items()},
-        "vote": None,
-        "pending": [],
-    }
+    return cycle_state(3, view, books, decisions)
 
 
 def test_protect_once_cancel_before_sell_and_book_the_stop(settings: Settings) -> None:
