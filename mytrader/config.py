@@ -116,6 +116,16 @@ class Settings(BaseSettings):
     take_profit_pct: Decimal = Decimal("25")
     buy_limit_buffer_pct: Decimal = Decimal("3")
 
+    # The broker account's rules (issue 14): the order manager sequences every book's orders
+    # on one account so none is refused as a wash trade; the simulated exchange enforces
+    # the account's rules (wash trade, shares held by open sells, buying power). Off: the
+    # old behaviour, for comparison (bench/account_rules.py).
+    order_manager: bool = True
+    sim_account_rules: bool = True
+    # Live: seconds to wait for a BUY's fill before its symbol's protective orders are
+    # restored at once (else at the next cycle's start).
+    fill_wait_s: float = 5.0
+
     # --- alpaca: the real broker (market/alpaca.py) ---
     # auto: Alpaca when ALPACA_API_KEY and ALPACA_API_SECRET are set, else the simulated exchange.
     broker: Literal["auto", "sim", "alpaca"] = "auto"
@@ -147,6 +157,13 @@ class Settings(BaseSettings):
             if key is not None and secret is not None and key.get_secret_value():
                 out[account] = (key.get_secret_value(), secret.get_secret_value())
         return out
+
+    @field_validator("fill_wait_s")
+    @classmethod
+    def _fill_wait(cls, v: float) -> float:
+        if v < 0 or v > 60:
+            raise ValueError("must be between 0 and 60 seconds")
+        return v
 
     @field_validator("alpaca_timeout_s")
     @classmethod

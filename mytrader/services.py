@@ -36,6 +36,7 @@ def open_broker(settings: Settings, store: ArenaStore) -> Broker:
         cached_history(settings.market_data_path),
         ledger=StoreLedger(store),
         warmup_days=settings.warmup_days,
+        account_rules=settings.sim_account_rules,
     )
 
 

@@ -183,6 +183,7 @@ def prepare(
         start=start,
         end=end,
         slippage_bps=options.slippage_bps,
+        account_rules=settings.sim_account_rules,
     )
     days = history.cal_end(end) - history.cal_end(start) + 1
     run = BacktestRun(run_id, settings, options, history, start, end, days)

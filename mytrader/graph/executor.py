@@ -6,21 +6,30 @@ risk gate, then goes to the broker under a client order id tied to what the leg 
 `orders.py`), so a resumed or retried cycle adopts the order it placed already instead of
 placing it twice. Orders are pending here: the books change when the broker reports
 fills, at the start of the next cycle (the screener books them).
+
+The books that share a broker account go through one order manager
+(`mytrader.domain.order_plan`): it sees every book's orders of the cycle on that account
+and the account's open orders, and holds back, sequences and cancels so that nothing is
+sent the account would refuse as a wash trade. Protective sells canceled for a BUY are
+restored as soon as no BUY of the symbol is open (within the cycle when the broker says
+so within `fill_wait_s`, live; else at the next cycle's start).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from mytrader.config import COLLABORATIVE
+from mytrader.config import COLLABORATIVE, Settings
+from mytrader.domain.order_plan import AccountPlan, Intent, Standing, plan_account
 from mytrader.graph.context import ArenaServices, arena_key
 from mytrader.graph.orders import adopt, cycle_prefix, order_id, place
-from mytrader.graph.protective import protect, release
+from mytrader.graph.protective import cancel, exit_purpose, protect, release
 from mytrader.graph.risk import Leg, Reserved, buy_limit, check_leg, decision_leg
 from mytrader.market.broker import BrokerError
 from mytrader.reconcile import buys_blocked
@@ -53,6 +62,28 @@ def collaborative_size(leg: Leg, book: Book) -> Leg:
         qty = min(leg.qty, book.qty(leg.symbol)) or leg.qty
         return Leg(leg.symbol, leg.side, qty, leg.reason, leg.purpose)
     return leg
+
+
+def broker_accounts(settings: Settings) -> list[tuple[str, ...]]:
+    """The books of each broker account, in the settings' order: live, a book with keys of
+    its own trades its own paper account; every other book (and every book offline, where
+    the simulated exchange is one account) trades the main one."""
+    own = set(settings.account_keys()) if settings.broker_kind == "alpaca" else set()
+    main = tuple(a for a in settings.accounts if a not in own)
+    return ([main] if main else []) + [(a,) for a in settings.accounts if a in own]
+
+
+def standing_orders(
+    pending: list[PendingOrder], placed: dict[str, OrderResult], books: tuple[str, ...]
+) -> list[Standing]:
+    """The account's open orders: earlier cycles' (pending) and this cycle's found after a
+    restart."""
+    found = [p.order for p in pending] + list(placed.values())
+    return [
+        Standing(o.client_order_id, o.account, o.symbol, o.side, o.purpose == "protect")
+        for o in found
+        if o.is_open and o.account in books
+    ]
 
 
 def reaches_broker(order: OrderResult) -> bool:
@@ -131,6 +162,85 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
             )
         return result.model_copy(update={"reason": result.reason or leg.reason}), stray
 
+    def intents_of(
+        account: str,
+        book: Book,
+        wanted: Leg | None,
+        prices: dict[str, Decimal],
+        as_of: str,
+        pending: list[PendingOrder],
+        blocked: str,
+    ) -> list[Intent]:
+        """What the book would send this cycle: its exits, and its decision unless the gate
+        (or a reconcile block) refuses it anyway (then nothing is canceled for it)."""
+        out = [
+            Intent(account, sym, "sell")
+            for sym in sorted(book.positions)
+            if exit_purpose(book, sym, prices, settings) is not None
+            and not (wanted is not None and wanted.side == "sell" and wanted.symbol == sym)
+        ]
+        if wanted is None:
+            return out
+        if wanted.side == "buy":
+            mine = (p for p in pending if p.order.account == account and p.order.is_open)
+            gate = check_leg(
+                wanted,
+                book,
+                prices,
+                settings,
+                market_open=broker.is_open(as_of),
+                tradable=broker.asset(wanted.symbol) is not None,
+                day=as_of[:10],
+                reserved=Reserved.of(mine, settings.fee_per_trade),
+            )
+            if blocked or not gate.approved:
+                return out
+        return [*out, Intent(account, wanted.symbol, wanted.side)]  # type: ignore[arg-type]
+
+    def held_exits(
+        arena: str, cycle: int, book: Book, plan: AccountPlan, prices: dict[str, Decimal]
+    ) -> list[OrderResult]:
+        """Exits the manager holds back, recorded with the reason (never silently dropped)."""
+        out = []
+        for sym in sorted(book.positions):
+            purpose = exit_purpose(book, sym, prices, settings)
+            why = plan.reason_held(Intent(book.account, sym, "sell"))
+            if purpose is None or why is None:
+                continue
+            leg = Leg(sym, "sell", book.qty(sym), why, purpose)
+            cid = order_id(arena, cycle, book.account, purpose, sym, "sell")
+            out.append(refused(leg, cid, book.account, why))
+        return out
+
+    def cancel_for_buys(
+        pending: list[PendingOrder], plan: AccountPlan, as_of: str
+    ) -> tuple[list[PendingOrder], dict[str, str]]:
+        """Cancel the protective sells the plan names; a cancel the broker has not confirmed
+        (pending_cancel: the sell still holds) holds the symbol's buys back, with why."""
+        which = [p for p in pending if p.order.client_order_id in plan.cancel]
+        pending = cancel(broker, pending, which, as_of)
+        unconfirmed = {
+            p.order.symbol: (
+                f"held back: the cancel of protective order {p.order.client_order_id} "
+                "is not confirmed by the broker yet (pending_cancel)"
+            )
+            for p in pending
+            if p.order.client_order_id in plan.cancel and p.order.is_open
+        }
+        return pending, unconfirmed
+
+    def wait_for_buys(buys: list[OrderResult]) -> list[OrderResult]:
+        """Live: the broker's word on this cycle's buys within `fill_wait_s` (offline a
+        fill comes at the next open, so the simulated exchange is not asked to wait)."""
+        if broker.name == "sim" or settings.fill_wait_s <= 0:
+            return buys
+        deadline = time.monotonic() + settings.fill_wait_s
+        out = list(buys)
+        while any(o.is_open for o in out) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            out = [(broker.get_order(o.client_order_id) or o) if o.is_open else o for o in out]
+        return out
+
     def executor(state: ArenaState, config: RunnableConfig) -> dict[str, Any]:
         arena = arena_key(config, settings.arena_id)
         cycle, as_of = state["cycle"], state["as_of"] or ""
@@ -146,37 +256,77 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         orders: list[OrderResult] = []
         strays: dict[str, OrderResult] = {}
         blocked = buys_blocked(state.get("reconcile"))  # books differ from the account
-        for account in settings.accounts:
-            book = books[account]
-            # Stop-loss and take-profit are protective orders at the broker (protective.py).
-            legs: list[Leg] = []
-            wanted = decision_leg(account_decision(state, account))
-            if wanted is not None:
-                if account == COLLABORATIVE:
-                    wanted = collaborative_size(wanted, book)
-                legs.append(wanted)
-            pending = release(broker, pending, account, wanted, as_of)  # a SELL frees shares
-            pending, guards = protect(
-                broker, settings, arena, cycle, book, pending, wanted, prices, as_of, placed
+        for group in broker_accounts(settings):
+            wanted: dict[str, Leg | None] = {}
+            for account in group:
+                leg = decision_leg(account_decision(state, account))
+                if leg is not None and account == COLLABORATIVE:
+                    leg = collaborative_size(leg, books[account])
+                wanted[account] = leg
+            plan = AccountPlan()
+            if settings.order_manager:
+                intents = [
+                    i
+                    for a in group
+                    for i in intents_of(a, books[a], wanted[a], prices, as_of, pending, blocked)
+                ]
+                plan = plan_account(intents, standing_orders(pending, placed, group))
+            pending, unconfirmed = cancel_for_buys(pending, plan, as_of)
+            for account in group:
+                book = books[account]
+                # Stop-loss and take-profit are protective orders at the broker (protective.py).
+                legs: list[Leg] = []
+                leg = wanted[account]
+                if leg is not None:
+                    why = plan.reason_held(Intent(account, leg.symbol, leg.side))  # type: ignore[arg-type]
+                    if why is None and leg.side == "buy":
+                        why = unconfirmed.get(leg.symbol)
+                    if why is not None:
+                        cid = order_id(arena, cycle, account, leg.purpose, leg.symbol, leg.side)
+                        orders.append(refused(leg, cid, account, why))
+                        placed.pop(cid, None)
+                        leg = None
+                    else:
+                        legs.append(leg)
+                pending = release(broker, pending, account, leg, as_of)  # a SELL frees shares
+                orders += held_exits(arena, cycle, book, plan, prices)
+                pending, guards = protect(
+                    broker,
+                    settings,
+                    arena,
+                    cycle,
+                    book,
+                    pending,
+                    leg,
+                    prices,
+                    as_of,
+                    placed,
+                    wait=plan.wait,
+                )
+                orders += guards
+                mine = (p for p in pending if p.order.account == account and p.order.is_open)
+                reserved = Reserved.of(mine, fee)
+                for guard in guards:
+                    if reaches_broker(guard):
+                        reserved.add(guard.side, guard.symbol, guard.qty, guard.limit_price, fee)
+                for leg in legs:
+                    cid = order_id(arena, cycle, account, leg.purpose, leg.symbol, leg.side)
+                    existing = placed.pop(cid, None)
+                    if leg.side == "buy" and blocked and existing is None:
+                        orders.append(refused(leg, cid, account, blocked))
+                        continue
+                    result, stray = run_leg(book, leg, cid, prices, as_of, reserved, existing)
+                    orders.append(result)
+                    if reaches_broker(result):
+                        reserved.add(
+                            result.side, result.symbol, result.qty, result.limit_price, fee
+                        )
+                    if stray is not None:
+                        strays[stray.client_order_id] = stray
+            pending, restored = restore(
+                arena, cycle, group, books, plan, orders, pending, prices, as_of, placed
             )
-            orders += guards
-            mine = (p for p in pending if p.order.account == account and p.order.is_open)
-            reserved = Reserved.of(mine, fee)
-            for guard in guards:
-                if reaches_broker(guard):
-                    reserved.add(guard.side, guard.symbol, guard.qty, guard.limit_price, fee)
-            for leg in legs:
-                cid = order_id(arena, cycle, account, leg.purpose, leg.symbol, leg.side)
-                existing = placed.pop(cid, None)
-                if leg.side == "buy" and blocked and existing is None:
-                    orders.append(refused(leg, cid, account, blocked))
-                    continue
-                result, stray = run_leg(book, leg, cid, prices, as_of, reserved, existing)
-                orders.append(result)
-                if reaches_broker(result):
-                    reserved.add(result.side, result.symbol, result.qty, result.limit_price, fee)
-                if stray is not None:
-                    strays[stray.client_order_id] = stray
+            orders += restored
         for left in [*placed.values(), *strays.values()]:
             # At the broker under this cycle's ids but not one of its legs (the settings
             # changed between a crash and the resume, or the id holds a different order):
@@ -191,5 +341,55 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
             "orders": [o.model_dump(mode="json") for o in orders],
             "pending": [p.model_dump(mode="json") for p in pending],
         }
+
+    def restore(
+        arena: str,
+        cycle: int,
+        group: tuple[str, ...],
+        books: dict[str, Book],
+        plan: AccountPlan,
+        orders: list[OrderResult],
+        pending: list[PendingOrder],
+        prices: dict[str, Decimal],
+        as_of: str,
+        placed: dict[str, OrderResult],
+    ) -> tuple[list[PendingOrder], list[OrderResult]]:
+        """Protect again the symbols whose protective orders waited for a BUY of this
+        cycle, once no BUY of them is open: the buy was refused or rejected (a refusal the
+        manager could not foresee), or filled within the wait (live)."""
+        waited = plan.wait - {
+            o.symbol for o in standing_orders(pending, {}, group) if o.side == "buy"
+        }
+        buys = [o for o in orders if o.side == "buy" and o.symbol in waited and o.account in group]
+        now = wait_for_buys([o for o in buys if o.is_open])
+        still = {o.symbol for o in now if o.is_open}
+        for o in now:  # what the broker said meanwhile is what the records keep
+            orders[
+                orders.index(next(b for b in buys if b.client_order_id == o.client_order_id))
+            ] = o
+        back = frozenset(waited - still)
+        restored: list[OrderResult] = []
+        if not back:
+            return pending, restored
+        for account in group:
+            work = pending + [
+                PendingOrder(order=o, cycle=cycle, as_of=as_of) for o in orders if reaches_broker(o)
+            ]
+            work, guards = protect(
+                broker,
+                settings,
+                arena,
+                cycle,
+                books[account],
+                work,
+                None,
+                prices,
+                as_of,
+                placed,
+                only=back,
+            )
+            pending = work[: len(pending)]
+            restored += guards
+        return pending, restored
 
     return executor

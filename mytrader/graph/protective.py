@@ -11,7 +11,11 @@ the order is replaced; when the price is beyond a level already, a market sell e
 instead (a stop above the market would be refused, or fill at once anyway).
 
 A SELL decision first cancels that book's protective order on the symbol: the broker holds
-the shares for open orders and would refuse the sell otherwise.
+the shares for open orders and would refuse the sell otherwise. A BUY of a symbol cancels
+every book's protective sell of it first (the account's order manager, see
+`mytrader.domain.order_plan`: Alpaca refuses a buy while a sell of the symbol is open);
+a symbol's protective orders wait while a BUY of it is open (`wait`), and are placed again
+once none is (`only`: the executor's restore).
 
 The simulated exchange runs the same orders (gtc, OCO, stops from the next bars' low and
 high, a gap through the stop fills at the open), so offline and live behave alike.
@@ -92,12 +96,17 @@ def protect(
     prices: dict[str, Decimal],
     as_of: str,
     placed: dict[str, OrderResult],
+    *,
+    wait: frozenset[str] = frozenset(),
+    only: frozenset[str] | None = None,
 ) -> tuple[list[PendingOrder], list[OrderResult]]:
     """Before the account's decision: protect every held symbol of `book` that no sell
     works on (and the decision does not sell): place (or replace) its protective order.
     Returns the pending list (replaced orders canceled) and the new legs (the executor
     records them and keeps the open ones pending). `placed` holds this cycle's orders
-    found at the broker after a restart: they are adopted, never doubled."""
+    found at the broker after a restart: they are adopted, never doubled. Symbols in
+    `wait` (a BUY of them is open on the account) are left alone; `only` restricts the
+    symbols looked at."""
     if not (settings.stop_loss_pct or settings.take_profit_pct):
         return pending, []
     legs: list[OrderResult] = []
@@ -107,6 +116,8 @@ def protect(
     ]
     for symbol in sorted(book.positions):
         held = book.qty(symbol)
+        if symbol in wait or (only is not None and symbol not in only):
+            continue  # the order manager: a BUY of it is open, or not this call's symbol
         if decision is not None and decision.side == "sell" and decision.symbol == symbol:
             continue  # the decision sells it: protect what is left once that is done
         if any(
@@ -144,10 +155,9 @@ def protective_request(
     level already."""
     pos = book.positions[symbol]
     tp, sl = levels(pos.avg_cost, settings)
-    price = prices.get(symbol)
     common = {"account": book.account, "symbol": symbol, "side": "sell", "qty": qty}
-    if price is not None and ((sl is not None and price <= sl) or (tp is not None and price >= tp)):
-        purpose: Purpose = "stop_loss" if sl is not None and price <= sl else "take_profit"
+    purpose = exit_purpose(book, symbol, prices, settings)
+    if purpose is not None:
         cid = order_id(arena, cycle, book.account, purpose, symbol, "sell")
         return OrderRequest(client_order_id=cid, **common, purpose=purpose, as_of=as_of)  # type: ignore[arg-type]
     cid = order_id(arena, cycle, book.account, "protect", symbol, "sell")
@@ -161,6 +171,23 @@ def protective_request(
     else:
         return None
     return OrderRequest(client_order_id=cid, **common, **spec, as_of=as_of)  # type: ignore[arg-type]
+
+
+def exit_purpose(
+    book: Book, symbol: str, prices: dict[str, Decimal], settings: Settings
+) -> Purpose | None:
+    """The exit a held position needs now (its price is beyond a level), or None."""
+    if not (settings.stop_loss_pct or settings.take_profit_pct):
+        return None
+    tp, sl = levels(book.positions[symbol].avg_cost, settings)
+    price = prices.get(symbol)
+    if price is None:
+        return None
+    if sl is not None and price <= sl:
+        return "stop_loss"
+    if tp is not None and price >= tp:
+        return "take_profit"
+    return None
 
 
 def submit(

@@ -693,7 +693,7 @@ def result_from_json(raw: dict[str, Any], account: str) -> OrderResult:
         side=raw.get("side") or "buy",
         qty=int(_dec(raw.get("qty"))),
         status=status,
-        reason="" if status != "rejected" else f"alpaca: {fill.get('status')}",
+        reason=_reason_of(status, str(fill.get("status"))),
         type=kind if kind in ("market", "limit", "stop") else "market",  # type: ignore[arg-type]
         order_class="oco" if oco else "simple",
         purpose=purpose_of(raw["client_order_id"]),
@@ -704,6 +704,14 @@ def result_from_json(raw: dict[str, Any], account: str) -> OrderResult:
         filled_avg_price=_dec(price) if price not in (None, "") else None,
         filled_at=_ny(filled_at).isoformat() if filled_at else None,
     )
+
+
+def _reason_of(status: OrderStatus, alpaca_status: str) -> str:
+    """Alpaca's status when ours says less: a rejection, or a cancel not done yet
+    (`pending_cancel`: still open, it holds its shares; the order manager waits)."""
+    if status == "rejected" or alpaca_status == "pending_cancel":
+        return f"alpaca: {alpaca_status}"
+    return ""
 
 
 def _dec(value: Any) -> Decimal:

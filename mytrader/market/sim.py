@@ -4,18 +4,27 @@ The clock is the file's trading calendar. Reads at `as_of` see bars dated <= as_
 and an order decided at `as_of` fills at one of the symbol's later bars (a market order at
 the next open), never at a price the decision could have seen. Like a broker, it accepts
 an order first; `get_order(cid, as_of)` then says what became of it by `as_of`.
+
+The exchange is one broker account (all books share it) with Alpaca's account rules
+(`mytrader.domain.account_rules`, on by default): an order is rejected while an order of
+the other side in the symbol is open, a sell beyond the shares not held by open sells and
+a buy beyond the buying power left by open buys (when the account's cash is given) too.
+An OCO is one order: a cancel cancels it whole, at once (Alpaca's `pending_cancel` is
+never observable here; the executor handles it live).
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
+import threading
 import uuid
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
+from mytrader.domain.account_rules import AccountOrder, Refusal, refusal
 from mytrader.market.broker import AssetInfo, Bar, DuplicateOrderError, MarketClock
 from mytrader.market.data import (
     FloatArray,
@@ -48,6 +57,8 @@ class SimulatedExchange:
         start: str | None = None,
         end: str | None = None,
         slippage_bps: Decimal = Decimal("0"),
+        account_rules: bool = True,
+        account_cash: Decimal | None = None,
     ) -> None:
         if warmup_days < 0:
             raise ValueError("warmup_days must be 0 or more")
@@ -64,6 +75,12 @@ class SimulatedExchange:
         self.slippage_bps = Decimal(slippage_bps)
         # Bars are rebuilt from floats on demand; caching them keeps a view at a few ms.
         self._bar = functools.lru_cache(maxsize=_BAR_CACHE)(self._make_bar)
+        self.account_rules = account_rules
+        self.account_cash = account_cash
+        # One simulated account per arena (the ids' first field): two offline arenas in
+        # one database do not trade one account.
+        self._accounts: dict[str, _Account] = {}
+        self._accounts_lock = threading.Lock()
 
     # --- clock ---------------------------------------------------------------------------
 
@@ -161,10 +178,69 @@ class SimulatedExchange:
         problem = self._problem(order)
         if problem is not None:
             return _result(order, "rejected", problem)
-        sim_order = SimOrder(request=order, broker_order_id=_broker_id(cid))
-        if not self.ledger.put(sim_order):  # lost a race with a concurrent submit of this id
-            raise DuplicateOrderError(f"client_order_id {cid!r} was used already")
+        account = self._account_of(cid)
+        with account.lock:
+            refused = self._refusal(account, order) if self.account_rules else None
+            if refused is not None:
+                return _result(order, "rejected", refused.text("sim"))
+            sim_order = SimOrder(request=order, broker_order_id=_broker_id(cid))
+            if not self.ledger.put(sim_order):  # lost a race with a concurrent submit of it
+                raise DuplicateOrderError(f"client_order_id {cid!r} was used already")
+            account.opened(order)
         return self._outcome(sim_order, order.as_of)
+
+    def account_orders_open(self, prefix: str, as_of: str) -> list[OrderResult]:
+        """The open orders at `as_of` of the account of the arena whose ids start with
+        `prefix` (`orders.arena_prefix`)."""
+        account = self._account_of(prefix)
+        with account.lock:
+            out = [o for sym in list(account.open) for o in self._open_in(account, sym, as_of)]
+        return sorted(out, key=lambda o: o.client_order_id)
+
+    def _account_of(self, client_order_id: str) -> _Account:
+        arena = client_order_id.split("-", 1)[0]
+        with self._accounts_lock:
+            account = self._accounts.get(arena)
+            if account is None:
+                account = self._accounts[arena] = _Account(arena, self.account_cash)
+        return account
+
+    def _refusal(self, account: _Account, order: OrderRequest) -> Refusal | None:
+        """Alpaca's account rules for `order`, against the account's open orders now."""
+        account.load(self.ledger)
+        symbols = list(account.open) if account.cash is not None else [order.symbol]
+        standing = [o for sym in symbols for o in self._open_in(account, sym, order.as_of)]
+        new = _account_order(order, self._last_price(order))
+        return refusal(
+            [_account_order(o, o.limit_price) for o in standing],
+            new,
+            held=account.held.get(order.symbol, 0),
+            cash=account.cash,
+        )
+
+    def _open_in(self, account: _Account, symbol: str, as_of: str) -> list[OrderResult]:
+        """The account's open orders of `symbol` at `as_of`; closed ones leave the index
+        and their fills move into the account's position and cash."""
+        account.load(self.ledger)
+        out = []
+        for cid in sorted(account.open.get(symbol, ())):
+            stored = self.ledger.get(cid)
+            if stored is None:
+                account.open[symbol].discard(cid)
+                continue
+            now = self._outcome(stored, as_of)
+            if now.is_open:
+                out.append(now)
+            else:
+                account.closed(now)
+        return out
+
+    def _last_price(self, order: OrderRequest) -> Decimal | None:
+        if order.limit_price is not None:
+            return order.limit_price
+        series = self.history.series(order.symbol)
+        n = series.count_before(self.history.cal_end(order.as_of)) if series else 0
+        return self._bar(order.symbol, n - 1).close if n else None
 
     def get_order(self, client_order_id: str, as_of: str | None = None) -> OrderResult | None:
         order = self.ledger.get(client_order_id)
@@ -239,6 +315,45 @@ class SimulatedExchange:
         if req.time_in_force == "day" and first >= len(series):
             return _result(req, "expired", "no bar after the order: history ends")
         return _result(req, "pending", "", order.broker_order_id)
+
+
+class _Account:
+    """The simulated account: the ids of orders that may be open, by symbol, and the
+    position and cash of the orders that closed. Loaded from the ledger once (it survives
+    restarts), then kept up to date; closed orders never reopen, so it only shrinks."""
+
+    def __init__(self, arena: str, cash: Decimal | None) -> None:
+        self.arena = arena
+        self.lock = threading.RLock()
+        self.cash = cash
+        self.open: dict[str, set[str]] = {}
+        self.held: dict[str, int] = {}
+        self.loaded = False
+
+    def load(self, ledger: OrderLedger) -> None:
+        if self.loaded:
+            return
+        for order in ledger.find(f"{self.arena}-"):
+            self.opened(order.request)
+        self.loaded = True
+
+    def opened(self, order: OrderRequest) -> None:
+        self.open.setdefault(order.symbol, set()).add(order.client_order_id)
+
+    def closed(self, order: OrderResult) -> None:
+        self.open.get(order.symbol, set()).discard(order.client_order_id)
+        if not order.filled_qty or order.filled_avg_price is None:
+            return
+        sign = 1 if order.side == "buy" else -1
+        self.held[order.symbol] = self.held.get(order.symbol, 0) + sign * order.filled_qty
+        if self.cash is not None:
+            self.cash -= sign * order.filled_qty * order.filled_avg_price
+
+
+def _account_order(order: OrderRequest | OrderResult, price: Decimal | None) -> AccountOrder:
+    """An order as the account rules see it: what is left of it, in its complex order."""
+    left = order.qty - (order.filled_qty if isinstance(order, OrderResult) else 0)
+    return AccountOrder(order.client_order_id, order.symbol, order.side, left, price)
 
 
 _NEAR = 1e-6  # float slack of the candidate search; the exact Decimal check decides

@@ -20,7 +20,15 @@ through it, else at its price when the bar's range reaches it); a ``day`` order 
 filled on that bar expires, a ``gtc`` order waits. OCO legs cancel each other (a bar that
 reaches both fills the stop). Alpaca's refusals are enforced: a duplicate
 client_order_id is 422 (40010001), a buy beyond buying power or a sell beyond the shares
-not held by open orders is 403 (40310000), cancelling a closed order is 422.
+not held by open orders is 403 (40310000), cancelling a closed order is 422. The account's
+wash-trade protection, in its strict form, is enforced: a new order while any order of the
+other side in the symbol is open in the account is 403 (40310000, "potential wash trade
+detected. use complex orders"); the legs of one complex order are not opposite to each
+other. A cancel answers 204 and the order reads `pending_cancel` until
+`cancel_delay_requests` more requests have been served, then `canceled` (it holds its
+shares meanwhile and fills no more); canceling an OCO leg cancels the whole OCO.
+(These rules are written here on their own, from Alpaca's documents: this server stands
+for Alpaca and does not import MyTrader's model of them.)
 
 Faults are injected with :meth:`AlpacaServer.inject` (HTTP faults: 429 with reset headers,
 500, a 504 after the order was created, a hang, a 422 duplicate, a 403 refusal) and
@@ -51,7 +59,10 @@ from tests.servers._local import Handler, LocalServer, read_body
 NY = ZoneInfo("America/New_York")
 CENT4 = Decimal("0.0001")
 _IDS = uuid.uuid5(uuid.NAMESPACE_URL, "mytrader/alpaca-server")
-OPEN_STATUSES = frozenset({"new", "accepted", "partially_filled", "held", "pending_new"})
+OPEN_STATUSES = frozenset(
+    {"new", "accepted", "partially_filled", "held", "pending_new", "pending_cancel"}
+)
+WASH_TRADE = "potential wash trade detected. use complex orders"
 
 Json = Any
 Reply = tuple[int, Json, dict[str, str]]
@@ -126,6 +137,7 @@ class _Order:
     stay_new: int = 0
     partial: int | None = None
     active: bool = True  # a bracket's exit legs wait for the entry to fill
+    cancel_at: int | None = None  # pending_cancel until this many requests were served
 
 
 class AlpacaServer(LocalServer):
@@ -143,6 +155,8 @@ class AlpacaServer(LocalServer):
         latency: float = 0.0,
         tick_on_clock: bool = False,
         rate_limit_per_min: int | None = None,
+        cancel_delay_requests: int = 2,
+        wash_trade_rule: bool = True,
     ) -> None:
         super().__init__()
         self.history = history if history is not None else load_bars()
@@ -157,6 +171,9 @@ class AlpacaServer(LocalServer):
         self.latency = latency
         self.tick_on_clock = tick_on_clock
         self.rate_limit_per_min = rate_limit_per_min
+        self.cancel_delay_requests = cancel_delay_requests
+        self.wash_trade_rule = wash_trade_rule
+        self.refusals: list[tuple[str, str]] = []  # (client_order_id, message) of 403s
         self.real_symbols: list[str] = list(self.history.symbols)
         self.synthetic: dict[str, tuple[str, Decimal]] = {}
         for k in range(extra_symbols):
@@ -740,17 +757,11 @@ class AlpacaServer(LocalServer):
         limit = _dec(body.get("limit_price"))
         stop = _dec(body.get("stop_price"))
         n = int(qty)
-        if side == "buy":
-            price = limit or self._price(symbol) or Decimal(0)
-            if n * price > self._buying_power():
-                raise _ApiError(403, 40310000, "insufficient buying power")
-        elif n > self._qty_available(symbol):
-            raise _ApiError(
-                403,
-                40310000,
-                f"insufficient qty available for order (requested: {n}, "
-                f"available: {max(self._qty_available(symbol), 0)})",
-            )
+        try:
+            self._account_rules(symbol, side, n, limit)
+        except _ApiError as exc:
+            self.refusals.append((cid, str(exc)))
+            raise
         if order_class == "oco":
             tp = _dec((body.get("take_profit") or {}).get("limit_price"))
             sl = _dec((body.get("stop_loss") or {}).get("stop_price"))
@@ -772,6 +783,25 @@ class AlpacaServer(LocalServer):
                 leg.parent, leg.active = parent.id, False
                 parent.legs.append(leg.id)
         return self._order_json(parent, nested="True")
+
+    def _account_rules(self, symbol: str, side: str, n: int, limit: Decimal | None) -> None:
+        """Alpaca's refusals of a new order (403, 40310000), wash-trade protection first."""
+        if self.wash_trade_rule and any(
+            o.symbol == symbol and o.side != side and o.status in OPEN_STATUSES
+            for o in self.orders.values()
+        ):
+            raise _ApiError(403, 40310000, WASH_TRADE)
+        if side == "buy":
+            price = limit or self._price(symbol) or Decimal(0)
+            if n * price > self._buying_power():
+                raise _ApiError(403, 40310000, "insufficient buying power")
+        elif n > self._qty_available(symbol):
+            raise _ApiError(
+                403,
+                40310000,
+                f"insufficient qty available for order (requested: {n}, "
+                f"available: {max(self._qty_available(symbol), 0)})",
+            )
 
     def _new(
         self,
@@ -821,18 +851,23 @@ class AlpacaServer(LocalServer):
         return order
 
     def _cancel(self, order: _Order) -> None:
-        if order.status not in OPEN_STATUSES:
+        """Asynchronous, as at Alpaca: `pending_cancel` now, `canceled` a few requests
+        later (see `_settle`). An OCO is canceled whole, from either leg."""
+        if order.order_class == "oco" and order.parent is not None:
+            order = self.orders[order.parent]
+        if order.status not in OPEN_STATUSES or order.status == "pending_cancel":
             raise _ApiError(422, 42210000, "order is not cancelable")
-        self._close(order, "canceled")
-        for leg in order.legs:
-            if self.orders[leg].status in OPEN_STATUSES:
-                self._close(self.orders[leg], "canceled")
+        served = len(self.requests)
+        for o in [order, *(self.orders[leg] for leg in order.legs)]:
+            if o.status in OPEN_STATUSES:
+                o.status, o.cancel_at = "pending_cancel", served + self.cancel_delay_requests
+                o.updated_at = self.now.isoformat()
 
     def _cancel_all(self, _q: dict[str, str], _b: Json) -> Reply:
         self._settle()
         out = []
         for o in list(self.orders.values()):
-            if o.status in OPEN_STATUSES and o.parent is None:
+            if o.status in OPEN_STATUSES and o.status != "pending_cancel" and o.parent is None:
                 self._cancel(o)
                 out.append({"id": o.id, "status": 200})
         return 207, out, {}
@@ -848,8 +883,14 @@ class AlpacaServer(LocalServer):
     # --- the exchange --------------------------------------------------------------------
 
     def _settle(self) -> None:
-        """Look at every open order against the bars up to today, oldest order first."""
+        """Look at every open order against the bars up to today, oldest order first; a
+        cancel requested long enough ago is done."""
+        served = len(self.requests)
         for order in sorted(self.orders.values(), key=lambda o: (o.created_day, o.created_at)):
+            if order.status == "pending_cancel":
+                if order.cancel_at is not None and served >= order.cancel_at:
+                    self._close(order, "canceled")
+                continue  # a pending cancel fills no more
             if order.order_class == "oco" and order.parent is not None:
                 continue  # an OCO's stop leg moves with its parent
             while order.status in OPEN_STATUSES and order.active and order.checked_day < self.day:
