@@ -149,3 +149,25 @@ def cycle_state(
         "vote": None,
         "pending": [],
     }
+
+
+def seed_position(
+    broker: Any, account: str, symbol: str, qty: int, before: str, arena: str = "arena"
+) -> None:
+    """Make the exchange's account hold `qty` shares of `symbol` bought for `account` a
+    few sessions `before` (a book made up in a test holds shares the account never bought:
+    the account's rules would refuse selling them). Cycle 0's id: no later cycle's."""
+    from mytrader.graph.orders import order_id
+    from mytrader.state.models import OrderRequest
+
+    history = broker.history
+    day = history.calendar[history.cal_end(before) - 5]
+    cid = order_id(arena, 0, account, "decision", symbol, "buy")
+    if broker.get_order(cid, before) is not None:
+        return  # seeded already
+    request = OrderRequest(
+        client_order_id=cid, account=account, symbol=symbol, side="buy", qty=qty, as_of=day
+    )
+    assert broker.submit_order(request).status == "pending"
+    filled = broker.get_order(cid, before)
+    assert filled is not None and filled.status == "filled", filled

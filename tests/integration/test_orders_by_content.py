@@ -18,7 +18,7 @@ from mytrader.services import cached_history, open_services
 from mytrader.state import AgentDecision, Book, Position
 from mytrader.state.models import OrderRequest
 from mytrader.store import ArenaStore, StoreLedger
-from tests.helpers import cycle_state, decision
+from tests.helpers import cycle_state, decision, seed_position
 
 AS_OF = "2024-06-03"
 CONFIG: Any = {"configurable": {"thread_id": "arena"}}
@@ -41,6 +41,7 @@ class DiesAfterFirstSubmit:
 
 
 def state_for(settings: Settings, broker: Broker) -> dict[str, Any]:
+    seed_position(getattr(broker, "real", broker), "grok", "MSFT", 10, AS_OF)
     view = build_market_view(broker, AS_OF, ["AAPL", "MSFT"], 1)
     msft = view.symbols["MSFT"].price
     books = {a: Book.open(a, settings.starting_cash) for a in ACCOUNTS}

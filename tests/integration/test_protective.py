@@ -17,7 +17,7 @@ from mytrader.services import cached_history, open_services
 from mytrader.state import AgentDecision, Book, Position
 from mytrader.state.models import PendingOrder
 from mytrader.store import ArenaStore, StoreLedger
-from tests.helpers import cycle_state, decision
+from tests.helpers import cycle_state, decision, seed_position
 
 AS_OF = "2024-06-03"
 CONFIG: Any = {"configurable": {"thread_id": "arena"}}
@@ -26,6 +26,7 @@ CONFIG: Any = {"configurable": {"thread_id": "arena"}}
 def state_for(
     sim: SimulatedExchange, settings: Settings, sell: bool = False, symbol: str = "AAPL"
 ) -> dict[str, Any]:
+    seed_position(sim, "grok", symbol, 10, AS_OF)
     view = build_market_view(sim, AS_OF, [symbol], 1)
     price = view.symbols[symbol].price
     books = {a: Book.open(a, settings.starting_cash) for a in ACCOUNTS}

@@ -52,7 +52,9 @@ def tiny_csv(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ex(tiny_csv: Path) -> SimulatedExchange:
-    return SimulatedExchange(load_bars(tiny_csv), warmup_days=1)
+    """Fill mechanics alone: these tests sell shares no order bought, so the account's
+    rules (tested in test_sim_account_rules.py) are off here."""
+    return SimulatedExchange(load_bars(tiny_csv), warmup_days=1, account_rules=False)
 
 
 def order(
