@@ -7,7 +7,6 @@ positions are protected again once no BUY of their symbol is open."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +71,10 @@ class Desk:
             )
         self.market.advance()
 
-    def run(self, decisions: dict[str, tuple[str, str, int]] | None = None) -> list[OrderResult]:
+    def run(
+        self, decisions: dict[str, tuple[str, str, int]] | None = None, refused: int = 0
+    ) -> list[OrderResult]:
+        """One cycle; `refused`: how many orders the broker may reject (unforeseen ones)."""
         self.cycle += 1
         broker, now, fee = self.market.broker, self.market.now, self.settings.fee_per_trade
         self.pending, _ = settle(broker, self.books, self.pending, now, self.cycle, fee)
@@ -87,7 +89,7 @@ class Desk:
         out = make_executor(self.services)(state, CONFIG)
         self.pending = [PendingOrder.model_validate(p) for p in out["pending"]]
         orders = [OrderResult.model_validate(o) for o in out["orders"]]
-        assert not [o for o in orders if o.status == "rejected"], orders  # nothing refused
+        assert len([o for o in orders if o.status == "rejected"]) == refused, orders
         if self.market.server is not None:
             assert self.market.server.refusals == []
         return orders
@@ -188,3 +190,62 @@ def test_a_protective_order_to_place_while_a_buy_is_open_waits(desk: Desk) -> No
     desk.market.advance()
     desk.run()
     assert desk.protection() == {"grok": 12, "openai": 3, "deepseek": 1}
+
+
+def test_a_refusal_the_manager_could_not_foresee_restores_the_protection(
+    market: Market, tmp_path: Path
+) -> None:
+    """Alpaca refuses the BUY for a reason of its own (a 403 injected at the server; on the
+    sim, buying power the books do not see): the broker's message is recorded and the
+    protective orders canceled for the BUY are placed again in the same cycle."""
+    settings = make_settings(mytrader_home=tmp_path / "home")
+    if market.server is None:  # the sim's account has just enough cash for the seed
+        price = market.broker.bars(["AAPL"], market.now, 1)["AAPL"][-1].close
+        market.broker = SimulatedExchange(start=START, account_cash=price * 11)
+        message = "sim 403: insufficient buying power"
+    else:
+        message = "alpaca 403: trading is restricted for this account (local test)"
+    with ArenaStore.from_settings(settings) as store:
+        desk = Desk(market, settings, store)
+        desk.hold({("grok", "AAPL"): 10, ("deepseek", "MSFT"): 1})
+        desk.run()
+        before = desk.protection()
+        assert before == {"grok": 10}
+        if market.server is not None:
+            market.server.inject(
+                Fault(403, "POST", "/v2/orders", message=message.split(": ", 1)[1])
+            )
+        out = desk.run({"openai": ("BUY", "AAPL", 5)}, refused=1)
+        buy = by_purpose(out, "decision")
+        assert [(o.status, o.reason) for o in buy] == [("rejected", message)]
+        restored = by_purpose(out, "protect")
+        assert [(o.account, o.qty, o.status) for o in restored] == [("grok", 10, "pending")]
+        assert restored[0].client_order_id == order_id(
+            "arena", 2, "grok", "protect", "AAPL", "sell"
+        )
+        assert desk.protection() == before  # protected again, within the cycle
+
+
+def test_a_cancel_alpaca_has_not_confirmed_holds_the_buy_back(tmp_path: Path) -> None:
+    """A cancel passes through pending_cancel at Alpaca: while it lasts, the protective sell
+    still holds its shares and still counts for the wash-trade rule, so the BUY waits."""
+    settings = make_settings(mytrader_home=tmp_path / "home")
+    with (
+        AlpacaServer(start=START, cash="1000000", cancel_delay_requests=10_000) as srv,
+        ArenaStore.from_settings(settings) as store,
+    ):
+        broker = AlpacaBroker("k", "s", base_url=srv.base_url, data_url=srv.base_url)
+        market = Market(broker, "alpaca", srv, now=broker.next_session(None) or "")
+        desk = Desk(market, settings, store)
+        desk.hold({("grok", "AAPL"): 10})
+        desk.run()
+        out = desk.run({"openai": ("BUY", "AAPL", 5)})
+        buy = by_purpose(out, "decision")
+        assert [o.status for o in buy] == ["refused"]
+        assert "not confirmed by the broker yet (pending_cancel)" in buy[0].reason
+        guard = next(p.order for p in desk.pending if p.order.purpose == "protect")
+        assert (guard.status, guard.reason) == ("pending", "alpaca: pending_cancel")
+        for order in srv.orders.values():  # Alpaca finishes the cancel
+            order.cancel_at = 0 if order.status == "pending_cancel" else order.cancel_at
+        later = desk.run({"openai": ("BUY", "AAPL", 5)})
+        assert [o.status for o in by_purpose(later, "decision")] == ["pending"]
