@@ -194,6 +194,7 @@ class SimulatedExchange:
         `prefix` (`orders.arena_prefix`)."""
         account = self._account_of(prefix)
         with account.lock:
+            account.load(self.ledger)
             out = [o for sym in list(account.open) for o in self._open_in(account, sym, as_of)]
         return sorted(out, key=lambda o: o.client_order_id)
 

@@ -87,10 +87,10 @@ def test_the_account_survives_a_restart_and_arenas_are_separate_accounts() -> No
     day = holding(sim)
     sim.submit_order(oco("a-2-grok-p-AAPL-s", 10, day))
     restarted = SimulatedExchange(start="2024-05-01", ledger=ledger)
-    assert restarted.submit_order(req("a-3-grok-d-AAPL-b", "buy", 1, day)).reason == WASH
     assert [o.client_order_id for o in restarted.account_orders_open("a-", day)] == [
         "a-2-grok-p-AAPL-s"
     ]
+    assert restarted.submit_order(req("a-3-grok-d-AAPL-b", "buy", 1, day)).reason == WASH
     # Another arena's orders are another (simulated) account's.
     assert restarted.submit_order(req("b-3-grok-d-AAPL-b", "buy", 1, day)).status == "pending"
 
