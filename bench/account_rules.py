@@ -17,12 +17,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: tests.servers
 
 from mytrader.config import Settings
 from mytrader.domain.account_rules import AccountOrder, wash_trade
@@ -59,15 +62,18 @@ class Counting:
         return self.sim.submit_order(order)
 
 
-def unprotected(state: dict[str, Any]) -> Counter[str]:
-    """Positions (book, symbol) with no open sell at the end of the cycle, by reason."""
+def unprotected(state: dict[str, Any], streaks: dict[tuple[str, str], int]) -> Counter[str]:
+    """Positions (book, symbol) with no open sell at the end of the cycle, by reason;
+    `streaks` counts each position's consecutive such cycles (the window's length)."""
     pending = [PendingOrder.model_validate(p).order for p in state.get("pending") or []]
     open_ = [o for o in pending if o.is_open]
     out: Counter[str] = Counter()
     for account, raw in state["books"].items():
         for symbol in Book.model_validate(raw).positions:
             if any(o.account == account and o.symbol == symbol and o.side == "sell" for o in open_):
+                streaks.pop((account, symbol), None)
                 continue
+            streaks[(account, symbol)] = streaks.get((account, symbol), 0) + 1
             if any(o.symbol == symbol and o.side == "buy" for o in open_):
                 out["a BUY of the symbol is open on the account (protection waits)"] += 1
             else:
@@ -97,6 +103,8 @@ def run(settings: Settings, broker: Any, cycles: int) -> dict[str, Any]:
     held: Counter[str] = Counter()
     rejected: Counter[str] = Counter()
     naked: Counter[str] = Counter()
+    streaks: dict[tuple[str, str], int] = {}
+    longest = 0
     positions = 0
     equity: dict[str, str] = {}
     with open_arena(settings, broker=broker) as arena:
@@ -110,7 +118,8 @@ def run(settings: Settings, broker: Any, cycles: int) -> dict[str, Any]:
                 if o.status == "rejected":
                     rejected[o.reason.split(":", 1)[-1].strip()[:60]] += 1
             state = arena.values()
-            naked += unprotected(state)
+            naked += unprotected(state, streaks)
+            longest = max([longest, *streaks.values()])
             positions += sum(len(Book.model_validate(b).positions) for b in state["books"].values())
         last = arena.values()
         marks = {s: v["price"] for s, v in (last.get("market") or {}).get("symbols", {}).items()}
@@ -122,6 +131,7 @@ def run(settings: Settings, broker: Any, cycles: int) -> dict[str, Any]:
         "held": held,
         "rejected": rejected,
         "naked": naked,
+        "longest": longest,
         "positions": positions,
         "equity": equity,
     }
@@ -135,7 +145,8 @@ def alpaca_env(srv: Any, home: Path) -> Iterator[None]:
         "ALPACA_BASE_URL": srv.base_url,
         "ALPACA_DATA_URL": srv.base_url,
         "ALPACA_TIMEOUT_S": "5",
-        "FILL_WAIT_S": "0",
+        "FILL_WAIT_S": "0",  # the local server fills at the next session, never within one
+        "ALPACA_REQUESTS_PER_MIN": "100000",  # no rate limit at the local server
     }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -182,7 +193,7 @@ def show(title: str, f: dict[str, Any]) -> None:
     print("netted or crossed between books: 0 (the manager sequences; it does not net)")
     print(
         f"position-cycles without a protective order: {sum(f['naked'].values())} of "
-        f"{f['positions']} {dict(f['naked'])}"
+        f"{f['positions']} {dict(f['naked'])}; longest stretch {f['longest']} cycle(s)"
     )
     for account, line in f["equity"].items():
         print(f"    {account}: {line}")
