@@ -361,17 +361,16 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
             o.symbol for o in standing_orders(pending, {}, group) if o.side == "buy"
         }
         buys = [o for o in orders if o.side == "buy" and o.symbol in waited and o.account in group]
-        now = wait_for_buys([o for o in buys if o.is_open])
-        still = {o.symbol for o in now if o.is_open}
-        for o in now:  # what the broker said meanwhile is what the records keep
-            orders[
-                orders.index(next(b for b in buys if b.client_order_id == o.client_order_id))
-            ] = o
+        # What the broker said meanwhile is what the records keep (a fill is booked later).
+        now = {o.client_order_id: o for o in wait_for_buys([o for o in buys if o.is_open])}
+        orders[:] = [now.get(o.client_order_id, o) for o in orders]
+        still = {o.symbol for o in now.values() if o.is_open}
         back = frozenset(waited - still)
         restored: list[OrderResult] = []
         if not back:
             return pending, restored
         for account in group:
+            # protect() sees this cycle's orders too (a SELL working on a symbol waits).
             work = pending + [
                 PendingOrder(order=o, cycle=cycle, as_of=as_of) for o in orders if reaches_broker(o)
             ]
