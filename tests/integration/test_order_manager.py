@@ -24,6 +24,7 @@ from mytrader.state import AgentDecision, Book, OrderRequest, OrderResult
 from mytrader.state.models import PendingOrder
 from mytrader.store import ArenaStore
 from tests.helpers import cycle_state, decision, make_settings
+from tests.integration import test_broker_contract as contract
 from tests.integration.test_broker_contract import START, Market
 from tests.servers.alpaca_server import AlpacaServer, Fault
 
@@ -31,15 +32,7 @@ CONFIG: Any = {"configurable": {"thread_id": "arena"}}
 WASH = "potential wash trade detected"
 
 
-@pytest.fixture(params=["sim", "alpaca"])
-def market(request: pytest.FixtureRequest) -> Iterator[Market]:
-    if request.param == "sim":
-        sim = SimulatedExchange(start=START)
-        yield Market(sim, "sim", now=sim.next_session(None) or "")
-        return
-    with AlpacaServer(start=START, cash="1000000") as srv:
-        broker = AlpacaBroker("k", "s", base_url=srv.base_url, data_url=srv.base_url)
-        yield Market(broker, "alpaca", srv, now=broker.next_session(None) or "")
+market = contract.market  # the fixture: the simulated exchange, and alpaca-py + local server
 
 
 class Desk:
