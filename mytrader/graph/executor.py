@@ -357,7 +357,8 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         """Protect again the symbols whose protective orders waited for a BUY of this
         cycle, once no BUY of them is open: the buy was refused or rejected (a refusal the
         manager could not foresee), or filled within the wait (live)."""
-        waited = plan.wait - {
+        held = {s for a in group for s in books[a].positions}  # what needs protecting
+        waited = (plan.wait & held) - {
             o.symbol for o in standing_orders(pending, {}, group) if o.side == "buy"
         }
         buys = [o for o in orders if o.side == "buy" and o.symbol in waited and o.account in group]
