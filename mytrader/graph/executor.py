@@ -63,10 +63,14 @@ def reaches_broker(order: OrderResult) -> bool:
 def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
     settings, broker = services.settings, services.broker
 
+    def limit_of(leg: Leg, price: Decimal | None) -> Decimal | None:
+        """A BUY is a marketable limit at the gate's price; a SELL is a market order."""
+        return buy_limit(price, settings) if leg.side == "buy" and price is not None else None
+
     def request_for(
         leg: Leg, cid: str, account: str, price: Decimal | None, as_of: str
     ) -> OrderRequest:
-        limit = buy_limit(price, settings) if leg.side == "buy" and price is not None else None
+        limit = limit_of(leg, price)
         return OrderRequest(
             client_order_id=cid,
             account=account,
@@ -79,7 +83,11 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
             as_of=as_of,
         )
 
-    def refused(leg: Leg, cid: str, account: str, reason: str) -> OrderResult:
+    def refused(
+        leg: Leg, cid: str, account: str, reason: str, price: Decimal | None
+    ) -> OrderResult:
+        """A leg the gate stopped, with the terms it was refused with (a BUY's limit)."""
+        limit = limit_of(leg, price)
         return OrderResult(
             client_order_id=cid,
             account=account,
@@ -88,6 +96,8 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
             qty=leg.qty,
             status="refused",
             reason=reason,
+            type="limit" if limit is not None else "market",
+            limit_price=limit,
             purpose=leg.purpose,
         )
 
@@ -101,9 +111,10 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         existing: OrderResult | None,
     ) -> tuple[OrderResult, OrderResult | None]:
         """The leg's result, and a stray order found under its id that is not this leg."""
+        price = prices.get(leg.symbol)
         if leg.qty <= 0:
-            return refused(leg, cid, book.account, "quantity must be positive"), existing
-        request = request_for(leg, cid, book.account, prices.get(leg.symbol), as_of)
+            return refused(leg, cid, book.account, "quantity must be positive", price), existing
+        request = request_for(leg, cid, book.account, price, as_of)
         if existing is not None:  # placed before a crash: the broker has it, gate or not
             return adopt(existing, request)
         gate = check_leg(
@@ -117,18 +128,12 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
             reserved=reserved,
         )
         if not gate.approved:
-            return refused(leg, cid, book.account, gate.reason), None
+            return refused(leg, cid, book.account, gate.reason, price), None
         stray = None
         try:
             result, stray = place(broker, request)
         except BrokerError as exc:
-            result = OrderResult(
-                **request.model_dump(include={"client_order_id", "account", "symbol", "side"}),
-                qty=leg.qty,
-                status="rejected",
-                reason=f"broker: {exc}",
-                purpose=leg.purpose,
-            )
+            result = OrderResult.of(request, "rejected", f"broker: {exc}")  # its terms kept
         return result.model_copy(update={"reason": result.reason or leg.reason}), stray
 
     def executor(state: ArenaState, config: RunnableConfig) -> dict[str, Any]:
@@ -169,7 +174,7 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
                 cid = order_id(arena, cycle, account, leg.purpose, leg.symbol, leg.side)
                 existing = placed.pop(cid, None)
                 if leg.side == "buy" and blocked and existing is None:
-                    orders.append(refused(leg, cid, account, blocked))
+                    orders.append(refused(leg, cid, account, blocked, prices.get(leg.symbol)))
                     continue
                 result, stray = run_leg(book, leg, cid, prices, as_of, reserved, existing)
                 orders.append(result)
