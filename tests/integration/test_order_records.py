@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from mytrader import cli
@@ -77,6 +78,7 @@ def alpaca_open(srv: AlpacaServer) -> set[str]:
     }
 
 
+@pytest.mark.slow
 def test_after_every_alpaca_cycle_the_tables_open_orders_are_the_servers(backend) -> None:
     settings = make_settings(**backend, starting_cash=Decimal("25000"))
     with AlpacaServer(cash=Decimal("100000"), tick_on_clock=True) as srv:
