@@ -149,6 +149,8 @@ def test_reconcile_and_status_compare_open_orders(backend, tmp_path, monkeypatch
     assert "open orders: the tables' open orders are the broker's" in clean.output
     assert all(c in clean.output for c in open_now)
     assert "healthy" in invoke(backend, tmp_path, monkeypatch, "status").output
+    listed = invoke(backend, tmp_path, monkeypatch, "trades", "--cycles", "8").output
+    assert "│ canceled │" in listed and "pending" in listed  # in full, in 80 columns
 
     # Canceled at the broker since the cycle (by hand, or a fill live): the next cycle
     # books it, so it is a note, not a difference.
