@@ -460,13 +460,21 @@ def backtest(
 
 
 @app.command()
-def reconcile() -> None:
-    """Compare the sum of the books with the broker's account; exit 1 on any difference."""
+def reconcile(
+    fix_records: Annotated[
+        bool,
+        typer.Option(
+            "--fix-records",
+            help="First rewrite the trades rows still open for orders the broker closed.",
+        ),
+    ] = False,
+) -> None:
+    """Compare the books and the open orders with the broker's; exit 1 on any difference."""
     from mytrader.reconcile import run_reconcile
 
     settings = settings_or_exit()
     with reported_errors():
-        code = run_reconcile(settings, console)
+        code = run_reconcile(settings, console, fix=fix_records)
     raise typer.Exit(code)
 
 

@@ -26,7 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from mytrader.domain.open_orders import OpenOrdersReport, Views, compare_open_orders
+from mytrader.domain.open_orders import OpenOrdersReport, Views, compare_open_orders, left_behind
 from mytrader.graph.orders import arena_prefix
 from mytrader.market.broker import Broker
 from mytrader.state.book import Book
@@ -131,6 +131,8 @@ class OrderTable(Protocol):
 
     def trade_statuses(self, arena: str, client_order_ids: Sequence[str]) -> dict[str, str]: ...
 
+    def correct_trade(self, arena: str, order: OrderResult, reason: str, cycle: int) -> None: ...
+
 
 def cycle_of(client_order_id: str, arena: str) -> int | None:
     """The cycle in one of this arena's order ids (`{arena}-{cycle}-...`); None if the id
@@ -180,6 +182,27 @@ def compare_orders(
             last_recorded=last_recorded,
         )
     )
+
+
+def fix_records(
+    broker: Broker,
+    table: OrderTable,
+    arena: str,
+    as_of: str | None,
+    report: OpenOrdersReport,
+    cycle: int,
+) -> list[str]:
+    """Rewrite the rows left open for orders the broker closed (`left_behind`) from the
+    broker's record of them; returns their client order ids."""
+    fixed = []
+    for cid in left_behind(report):
+        now = broker.get_order(cid, as_of)
+        if now is None or now.is_open:
+            continue
+        why = f"{now.status} at the broker (row corrected by mytrader reconcile --fix-records)"
+        table.correct_trade(arena, now, why, cycle)
+        fixed.append(cid)
+    return fixed
 
 
 def print_orders(report: OpenOrdersReport, out: Any) -> None:
@@ -241,23 +264,25 @@ def print_report(report: Report, out: Any) -> None:
         out.print(f"[red]difference: {line}[/red]")
 
 
-def run_reconcile(settings: Any, out: Any) -> int:
-    """`mytrader reconcile`: 0 when the books equal the account, 1 when they differ."""
+def run_reconcile(settings: Any, out: Any, fix: bool = False) -> int:
+    """`mytrader reconcile`: 0 when the books equal the account, 1 when they differ.
+    `fix`: first rewrite the rows left open for orders the broker closed."""
     from mytrader.runner import open_arena
 
     with open_arena(settings) as arena:
         broker = arena.services.broker
         out.print(f"[dim]trading on: {describe(broker)}[/dim]")
         values = arena.values()
-        key = arena.thread_id
-        orders = compare_orders(
-            broker,
-            arena.services.store,
-            key,
-            values.get("as_of"),
-            pending_of(values),
-            arena.services.store.last_cycle(key),
-        )
+        key, store, as_of = arena.thread_id, arena.services.store, values.get("as_of")
+        last = store.last_cycle(key)
+        orders = compare_orders(broker, store, key, as_of, pending_of(values), last)
+        if fix and values:
+            fixed = fix_records(broker, store, key, as_of, orders, last or 0)
+            shown = ", ".join(fixed[:10]) + (
+                f", +{len(fixed) - 10} more" if len(fixed) > 10 else ""
+            )
+            out.print(f"rows corrected: {len(fixed)}" + (f" ({shown})" if fixed else ""))
+            orders = compare_orders(broker, store, key, as_of, pending_of(values), last)
         report = None
         books = books_of(values)
         if not isinstance(broker, Account):

@@ -95,3 +95,14 @@ def compare_open_orders(views: Views) -> OpenOrdersReport:
         differences += [difference] if difference else []
         notes += [note] if note else []
     return OpenOrdersReport(tuple(rows), tuple(differences), tuple(notes))
+
+
+def left_behind(report: OpenOrdersReport) -> list[str]:
+    """Rows the table calls open for orders the broker closed that the arena's state no
+    longer holds: nothing will ever rewrite them (records written before every row
+    followed its order to the end). `mytrader reconcile --fix-records` rewrites them."""
+    return [
+        r.client_order_id
+        for r in report.rows
+        if r.table in OPEN and r.state == "" and r.broker and r.broker not in OPEN
+    ]

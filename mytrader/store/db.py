@@ -558,6 +558,27 @@ class ArenaStore:
             )
         return {r["client_order_id"]: r["status"] for r in rows}
 
+    def correct_trade(self, arena: str, order: OrderResult, reason: str, cycle: int) -> None:
+        """Rewrite one row left open for an order the broker closed: the broker's status
+        and fills, why, and the cycle that saw it (its fee and realized P&L stay)."""
+        bind = self._db.dialect.bind
+        with self._tx() as tx:
+            tx.run(
+                "UPDATE trades SET status = ?, reason = ?, filled_qty = ?,"
+                " filled_avg_price = ?, filled_at = ?, booked_cycle = ?"
+                " WHERE arena = ? AND client_order_id = ?",
+                (
+                    order.status,
+                    reason,
+                    order.filled_qty,
+                    bind(order.filled_avg_price),
+                    order.filled_at,
+                    cycle,
+                    arena,
+                    order.client_order_id,
+                ),
+            )
+
     def trade_statuses(self, arena: str, client_order_ids: Iterable[str]) -> dict[str, str]:
         """client order id -> its row's status, for those of `client_order_ids` recorded."""
         wanted = sorted(set(client_order_ids))

@@ -177,6 +177,17 @@ def test_reconcile_and_status_compare_open_orders(backend, tmp_path, monkeypatch
     assert "open orders differ from the broker's" in st.output
     assert closed in st.output and open_now[1] in st.output
 
+    # A row left open for an order the broker closed (as the tables held them before) is
+    # rewritten from the broker's record; the other difference is not the table's to fix.
+    fixed = invoke(backend, tmp_path, monkeypatch, "reconcile", "--fix-records")
+    assert f"rows corrected: 1 ({closed})" in fixed.output and fixed.exit_code == 1
+    assert (
+        f"difference: {closed}" not in fixed.output and f"difference: {open_now[1]}" in fixed.output
+    )
+    with ArenaStore.from_settings(settings) as store:
+        (row,) = [r for r in store.trades(ARENA) if r.client_order_id == closed]
+    assert row.status == "canceled" and "reconcile --fix-records" in row.reason
+
 
 def test_the_dashboard_shows_a_canceled_order_as_canceled(settings) -> None:
     with open_arena(settings) as arena:
