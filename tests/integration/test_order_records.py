@@ -203,6 +203,13 @@ def test_the_dashboard_shows_a_canceled_order_as_canceled(settings) -> None:
             assert page.status_code == 200, page.text
             served = {r["client_order_id"]: r for r in page.json()["items"]}
             overview = client.get("/api/overview", params={"arena": ARENA}).json()
+        # The live stream carries the rewritten row in the cycle that canceled it.
+        row = next(r for r in rows if r.status == "canceled" and r.cycle < (r.booked_cycle or 0))
+        assert row.booked_cycle is not None
+        streamed = reader.trades_between(ARENA, row.booked_cycle - 1, row.booked_cycle)
+        assert {r["client_order_id"]: r["status"] for r in streamed}[row.client_order_id] == (
+            "canceled"
+        )
     finally:
         reader.close()
     assert {c: r["reason"] for c, r in served.items()} == canceled
