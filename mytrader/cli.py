@@ -265,7 +265,11 @@ def trades(
     table = Table(title=f"Orders, cycles {max(1, last - cycles + 1)}-{last}")
     for col in ("cycle", "date", "account", "side", "qty", "symbol", "status", "price", "fee"):
         table.add_column(
-            col, justify="right" if col in ("cycle", "qty", "price", "fee") else "left"
+            col,
+            justify="right" if col in ("cycle", "qty", "price", "fee") else "left",
+            # the true status in full, even in a narrow terminal (the reason gives way)
+            min_width=8 if col == "status" else None,
+            overflow="fold" if col == "status" else "ellipsis",
         )
     table.add_column("reason")
     for t in rows:
@@ -275,7 +279,7 @@ def trades(
             t.as_of,
             t.account,
             t.side,
-            str(t.qty),
+            f"{t.filled_qty}/{t.qty}" if 0 < t.filled_qty < t.qty else str(t.qty),  # partial
             t.symbol,
             t.status,
             price,
@@ -456,13 +460,21 @@ def backtest(
 
 
 @app.command()
-def reconcile() -> None:
-    """Compare the sum of the books with the broker's account; exit 1 on any difference."""
+def reconcile(
+    fix_records: Annotated[
+        bool,
+        typer.Option(
+            "--fix-records",
+            help="First rewrite the trades rows still open for orders the broker closed.",
+        ),
+    ] = False,
+) -> None:
+    """Compare the books and the open orders with the broker's; exit 1 on any difference."""
     from mytrader.reconcile import run_reconcile
 
     settings = settings_or_exit()
     with reported_errors():
-        code = run_reconcile(settings, console)
+        code = run_reconcile(settings, console, fix=fix_records)
     raise typer.Exit(code)
 
 

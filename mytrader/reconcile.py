@@ -7,20 +7,28 @@ every symbol, the broker's shares must equal the base's plus the books', and the
 cash must equal the base's plus every book's cash and fees (the books pay
 `FEE_PER_TRADE`; Alpaca charges no commission, so the fees are still in the account).
 
+Open orders too: the arena's orders open at the broker must be exactly those the `trades`
+table and the arena's state call open (`mytrader.domain.open_orders` says what differs),
+on the simulated exchange as on Alpaca.
+
 `mytrader reconcile` prints every difference and exits 1 when there is one; the screener
-runs the same check at the start of every live cycle, and a difference stops new BUYs
-until it is resolved.
+runs the positions and cash check at the start of every live cycle, and a difference
+stops new BUYs until it is resolved.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from mytrader.domain.open_orders import OpenOrdersReport, Views, compare_open_orders, left_behind
+from mytrader.graph.orders import arena_prefix
+from mytrader.market.broker import Broker
 from mytrader.state.book import Book
 from mytrader.state.models import OrderResult, PendingOrder
 
@@ -113,6 +121,115 @@ def compare(
     return Report(broker_cash=cash, expected_cash=expected_cash, rows=rows, differences=differences)
 
 
+# --- open orders ---------------------------------------------------------------------
+
+
+class OrderTable(Protocol):
+    """What the comparison reads of the `trades` table (the ArenaStore)."""
+
+    def open_trades(self, arena: str) -> dict[str, str]: ...
+
+    def trade_statuses(self, arena: str, client_order_ids: Sequence[str]) -> dict[str, str]: ...
+
+    def correct_trade(self, arena: str, order: OrderResult, reason: str, cycle: int) -> None: ...
+
+
+def cycle_of(client_order_id: str, arena: str) -> int | None:
+    """The cycle in one of this arena's order ids (`{arena}-{cycle}-...`); None if the id
+    is not the arena's (another arena's, or an order placed outside the arena)."""
+    found = re.match(re.escape(arena_prefix(arena)) + r"-(\d+)-", client_order_id)
+    return int(found.group(1)) if found else None
+
+
+def arena_open_orders(broker: Broker, arena: str, as_of: str | None) -> list[OrderResult]:
+    """The arena's orders the broker holds open at `as_of` (live: now). Alpaca lists its
+    open orders whatever their age; the simulated exchange answers by id prefix."""
+    listing = getattr(broker, "open_orders", None)
+    if callable(listing):
+        orders: list[OrderResult] = listing(as_of)
+    else:
+        orders = broker.find_orders(arena_prefix(arena) + "-", as_of)
+    return [o for o in orders if o.is_open and cycle_of(o.client_order_id, arena) is not None]
+
+
+def compare_orders(
+    broker: Broker,
+    table: OrderTable,
+    arena: str,
+    as_of: str | None,
+    pending: Sequence[PendingOrder] | None,
+    last_recorded: int | None,
+) -> OpenOrdersReport:
+    """The broker's open orders against the trades table's and (when read) the state's."""
+    at_broker = {o.client_order_id: o.status for o in arena_open_orders(broker, arena, as_of)}
+    recorded = table.open_trades(arena)
+    state = (
+        None if pending is None else {p.order.client_order_id for p in pending if p.order.is_open}
+    )
+    others: dict[str, str] = {}
+    for cid in sorted((set(recorded) | (state or set())) - set(at_broker)):
+        now = broker.get_order(cid, as_of)
+        others[cid] = now.status if now is not None else ""
+    unrecorded = sorted(set(at_broker) - set(recorded))
+    every = set(at_broker) | set(recorded) | (state or set())
+    return compare_open_orders(
+        Views(
+            broker_open=at_broker,
+            broker_other=others,
+            table={**table.trade_statuses(arena, unrecorded), **recorded},
+            state_open=state,
+            cycles={c: n for c in every if (n := cycle_of(c, arena)) is not None},
+            last_recorded=last_recorded,
+        )
+    )
+
+
+def fix_records(
+    broker: Broker,
+    table: OrderTable,
+    arena: str,
+    as_of: str | None,
+    report: OpenOrdersReport,
+    cycle: int,
+) -> list[str]:
+    """Rewrite the rows left open for orders the broker closed (`left_behind`) from the
+    broker's record of them; returns their client order ids."""
+    fixed = []
+    for cid in left_behind(report):
+        now = broker.get_order(cid, as_of)
+        if now is None or now.is_open:
+            continue
+        why = f"{now.status} at the broker (row corrected by mytrader reconcile --fix-records)"
+        table.correct_trade(arena, now, why, cycle)
+        fixed.append(cid)
+    return fixed
+
+
+def print_orders(report: OpenOrdersReport, out: Any) -> None:
+    """The table of open orders by client order id, then notes and differences."""
+    from rich.table import Table
+
+    table = Table(title="Open orders: broker vs trades table vs state")
+    for col in ("client order id", "broker", "trades", "state"):
+        table.add_column(col)
+    for row in report.rows:
+        differs = any(d.startswith(row.client_order_id + ":") for d in report.differences)
+        table.add_row(
+            row.client_order_id,
+            row.broker or "-",
+            row.table or "-",
+            row.state or "-",
+            style="red" if differs else "",
+        )
+    out.print(table)
+    for line in report.notes:
+        out.print(f"note: {line}", markup=False, highlight=False, soft_wrap=True)
+    if report.clean:
+        out.print("[green]open orders: the tables' open orders are the broker's[/green]")
+    for line in report.differences:
+        out.print(f"difference: {line}", markup=False, highlight=False, soft_wrap=True, style="red")
+
+
 def pending_of(values: Mapping[str, Any]) -> list[PendingOrder]:
     return [PendingOrder.model_validate(p) for p in values.get("pending") or []]
 
@@ -147,24 +264,39 @@ def print_report(report: Report, out: Any) -> None:
         out.print(f"[red]difference: {line}[/red]")
 
 
-def run_reconcile(settings: Any, out: Any) -> int:
-    """`mytrader reconcile`: 0 when the books equal the account, 1 when they differ."""
+def run_reconcile(settings: Any, out: Any, fix: bool = False) -> int:
+    """`mytrader reconcile`: 0 when the books equal the account, 1 when they differ.
+    `fix`: first rewrite the rows left open for orders the broker closed."""
     from mytrader.runner import open_arena
 
     with open_arena(settings) as arena:
         broker = arena.services.broker
         out.print(f"[dim]trading on: {describe(broker)}[/dim]")
-        if not isinstance(broker, Account):
-            out.print("the simulated exchange keeps no account apart from the books: nothing to do")
-            return 0
         values = arena.values()
+        key, store, as_of = arena.thread_id, arena.services.store, values.get("as_of")
+        last = store.last_cycle(key)
+        orders = compare_orders(broker, store, key, as_of, pending_of(values), last)
+        if fix and values:
+            fixed = fix_records(broker, store, key, as_of, orders, last or 0)
+            shown = ", ".join(fixed[:10]) + (
+                f", +{len(fixed) - 10} more" if len(fixed) > 10 else ""
+            )
+            out.print(f"rows corrected: {len(fixed)}" + (f" ({shown})" if fixed else ""))
+            orders = compare_orders(broker, store, key, as_of, pending_of(values), last)
+        report = None
         books = books_of(values)
-        if not books or values.get(BASE_KEY) is None:
-            out.print("no cycle has run on this account yet: nothing to reconcile")
-            return 0
-        report = compare(broker, books, Base.model_validate(values[BASE_KEY]), pending_of(values))
-    print_report(report, out)
-    return 0 if report.clean else 1
+        if not isinstance(broker, Account):
+            out.print("the simulated exchange keeps no account apart from the books: positions")
+            out.print("and cash are the books'")
+        elif not books or values.get(BASE_KEY) is None:
+            out.print("no cycle has run on this account yet: no positions or cash to reconcile")
+        else:
+            base = Base.model_validate(values[BASE_KEY])
+            report = compare(broker, books, base, pending_of(values))
+    if report is not None:
+        print_report(report, out)
+    print_orders(orders, out)
+    return 0 if (report is None or report.clean) and orders.clean else 1
 
 
 def cycle_check(broker: object, books: Mapping[str, Book], base: Any) -> dict[str, Any]:

@@ -2,9 +2,10 @@
 
 Reads, never writes and never takes the arena's lock (a scheduler may be running): the
 last cycle (its heartbeat, or the `cycles` table for cycles run by a LangGraph server),
-the next planned one, the broker's clock, open orders and the reconcile difference.
-Unhealthy (exit status 1): the last cycle failed, the books and the broker disagree, or
-no cycle started for more than three intervals while the market is open.
+the next planned one, the broker's clock, open orders (the broker's against the `trades`
+table's and the state's) and the reconcile difference. Unhealthy (exit status 1): the
+last cycle failed, the books or the open orders and the broker disagree, or no cycle
+started for more than three intervals while the market is open.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from mytrader.config import Settings
-from mytrader.graph.orders import arena_prefix
+from mytrader.domain.open_orders import OpenOrdersReport
 from mytrader.market.broker import Broker, MarketClock
+from mytrader.reconcile import arena_open_orders, compare_orders
 from mytrader.scheduler import ClockState, human, iso_utc
+from mytrader.state.models import PendingOrder
 from mytrader.store.db import ArenaStore
 from mytrader.store.records import Heartbeat
 
@@ -27,6 +30,8 @@ STALE_INTERVALS = 3
 # () -> the differences between the arena's books and the broker's account, [] when
 # they agree.
 Reconciler = Callable[[], list[str]]
+# () -> the pending orders of the thread's latest checkpoint (None: no checkpoint read).
+PendingReader = Callable[[], list[PendingOrder] | None]
 
 
 class Status(BaseModel):
@@ -42,6 +47,9 @@ class Status(BaseModel):
     next_at: str | None = None
     clock: MarketClock | None = None  # as the broker tells it
     open_orders: list[dict[str, Any]] | None = None  # None: the broker cannot list them
+    # The broker's open orders against the tables' and the state's, by client order id.
+    order_differences: list[str] | None = None  # None: not compared (the broker failed)
+    order_notes: list[str] = Field(default_factory=list)
     reconcile: list[str] | None = None  # None: no reconcile available
 
 
@@ -90,6 +98,7 @@ def gather(
     *,
     interval_s: int | None = None,
     reconcile: Reconciler | None = None,
+    pending: PendingReader | None = None,
     now: datetime | None = None,
 ) -> Status:
     now = now or datetime.now(UTC)
@@ -109,6 +118,7 @@ def gather(
     clock = ClockState.of(raw) if raw is not None else None
 
     orders = _open_orders(broker, arena, as_of, problems)
+    compared = _compare_orders(store, broker, arena, as_of, pending, problems)
     differences = reconcile() if reconcile is not None else None
 
     activity = [m for m in (_moment(last.started_at if last else None),) if m]
@@ -134,6 +144,8 @@ def gather(
         next_at=_next_at(last, interval_s, clock),
         clock=raw,
         open_orders=orders,
+        order_differences=list(compared.differences) if compared is not None else None,
+        order_notes=list(compared.notes) if compared is not None else [],
         reconcile=differences,
     )
 
@@ -156,11 +168,36 @@ def _open_orders(
 ) -> list[dict[str, Any]] | None:
     """The arena's orders the broker still holds open (pending or partially filled)."""
     try:
-        orders = broker.find_orders(arena_prefix(arena) + "-", as_of)
+        orders = arena_open_orders(broker, arena, as_of)
     except Exception as exc:
         problems.append(f"open orders unavailable: {type(exc).__name__}: {exc}")
         return None
-    return [o.model_dump(mode="json") for o in orders if o.is_open]
+    return [o.model_dump(mode="json") for o in orders]
+
+
+def _compare_orders(
+    store: ArenaStore,
+    broker: Broker,
+    arena: str,
+    as_of: str | None,
+    pending: PendingReader | None,
+    problems: list[str],
+) -> OpenOrdersReport | None:
+    """The broker's open orders against the trades table's (and the state's, when read);
+    a difference is a problem."""
+    try:
+        held = pending() if pending is not None else None
+        report = compare_orders(broker, store, arena, as_of, held, store.last_cycle(arena))
+    except Exception as exc:  # the broker's listing failed: said once, by _open_orders
+        if not any(p.startswith("open orders unavailable") for p in problems):
+            problems.append(f"open orders not compared: {type(exc).__name__}: {exc}")
+        return None
+    if report.differences:
+        first, more = report.differences[0], len(report.differences) - 1
+        problems.append(
+            f"open orders differ from the broker's: {first}" + (f" (+{more} more)" if more else "")
+        )
+    return report
 
 
 def lines(status: Status) -> list[str]:
@@ -203,6 +240,13 @@ def lines(status: Status) -> list[str]:
                 f"  {o.get('client_order_id')}: {o.get('side')} {o.get('qty')} {o.get('symbol')}"
                 f" {o.get('type', '')} {o.get('status')}"
             )
+    if status.order_differences is not None:
+        agree = "the tables' open orders are the broker's"
+        out.append(
+            f"orders        {agree if not status.order_differences else '[red]differ:[/red]'}"
+        )
+        out += [f"  {d}" for d in status.order_differences]
+        out += [f"  note: {n}" for n in status.order_notes]
     if status.reconcile is None:
         out.append("reconcile     not available in this build")
     elif not status.reconcile:
@@ -223,16 +267,12 @@ def find_reconciler(
     apart from the books. `gather` turns any difference into an unhealthy status.
     """
     from mytrader import reconcile
-    from mytrader.store.checkpointer import open_checkpointer
 
     if not reconcile.has_account(broker):
         return None
 
     def differences() -> list[str]:
-        config: Any = {"configurable": {"thread_id": arena, "checkpoint_ns": ""}}
-        with open_checkpointer(settings) as saver:
-            found = saver.get_tuple(config)
-        values = found.checkpoint["channel_values"] if found is not None else {}
+        values = latest_values(settings, arena)
         books = reconcile.books_of(values)
         if not books or values.get(reconcile.BASE_KEY) is None:
             return []  # no live cycle yet: nothing to compare
@@ -241,6 +281,27 @@ def find_reconciler(
         return reconcile.compare(broker, books, base, pending).differences  # type: ignore[arg-type]
 
     return differences
+
+
+def latest_values(settings: Settings, arena: str) -> dict[str, Any]:
+    """The thread's latest checkpointed state, read without the arena lock ({}: none)."""
+    from mytrader.store.checkpointer import open_checkpointer
+
+    config: Any = {"configurable": {"thread_id": arena, "checkpoint_ns": ""}}
+    with open_checkpointer(settings) as saver:
+        found = saver.get_tuple(config)
+    return dict(found.checkpoint["channel_values"]) if found is not None else {}
+
+
+def pending_reader(settings: Settings, arena: str) -> PendingReader:
+    """The state's pending orders, for the open-order comparison (None: no checkpoint)."""
+    from mytrader import reconcile
+
+    def pending() -> list[PendingOrder] | None:
+        values = latest_values(settings, arena)
+        return reconcile.pending_of(values) if values else None
+
+    return pending
 
 
 def run_status(settings: Settings, every: str | None, as_json: bool, console: Any) -> int:
@@ -259,6 +320,7 @@ def run_status(settings: Settings, every: str | None, as_json: bool, console: An
             settings.arena_id,
             interval_s=interval,
             reconcile=find_reconciler(settings, store, broker, settings.arena_id),
+            pending=pending_reader(settings, settings.arena_id),
         )
     if as_json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")

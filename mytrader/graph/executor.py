@@ -94,10 +94,14 @@ def reaches_broker(order: OrderResult) -> bool:
 def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
     settings, broker = services.settings, services.broker
 
+    def limit_of(leg: Leg, price: Decimal | None) -> Decimal | None:
+        """A BUY is a marketable limit at the gate's price; a SELL is a market order."""
+        return buy_limit(price, settings) if leg.side == "buy" and price is not None else None
+
     def request_for(
         leg: Leg, cid: str, account: str, price: Decimal | None, as_of: str
     ) -> OrderRequest:
-        limit = buy_limit(price, settings) if leg.side == "buy" and price is not None else None
+        limit = limit_of(leg, price)
         return OrderRequest(
             client_order_id=cid,
             account=account,
@@ -110,7 +114,11 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
             as_of=as_of,
         )
 
-    def refused(leg: Leg, cid: str, account: str, reason: str) -> OrderResult:
+    def refused(
+        leg: Leg, cid: str, account: str, reason: str, price: Decimal | None
+    ) -> OrderResult:
+        """A leg the gate stopped, with the terms it was refused with (a BUY's limit)."""
+        limit = limit_of(leg, price)
         return OrderResult(
             client_order_id=cid,
             account=account,
@@ -119,6 +127,8 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
             qty=leg.qty,
             status="refused",
             reason=reason,
+            type="limit" if limit is not None else "market",
+            limit_price=limit,
             purpose=leg.purpose,
         )
 
@@ -132,9 +142,10 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         existing: OrderResult | None,
     ) -> tuple[OrderResult, OrderResult | None]:
         """The leg's result, and a stray order found under its id that is not this leg."""
+        price = prices.get(leg.symbol)
         if leg.qty <= 0:
-            return refused(leg, cid, book.account, "quantity must be positive"), existing
-        request = request_for(leg, cid, book.account, prices.get(leg.symbol), as_of)
+            return refused(leg, cid, book.account, "quantity must be positive", price), existing
+        request = request_for(leg, cid, book.account, price, as_of)
         if existing is not None:  # placed before a crash: the broker has it, gate or not
             return adopt(existing, request)
         gate = check_leg(
@@ -148,18 +159,12 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
             reserved=reserved,
         )
         if not gate.approved:
-            return refused(leg, cid, book.account, gate.reason), None
+            return refused(leg, cid, book.account, gate.reason, price), None
         stray = None
         try:
             result, stray = place(broker, request)
         except BrokerError as exc:
-            result = OrderResult(
-                **request.model_dump(include={"client_order_id", "account", "symbol", "side"}),
-                qty=leg.qty,
-                status="rejected",
-                reason=f"broker: {exc}",
-                purpose=leg.purpose,
-            )
+            result = OrderResult.of(request, "rejected", f"broker: {exc}")  # its terms kept
         return result.model_copy(update={"reason": result.reason or leg.reason}), stray
 
     def intents_of(
@@ -209,7 +214,7 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
                 continue
             leg = Leg(sym, "sell", book.qty(sym), why, purpose)
             cid = order_id(arena, cycle, book.account, purpose, sym, "sell")
-            out.append(refused(leg, cid, book.account, why))
+            out.append(refused(leg, cid, book.account, why, prices.get(sym)))
         return out
 
     def cancel_for_buys(
@@ -283,7 +288,7 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
                         why = unconfirmed.get(leg.symbol)
                     if why is not None:
                         cid = order_id(arena, cycle, account, leg.purpose, leg.symbol, leg.side)
-                        orders.append(refused(leg, cid, account, why))
+                        orders.append(refused(leg, cid, account, why, prices.get(leg.symbol)))
                         placed.pop(cid, None)
                         leg = None
                     else:
@@ -313,7 +318,7 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
                     cid = order_id(arena, cycle, account, leg.purpose, leg.symbol, leg.side)
                     existing = placed.pop(cid, None)
                     if leg.side == "buy" and blocked and existing is None:
-                        orders.append(refused(leg, cid, account, blocked))
+                        orders.append(refused(leg, cid, account, blocked, prices.get(leg.symbol)))
                         continue
                     result, stray = run_leg(book, leg, cid, prices, as_of, reserved, existing)
                     orders.append(result)

@@ -29,6 +29,7 @@ from decimal import Decimal
 from mytrader.config import Settings
 from mytrader.graph.orders import adopt, order_id, place
 from mytrader.graph.risk import CENT, HUNDRED, Leg, Reserved, check_leg
+from mytrader.graph.settle import ended
 from mytrader.market.broker import Broker, BrokerError
 from mytrader.state import Book, OrderRequest, OrderResult
 from mytrader.state.models import PendingOrder, Purpose
@@ -64,11 +65,16 @@ def release(
     canceled orders stay pending (closed) so fills made before the cancel are booked."""
     if leg is None or leg.side != "sell":
         return pending
-    return cancel(broker, pending, protection_of(pending, account, leg.symbol), as_of)
+    why = f"frees the shares for the SELL of {leg.qty} {leg.symbol}"
+    return cancel(broker, pending, protection_of(pending, account, leg.symbol), as_of, why)
 
 
 def cancel(
-    broker: Broker, pending: list[PendingOrder], which: list[PendingOrder], as_of: str
+    broker: Broker,
+    pending: list[PendingOrder],
+    which: list[PendingOrder],
+    as_of: str,
+    why: str = "canceled by the arena",
 ) -> list[PendingOrder]:
     out = list(pending)
     for entry in which:
@@ -78,10 +84,8 @@ def cancel(
         except BrokerError as exc:
             log.error("cannot cancel protective order %s: %s", cid, exc)
             continue
-        if now is not None:
-            # Keep what was booked; the next cycle's settlement books any fill and drops it.
-            kept = now.model_copy(update={"fee": entry.order.fee, "purpose": "protect"})
-            out[out.index(entry)] = entry.model_copy(update={"order": kept})
+        if now is not None:  # its row ends this cycle; the next settlement books any fill
+            out[out.index(entry)] = ended(entry, now, why)
     return out
 
 
@@ -128,10 +132,10 @@ def protect(
         guards = protection_of(pending, account, symbol)
         if len(guards) == 1 and guards[0].order.qty - guards[0].booked_qty == held:
             continue  # protected already
-        pending = cancel(broker, pending, guards, as_of)
         request = protective_request(arena, cycle, book, symbol, held, prices, settings, as_of)
         if request is None:
             continue
+        pending = cancel(broker, pending, guards, as_of, f"replaced by {request.client_order_id}")
         existing = placed.pop(request.client_order_id, None)
         if existing is not None:
             result, stray = adopt(existing, request)

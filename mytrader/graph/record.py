@@ -1,10 +1,11 @@
 """record: writes the cycle to the database, in one transaction, and marks the books.
 
-trades (every executor leg, refused ones included, and the rows of earlier orders booked
-at this cycle's start), agent_logs (THOUGHT, CRITIQUE, DECISION), llm_usage and one
-portfolio snapshot per account: cash and positions after this cycle's bookings, marked at
-this cycle's prices (one instant); orders placed this cycle are pending in it. Rows are
-keyed by (arena, cycle, ...) so a rerun of this node writes nothing twice.
+trades (every executor leg, refused ones included, the rows of earlier orders booked
+at this cycle's start, and of orders the executor canceled), agent_logs (THOUGHT,
+CRITIQUE, DECISION), llm_usage and one portfolio snapshot per account: cash and
+positions after this cycle's bookings, marked at this cycle's prices (one instant);
+orders placed this cycle are pending in it. Rows are keyed by (arena, cycle, ...) so a
+rerun of this node writes nothing twice.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from mytrader.graph.context import ArenaServices, arena_key
+from mytrader.graph.settle import ended_orders
 from mytrader.state import ArenaState, Book, MarketView, OrderResult
 from mytrader.state.models import PendingOrder
 from mytrader.store.records import CycleRecord, LogEntry, Snapshot, Usage
@@ -55,6 +57,18 @@ def add_spend(
     return out
 
 
+def rows_to_rewrite(
+    settled: list[PendingOrder], pending: list[PendingOrder], legs: list[OrderResult]
+) -> list[PendingOrder]:
+    """Orders of which this cycle learned something new: those settled at its start, then
+    those its executor canceled (`ended_orders`; a leg of this cycle that was canceled
+    too, not one that filled at once). One entry per order, the latest."""
+    placed = {o.client_order_id: o for o in legs}
+    ended = [p for p in ended_orders(pending) if placed.get(p.order.client_order_id) != p.order]
+    latest = {p.order.client_order_id: p for p in [*settled, *ended]}
+    return list(latest.values())
+
+
 def make_record(services: ArenaServices) -> Callable[..., dict[str, Any]]:
     def record(state: ArenaState, config: RunnableConfig) -> dict[str, Any]:
         arena = arena_key(config, services.settings.arena_id)
@@ -67,13 +81,19 @@ def make_record(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         snapshots = [snapshot_of(books[a], prices, cycle, as_of) for a in accounts]
         for book in books.values():
             book.mark(prices, day=as_of[:10])
+        legs = [OrderResult.model_validate(o) for o in state.get("orders") or []]
+        settled = rows_to_rewrite(
+            [PendingOrder.model_validate(p) for p in state.get("settled") or []],
+            [PendingOrder.model_validate(p) for p in state.get("pending") or []],
+            legs,
+        )
         services.store.record_cycle(
             CycleRecord(
                 arena=arena,
                 cycle=cycle,
                 as_of=as_of,
-                trades=[OrderResult.model_validate(o) for o in state.get("orders") or []],
-                settled=[PendingOrder.model_validate(p) for p in state.get("settled") or []],
+                trades=legs,
+                settled=settled,
                 benchmark=view.benchmark,
                 logs=[LogEntry.model_validate(e) for e in state.get("logs") or []],
                 snapshots=snapshots,

@@ -5,6 +5,11 @@ broker says what became of it (filled, partly filled, canceled, expired) and the
 booked to the account that placed it, at the broker's price, with the fee on its first
 fill. So every snapshot marks cash and positions at one instant, and offline, live and
 backtests share one accounting.
+
+An order the executor cancels (a protective order replaced, or canceled before a SELL)
+ends within the cycle: `ended` turns its pending entry into the broker's canceled order,
+saying why, and the record node rewrites the row of every entry that ended
+(`ended_orders`), so the `trades` table never calls open an order the broker closed.
 """
 
 from __future__ import annotations
@@ -14,9 +19,45 @@ from decimal import Decimal
 
 from mytrader.market.broker import Broker
 from mytrader.state import Book, BookError
-from mytrader.state.models import PendingOrder
+from mytrader.state.models import OrderResult, PendingOrder
 
 log = logging.getLogger(__name__)
+
+# The reason of an order the arena canceled starts so; the broker's own reason (the
+# simulated exchange's "canceled on <day>") never overwrites why the arena canceled it.
+CANCELED_BY_ARENA = "canceled: "
+
+
+def reason_of(order: OrderResult, now: OrderResult) -> str:
+    """The reason an order's row gives, once the broker reports it as `now`."""
+    if not order.reason.startswith(CANCELED_BY_ARENA):
+        return now.reason or order.reason
+    if now.is_open or now.status == "canceled":  # open: the cancel is still under way
+        return order.reason
+    return f"{now.status} before the cancel ({order.reason.removeprefix(CANCELED_BY_ARENA)})"
+
+
+def ended(entry: PendingOrder, now: OrderResult, why: str) -> PendingOrder:
+    """The pending entry of an order the arena canceled, as the cancel left it: the
+    broker's order (a fill that came first stays a fill), what was booked of it kept, and
+    why it was canceled. Still pending in the state, so the next settlement books a fill
+    the cancel did not stop; its row is rewritten this cycle (`ended_orders`)."""
+    asked = entry.order.model_copy(update={"reason": CANCELED_BY_ARENA + why})
+    kept = now.model_copy(
+        update={
+            "fee": entry.order.fee,
+            "purpose": entry.order.purpose,
+            "realized_pnl": entry.order.realized_pnl,
+            "reason": reason_of(asked, now),
+        }
+    )
+    return entry.model_copy(update={"order": kept})
+
+
+def ended_orders(pending: list[PendingOrder]) -> list[PendingOrder]:
+    """The entries that ended during this cycle's executor (settlement keeps open ones
+    only, so a closed entry after the executor is one it canceled): rows to rewrite."""
+    return [p for p in pending if not p.order.is_open]
 
 
 def settle(
@@ -55,7 +96,7 @@ def settle_one(
         return entry.model_copy(update={"order": gone})
     book = books.get(order.account)
     realized_total = order.realized_pnl  # of all this order's fills booked so far
-    update: dict[str, object] = {"fee": order.fee, "reason": now.reason or order.reason}
+    update: dict[str, object] = {"fee": order.fee, "reason": reason_of(order, now)}
     booked_qty, booked_notional = entry.booked_qty, entry.booked_notional
     if now.filled_qty > booked_qty and now.filled_avg_price is not None and book is not None:
         notional = now.filled_qty * now.filled_avg_price

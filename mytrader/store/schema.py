@@ -197,6 +197,8 @@ HEARTBEATS_INDEX = "CREATE INDEX IF NOT EXISTS heartbeats_arena ON heartbeats (a
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS trades_arena_cycle ON trades (arena, cycle, id)",
     "CREATE INDEX IF NOT EXISTS trades_arena_account ON trades (arena, account, cycle)",
+    # The open orders (reconcile, status): a handful of rows in an arena of thousands.
+    "CREATE INDEX IF NOT EXISTS trades_arena_status ON trades (arena, status)",
     "CREATE INDEX IF NOT EXISTS agent_logs_arena_agent ON agent_logs (arena, agent, kind, cycle)",
     "CREATE INDEX IF NOT EXISTS snapshots_arena_account"
     " ON portfolio_snapshots (arena, account, cycle)",

@@ -83,3 +83,33 @@ def test_an_order_canceled_after_a_partial_fill_counts_once_when_it_ends():
     broker.now["n"] = order("n", "buy", 5, "expired", 0, None)
     assert not step(broker, books, pending, 4)
     assert book.trades == 1
+
+
+def test_an_order_the_arena_canceled_keeps_why_and_what_it_booked():
+    from mytrader.graph.settle import ended, ended_orders
+
+    book = Book.open("grok", D("10000"))
+    broker = ScriptedBroker()
+    placed = order("p", "sell", 10, "partially_filled", 4, "100")
+    placed = placed.model_copy(update={"fee": D("1"), "purpose": "protect", "realized_pnl": D("7")})
+    entry = PendingOrder(order=placed, cycle=1, as_of="x", booked_qty=4, booked_notional=D("400"))
+    at_cancel = order("p", "sell", 10, "canceled", 4, "100")
+    gone = ended(entry, at_cancel, "replaced by arena-2-grok-p-AAA-s")
+    assert gone.order.status == "canceled" and ended_orders([entry, gone]) == [gone]
+    assert gone.order.reason == "canceled: replaced by arena-2-grok-p-AAA-s"
+    assert (gone.order.fee, gone.order.realized_pnl, gone.order.purpose) == (
+        D("1"),
+        D("7"),
+        "protect",
+    )
+    # The next settlement: the broker's own reason never overwrites the arena's, and an
+    # unchanged order is not rewritten again.
+    said = {"reason": "canceled on 2024-01-02", "purpose": "protect"}
+    broker.now["p"] = at_cancel.model_copy(update=said)
+    still_open, changed = settle(broker, {"grok": book}, [gone], "2024-01-03", 3, D("1"))
+    assert still_open == [] and changed == []
+    # A fill that beat the cancel stays a fill, and says so.
+    filled = order("p", "sell", 10, "filled", 10, "100")
+    assert ended(entry, filled, "frees the shares").order.reason == (
+        "filled before the cancel (frees the shares)"
+    )
