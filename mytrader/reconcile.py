@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from mytrader.domain.text import for_terminal as shown
 from mytrader.state.book import Book
 from mytrader.state.models import OrderResult, PendingOrder
 
@@ -138,13 +139,13 @@ def print_report(report: Report, out: Any) -> None:
         table.add_column(col, justify="left" if col == "symbol" else "right")
     for sym, have, want in report.rows:
         style = "red" if have != want else ""
-        table.add_row(sym, str(have), str(want), style=style)
+        table.add_row(shown(sym), str(have), str(want), style=style)
     table.add_row("cash", f"{report.broker_cash:,.2f}", f"{report.expected_cash:,.2f}")
     out.print(table)
     if report.clean:
         out.print("[green]reconciled: the books equal the broker's account[/green]")
     for line in report.differences:
-        out.print(f"[red]difference: {line}[/red]")
+        out.print(f"[red]difference: {shown(line)}[/red]")
 
 
 def run_reconcile(settings: Any, out: Any) -> int:
@@ -153,7 +154,7 @@ def run_reconcile(settings: Any, out: Any) -> int:
 
     with open_arena(settings) as arena:
         broker = arena.services.broker
-        out.print(f"[dim]trading on: {describe(broker)}[/dim]")
+        out.print(f"[dim]trading on: {shown(describe(broker))}[/dim]")
         if not isinstance(broker, Account):
             out.print("the simulated exchange keeps no account apart from the books: nothing to do")
             return 0
