@@ -26,18 +26,18 @@ if TYPE_CHECKING:  # the graph stack is imported only by the commands that run i
     from mytrader.store.db import ArenaStore
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-console = Console()
+console = Console(emoji=False)  # `:name:` in a model's text stays text
 
 
 def say_error(message: object) -> None:
     """An error for the operator: in red, shown as text (it may quote a setting's value,
     a model's answer or a server's reply)."""
-    console.print(shown(message, lines=True), style="red", highlight=False)
+    console.print(for_log(message), style="red", markup=False, highlight=False)
 
 
 def say(message: object) -> None:
     """A message of ours that quotes outside text (an option, a setting), shown as text."""
-    console.print(shown(message, lines=True), highlight=False)
+    console.print(for_log(message), markup=False, highlight=False)
 
 
 def settings_or_exit() -> Settings:
@@ -282,7 +282,7 @@ def logs(
         console.print("No agent logs for that selection.")
     for row in rows:
         console.rule(f"cycle {row.cycle} · {shown(row.agent)} · {row.kind}", align="left")
-        console.print(shown(row.content, lines=True), highlight=False)
+        console.print(for_log(row.content), markup=False, highlight=False)
 
 
 @app.command()
@@ -416,11 +416,11 @@ def repair(
         if pending is None:
             console.print("Nothing to repair: no cycle is pending.")
             return
-        console.print(shown(pending, lines=True), highlight=False)
+        say(pending)
         if not yes and not typer.confirm("End this cycle without rerunning the failed step?"):
             raise typer.Exit(1)
         report = repair_cycle(arena)
-    console.print(shown(report.message, lines=True), highlight=False)
+    say(report.message)
     if not report.done:
         raise typer.Exit(3)
 

@@ -28,6 +28,7 @@ from mytrader.backtest.report import (
 )
 from mytrader.backtest.runner import RUN_PREFIX, BacktestOptions, prepare, run_backtest
 from mytrader.config import ConfigError
+from mytrader.domain.text import for_log
 from mytrader.domain.text import for_terminal as shown
 from mytrader.market.data import MarketDataError
 from mytrader.store.db import ArenaStore, StoreError
@@ -37,12 +38,12 @@ def run_command(options: BacktestOptions, out: Path | None, console: Console) ->
     try:
         run, broker = prepare(options)
     except (MarketDataError, ConfigError) as exc:
-        console.print(shown(exc, lines=True), style="red", highlight=False)
+        console.print(for_log(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
     try:
         store = ArenaStore.from_settings(run.settings)
     except StoreError as exc:
-        console.print(shown(exc, lines=True), style="red", highlight=False)
+        console.print(for_log(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(3) from None
     with store:
         console.print(
@@ -120,7 +121,7 @@ def list_command(settings: Any, console: Console) -> None:
     try:
         store = ArenaStore.from_settings(settings)
     except StoreError as exc:
-        console.print(shown(exc, lines=True), style="red", highlight=False)
+        console.print(for_log(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(3) from None
     with store:
         runs = store.arena_ids(RUN_PREFIX)

@@ -3,7 +3,7 @@ data-file symbols, settings) made safe for the surface it is shown on or kept in
 
 One function per surface, used everywhere:
 
-- `for_terminal`: a Rich console. Markup is escaped (`[/]` and `[link=...]` are shown, not
+- `for_terminal`: text inside Rich markup. Markup is escaped (`[/]` and `[link=...]` are shown, not
   interpreted) and control characters are shown visibly (`visible`).
 - `for_log`: plain text lines (the logging output on stderr): controls shown visibly.
 - `for_storage`: the database. Escape sequences and control characters are removed
@@ -41,6 +41,8 @@ _SEQUENCE = re.compile(
     r"|(?:\x1b[\]P_^X]|[\x9d\x90\x9f\x9e\x98])[^\x00-\x1f\x7f-\x9f]*(?:\x07|\x1b\\|\x9c)?"
     r"|\x1b[ -/]*[0-~]?"
 )
+# A backslash before a `[` that does not open a Rich tag (the pattern of rich.markup).
+_PLAIN_BRACKET = re.compile(r"\\(?=\[(?![a-z#/@][^[]*?\]))")
 # The first characters that make a spreadsheet read a cell as a formula (OWASP).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -61,8 +63,16 @@ def visible(text: str, *, lines: bool = False) -> str:
 
 
 def for_terminal(text: object, *, lines: bool = False) -> str:
-    """`text` for Rich markup: controls shown visibly, markup escaped (shown as typed)."""
-    return escape(visible(str(text), lines=lines))
+    """`text` to embed in Rich markup (`f"[red]{for_terminal(error)}[/red]"`): controls
+    shown visibly, markup escaped, so it prints as typed. (A whole message needs no
+    markup: print `for_log(text)` with `markup=False`.)"""
+    plain = visible(str(text), lines=lines)
+    escaped = escape(plain)
+    # Rich turns any `\[` of plain text into `[`, tag or not; `escape` covers only tags.
+    escaped = _PLAIN_BRACKET.sub(r"\\\\", escaped)
+    # Backslashes at the end precede the markup that follows: each is written twice.
+    trailing = len(plain) - len(plain.rstrip("\\"))
+    return escaped.rstrip("\\") + "\\" * (2 * trailing)
 
 
 def for_log(text: object) -> str:
