@@ -29,7 +29,7 @@ from mytrader.store.db import ArenaStore
 from mytrader.web.serve import build
 from tests.dashboard_support import live_server
 from tests.helpers import make_settings, run_cli
-from tests.servers import ChatServer, Reply
+from tests.servers import ChatServer, Reply, TraceCollector
 
 KEY = "sk-or-v1-ECHOED-4b1d9e77c0ffee"
 MODEL = {p: make_settings().model_for(p) for p in PERSONAS}
@@ -215,3 +215,25 @@ def test_stored_text_holds_no_control_character(tmp_path: Path) -> None:
         contents = [r[0] for r in db.execute("SELECT content FROM agent_logs")]
     assert "abcd" in contents  # escape sequence, NUL and U+202E removed
     assert not any(ACTED_ON.search(c.replace("\t", "")) for c in contents)
+
+
+def test_a_provider_echoing_the_key_gets_it_in_no_trace(tmp_path: Path) -> None:
+    """The failed call's own run in LangSmith (its error), the agent's and the cycle's."""
+    echo = Reply.error(401, f"Incorrect API key provided: {KEY}")
+    with ChatServer(default=echo) as srv, TraceCollector() as col:
+        env = env_for(
+            tmp_path / "home",
+            srv,
+            LANGSMITH_TRACING="true",
+            LANGSMITH_ENDPOINT=col.url,
+            LANGSMITH_API_KEY="ls-test-key",
+            LANGSMITH_PROJECT="textsafe",
+        )
+        run = mytrader(["run", "--cycles", "1"], env, tmp_path)
+        col.wait_for(lambda runs: len([r for r in runs if r["end_time"]]) == len(runs) > 0)
+        errors = [str(r.get("error")) for r in col.runs() if r.get("error")]
+        seen = col.contains("Incorrect API key provided")
+        leaked = col.contains(KEY)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert seen and errors  # the failed calls are traced, with the provider's reason...
+    assert not leaked  # ...and without the key
