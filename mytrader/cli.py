@@ -16,6 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mytrader.config import ConfigError, Settings, load_settings
+from mytrader.domain.text import for_log, scrub_secrets
+from mytrader.domain.text import for_terminal as shown
 from mytrader.leaderboard import Standing, standings
 from mytrader.store.records import LogKind
 
@@ -24,48 +26,84 @@ if TYPE_CHECKING:  # the graph stack is imported only by the commands that run i
     from mytrader.store.db import ArenaStore
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-console = Console()
+console = Console(emoji=False)  # `:name:` in a model's text stays text
+
+
+def say_error(message: object) -> None:
+    """An error for the operator: in red, shown as text (it may quote a setting's value,
+    a model's answer or a server's reply)."""
+    console.print(for_log(message), style="red", markup=False, highlight=False)
+
+
+def say(message: object) -> None:
+    """A message of ours that quotes outside text (an option, a setting), shown as text."""
+    console.print(for_log(message), markup=False, highlight=False)
 
 
 def settings_or_exit() -> Settings:
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigError as exc:
-        console.print(f"[red]{exc}[/red]")
+        say_error(exc)
         raise typer.Exit(2) from None
+    hide_in_logs(settings)
+    return settings
+
+
+class ScrubbingFormatter(logging.Formatter):
+    """Log lines with the settings' secrets masked and control characters shown."""
+
+    secrets: tuple[str, ...] = ()
+
+    def format(self, record: logging.LogRecord) -> str:
+        return for_log(scrub_secrets(super().format(record), self.secrets))
+
+
+LOG_FORMAT = ScrubbingFormatter("%(levelname)s %(name)s: %(message)s")
+
+
+def hide_in_logs(settings: Settings) -> None:
+    from mytrader.repair import secret_values
+
+    ScrubbingFormatter.secrets = secret_values(settings)
 
 
 def cycle_lines(summary: CycleSummary) -> list[str]:
-    head = f"[bold]cycle {summary.cycle}[/bold] {summary.as_of}"
+    """The cycle as Rich markup lines; every text from outside (an error quoting a model,
+    a symbol, a broker's reason) is shown as text on one line."""
+    head = f"[bold]cycle {summary.cycle}[/bold] {shown(summary.as_of)}"
     if summary.resumed:
         head += " [yellow](resumed)[/yellow]"
     lines = [head]
     for agent, result in summary.decisions.items():
         d = result.decision
         what = f"{d.decision} {d.quantity} {d.symbol}" if d.decision != "HOLD" else "HOLD"
-        note = f" [red]({result.error})[/red]" if result.error else ""
-        lines.append(f"  {agent:<9} {what:<18} conf {d.confidence:>3}{note}")
+        note = f" [red]({shown(result.error)})[/red]" if result.error else ""
+        lines.append(
+            f"  {shown(f'{agent:<9}')} {shown(f'{what:<18}')} conf {d.confidence:>3}{note}"
+        )
     if summary.vote:
         v = summary.vote.decision
         what = f"{v.decision} {v.quantity} {v.symbol}" if v.decision != "HOLD" else "HOLD"
-        lines.append(f"  {'vote':<9} {what:<18} {summary.vote.reason}")
+        lines.append(f"  {'vote':<9} {shown(f'{what:<18}')} {shown(summary.vote.reason)}")
     for booked in summary.settled:
         o = booked.order
         if o.filled_qty:
             lines.append(
-                f"  [green]{o.account}: {o.side} {o.filled_qty} {o.symbol} filled at "
-                f"{o.filled_avg_price} (placed in cycle {booked.cycle})[/green]"
+                f"  [green]{shown(o.account)}: {o.side} {o.filled_qty} {shown(o.symbol)} "
+                f"filled at {o.filled_avg_price} (placed in cycle {booked.cycle})[/green]"
             )
     for order in summary.orders:
         if order.is_open:
+            limit = f" {order.limit_price}" if order.limit_price else ""
             lines.append(
-                f"  [cyan]{order.account}: {order.side} {order.qty} {order.symbol} placed "
-                f"({order.type}{f' {order.limit_price}' if order.limit_price else ''})[/cyan]"
+                f"  [cyan]{shown(order.account)}: {order.side} {order.qty} "
+                f"{shown(order.symbol)} placed ({order.type}{limit})[/cyan]"
             )
         else:
             lines.append(
-                f"  [dim]{order.account}: {order.side} {order.qty} {order.symbol} "
-                f"{order.status}: {order.reason}[/dim]"
+                f"  [dim]{shown(order.account)}: {order.side} {order.qty} {shown(order.symbol)} "
+                f"{order.status}: {shown(order.reason)}[/dim]"
             )
     return lines
 
@@ -115,7 +153,7 @@ def reported_errors() -> Iterator[None]:
         CycleFailed,
         BrokerSetupError,
     ) as exc:
-        console.print(str(exc), markup=False, highlight=False, style="red")
+        say_error(exc)
         raise typer.Exit(3) from None
 
 
@@ -124,9 +162,9 @@ def run_cycles(settings: Settings, cycles: int, quiet: bool) -> None:
     from mytrader.runner import open_arena
 
     with open_arena(settings) as arena:
-        console.print(f"[dim]trading on: {describe(arena.services.broker)}[/dim]")
+        console.print(f"[dim]trading on: {shown(describe(arena.services.broker))}[/dim]")
         for warning in arena.unknown_watchlist():
-            console.print(f"[yellow]warning: {warning}[/yellow]", highlight=False)
+            console.print(f"[yellow]warning: {shown(warning)}[/yellow]", highlight=False)
         progress = Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
@@ -146,7 +184,7 @@ def run_cycles(settings: Settings, cycles: int, quiet: bool) -> None:
                     raise arena.last_failure from exc
                 if summary.status == "exhausted":
                     progress.stop()
-                    console.print(f"[yellow]{summary.message}[/yellow]")
+                    console.print(f"[yellow]{shown(summary.message)}[/yellow]")
                     break
                 if not quiet:
                     for line in cycle_lines(summary):
@@ -181,7 +219,7 @@ def show_table(rows: list[Standing]) -> None:
     paid = any(r.llm_calls and r.llm_cost_usd for r in rows)
     spy = rows[0].spy_return_pct
     vs = "" if spy is None else f"; SPY {spy:+.2f}% over the same days"
-    table = Table(title=f"Leaderboard at cycle {rows[0].cycle} ({rows[0].as_of}){vs}")
+    table = Table(title=f"Leaderboard at cycle {rows[0].cycle} ({shown(rows[0].as_of)}){vs}")
     # Cash and positions are left to --json, to make room for the risk figures.
     columns = ["account", "equity", "return", "Sharpe", "max DD", "trades", "fees", "win%"]
     for col in [*columns, *(["LLM $"] if paid else [])]:
@@ -189,7 +227,7 @@ def show_table(rows: list[Standing]) -> None:
     for r in rows:
         # Whole dollars on screen (fits 80 columns); `--json` has the exact figures.
         cells = [
-            r.account,
+            shown(r.account),
             f"{r.equity:,.0f}",
             f"{r.return_pct:+.2f}%",
             "-" if r.sharpe is None else f"{r.sharpe:.2f}",
@@ -234,7 +272,7 @@ def logs(
     settings = settings_or_exit()
     wanted = kind.upper() if kind else None
     if wanted not in (None, "THOUGHT", "CRITIQUE", "DECISION"):
-        console.print(f"[red]--kind must be THOUGHT, CRITIQUE or DECISION, not {kind!r}[/red]")
+        say_error(f"--kind must be THOUGHT, CRITIQUE or DECISION, not {kind!r}")
         raise typer.Exit(2)
     with reported_errors(), ArenaStore.from_settings(settings) as store:
         last = store.last_cycle(settings.arena_id) or 0
@@ -243,8 +281,8 @@ def logs(
     if not rows:
         console.print("No agent logs for that selection.")
     for row in rows:
-        console.rule(f"cycle {row.cycle} · {row.agent} · {row.kind}", align="left")
-        console.print(row.content, markup=False, highlight=False)
+        console.rule(f"cycle {row.cycle} · {shown(row.agent)} · {row.kind}", align="left")
+        console.print(for_log(row.content), markup=False, highlight=False)
 
 
 @app.command()
@@ -276,15 +314,15 @@ def trades(
         price = f"{t.filled_avg_price:.2f}" if t.filled_avg_price is not None else ""
         table.add_row(
             str(t.cycle),
-            t.as_of,
-            t.account,
+            shown(t.as_of),
+            shown(t.account),
             t.side,
             f"{t.filled_qty}/{t.qty}" if 0 < t.filled_qty < t.qty else str(t.qty),  # partial
-            t.symbol,
+            shown(t.symbol),
             t.status,
             price,
             f"{t.fee:.2f}",
-            t.reason,
+            shown(t.reason),
         )
     console.print(table)
 
@@ -301,16 +339,15 @@ def reset(
 
     with reported_errors(), open_arena(settings) as arena:
         arena.reset()
-    console.print(f"Arena '{settings.arena_id}' reset.")
+    console.print(f"Arena '{shown(settings.arena_id)}' reset.")
 
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """MyTrader: an arena of LLM traders on LangGraph."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(LOG_FORMAT)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
 # --- unattended: run --every, status ---
@@ -322,7 +359,7 @@ def run_scheduled(settings: Settings, every: str, cycles: int | None, quiet: boo
     try:
         interval = parse_interval(every)
     except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
+        say_error(exc)
         raise typer.Exit(2) from None
 
     def show_cycle(summary: CycleSummary) -> None:
@@ -360,7 +397,7 @@ def status(
         try:
             code = run_status(settings, every, as_json, console)
         except ValueError as exc:  # a wrong --every
-            console.print(f"[red]{exc}[/red]")
+            say_error(exc)
             raise typer.Exit(2) from None
     raise typer.Exit(code)
 
@@ -383,11 +420,11 @@ def repair(
         if pending is None:
             console.print("Nothing to repair: no cycle is pending.")
             return
-        console.print(pending, markup=False, highlight=False)
+        say(pending)
         if not yes and not typer.confirm("End this cycle without rerunning the failed step?"):
             raise typer.Exit(1)
         report = repair_cycle(arena)
-    console.print(report.message, markup=False, highlight=False)
+    say(report.message)
     if not report.done:
         raise typer.Exit(3)
 
@@ -407,9 +444,9 @@ def serve(
     settings = settings_or_exit()
     try:
         with reported_errors():
-            run_server(settings, host, port, arena, announce=console.print)
+            run_server(settings, host, port, arena, announce=say)
     except ServeRefused as exc:
-        console.print(f"[red]{exc}[/red]")
+        say_error(exc)
         raise typer.Exit(2) from None
 
 
@@ -437,9 +474,7 @@ def backtest(
         list_command(settings_or_exit(), console)
         return
     if models not in ("house", "openrouter") or vote not in (None, "majority", "weighted"):
-        console.print(
-            "[red]--models must be house or openrouter; --vote majority or weighted[/red]"
-        )
+        say_error("--models must be house or openrouter; --vote majority or weighted")
         raise typer.Exit(2)
     options = options_from_cli(
         data=data,

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from mytrader.domain.open_orders import OpenOrdersReport, Views, compare_open_orders, left_behind
 from mytrader.graph.orders import arena_prefix
 from mytrader.market.broker import Broker
+from mytrader.domain.text import for_terminal as shown
 from mytrader.state.book import Book
 from mytrader.state.models import OrderResult, PendingOrder
 
@@ -255,13 +256,13 @@ def print_report(report: Report, out: Any) -> None:
         table.add_column(col, justify="left" if col == "symbol" else "right")
     for sym, have, want in report.rows:
         style = "red" if have != want else ""
-        table.add_row(sym, str(have), str(want), style=style)
+        table.add_row(shown(sym), str(have), str(want), style=style)
     table.add_row("cash", f"{report.broker_cash:,.2f}", f"{report.expected_cash:,.2f}")
     out.print(table)
     if report.clean:
         out.print("[green]reconciled: the books equal the broker's account[/green]")
     for line in report.differences:
-        out.print(f"[red]difference: {line}[/red]")
+        out.print(f"[red]difference: {shown(line)}[/red]")
 
 
 def run_reconcile(settings: Any, out: Any, fix: bool = False) -> int:
@@ -271,17 +272,17 @@ def run_reconcile(settings: Any, out: Any, fix: bool = False) -> int:
 
     with open_arena(settings) as arena:
         broker = arena.services.broker
-        out.print(f"[dim]trading on: {describe(broker)}[/dim]")
+        out.print(f"[dim]trading on: {shown(describe(broker))}[/dim]")
         values = arena.values()
         key, store, as_of = arena.thread_id, arena.services.store, values.get("as_of")
         last = store.last_cycle(key)
         orders = compare_orders(broker, store, key, as_of, pending_of(values), last)
         if fix and values:
             fixed = fix_records(broker, store, key, as_of, orders, last or 0)
-            shown = ", ".join(fixed[:10]) + (
+            listed = ", ".join(fixed[:10]) + (
                 f", +{len(fixed) - 10} more" if len(fixed) > 10 else ""
             )
-            out.print(f"rows corrected: {len(fixed)}" + (f" ({shown})" if fixed else ""))
+            out.print(f"rows corrected: {len(fixed)}" + (f" ({listed})" if fixed else ""))
             orders = compare_orders(broker, store, key, as_of, pending_of(values), last)
         report = None
         books = books_of(values)

@@ -31,15 +31,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from mytrader.config import Settings
+from mytrader.domain.text import scrub_secrets as scrub
 from mytrader.graph.context import arena_key
 from mytrader.graph.record import make_record
-from mytrader.store.db import ArenaStore, scrub
+from mytrader.store.db import ArenaStore, mask_url, url_passwords
 from mytrader.store.records import CycleRecord
 
 if TYPE_CHECKING:
@@ -61,17 +63,32 @@ NOT_SKIPPABLE = {
 }
 
 
+# Secrets the settings do not hold, read from the environment by the libraries themselves.
+_ENV_SECRETS = ("LANGSMITH_API_KEY", "LANGCHAIN_API_KEY")
+
+
+def secret_values(settings: Settings) -> tuple[str, ...]:
+    """Every secret the arena knows: each SecretStr setting (API keys, tokens), the
+    database URL's password (the URL itself is shown masked), the tracing key."""
+    found: list[str] = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name, None)
+        if not isinstance(value, SecretStr) or not value.get_secret_value():
+            continue
+        if name == "database_url":
+            found += url_passwords(value.get_secret_value())
+        else:
+            found.append(value.get_secret_value())
+    found += [os.environ[n] for n in _ENV_SECRETS if os.environ.get(n)]
+    return tuple(found)
+
+
 def scrub_secrets(text: str, settings: Settings) -> str:
     """`text` with every secret of the settings removed (API keys, database password)."""
-    url = settings.database_url.get_secret_value() if settings.database_url else None
+    url = settings.postgres_url
     if url:
-        text = scrub(text, url)
-    for name in ("alpaca_api_key", "alpaca_api_secret", "openrouter_api_key"):
-        secret = getattr(settings, name, None)
-        value = secret.get_secret_value() if secret is not None else ""
-        if value:
-            text = text.replace(value, "***")
-    return text
+        text = text.replace(url, mask_url(url))
+    return scrub(text, secret_values(settings))
 
 
 class CycleFailed(RuntimeError):

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from mytrader.domain.text import for_terminal as shown
 from mytrader.market.broker import Broker, MarketClock
 
 if TYPE_CHECKING:  # the graph stack is imported only when the command runs
@@ -280,7 +281,7 @@ def run_every(
     with open_arena(settings) as arena:
         from mytrader.reconcile import describe
 
-        console.print(f"[dim]trading on: {describe(arena.services.broker)}[/dim]")
+        console.print(f"[dim]trading on: {shown(describe(arena.services.broker))}[/dim]")
         arena.interval_s = round(interval_s)
         store = arena.services.store
 
@@ -289,7 +290,7 @@ def run_every(
                 console.print(f"[dim]cycle starting at {datetime.now(UTC):%H:%M:%S} UTC[/dim]")
             summary = arena.run_cycle()
             if summary.status == "exhausted":
-                console.print(f"[yellow]{summary.message}[/yellow]")
+                console.print(f"[yellow]{shown(summary.message)}[/yellow]")
                 return False
             show_cycle(summary)
             arena.prune()  # history lives in the tables; the thread keeps its last state
@@ -298,7 +299,7 @@ def run_every(
         def report(tick: Tick) -> None:
             if tick.kind in ("closed", "skipped", "failed", "stopped") or not quiet:
                 style = {"skipped": "yellow", "failed": "red"}.get(tick.kind, "dim")
-                console.print(f"[{style}]{tick.message}[/{style}]")
+                console.print(f"[{style}]{shown(tick.message)}[/{style}]")
             if tick.next_at is not None or tick.kind == "stopped":
                 try:  # a stopped scheduler plans nothing: status says "not scheduled"
                     at = iso_utc(tick.next_at) if tick.next_at is not None else None
@@ -310,7 +311,7 @@ def run_every(
             interval_s, one_cycle, lambda: broker_clock(arena.services.broker), report=report
         )
         console.print(
-            f"running arena '{settings.arena_id}' every {human(interval_s)} while the "
+            f"running arena '{shown(settings.arena_id)}' every {human(interval_s)} while the "
             f"market is open ({arena.services.broker.name}); Ctrl-C or SIGTERM stops "
             "after the cycle in progress"
         )

@@ -15,6 +15,7 @@ from mytrader.llm.factory import build_models, model_id
 from mytrader.market.broker import Broker
 from mytrader.market.data import PriceHistory, load_bars
 from mytrader.market.sim import SimulatedExchange
+from mytrader.repair import secret_values
 from mytrader.state.book import Book
 from mytrader.store.db import ArenaStore, StoreLedger
 from mytrader.tools import FileNews, XSearch, tool_factory
@@ -56,6 +57,7 @@ def open_services(
         store=store,
         model_ids={p: model_id(settings, p) for p in settings.personas},
         tools=agent_tools(settings, broker),
+        secrets=secret_values(settings),
     )
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from mytrader.config import Settings
 from mytrader.domain.open_orders import OpenOrdersReport
+from mytrader.domain.text import for_terminal as shown
 from mytrader.market.broker import Broker, MarketClock
 from mytrader.reconcile import arena_open_orders, compare_orders
 from mytrader.scheduler import ClockState, human, iso_utc
@@ -201,21 +202,21 @@ def _compare_orders(
 
 
 def lines(status: Status) -> list[str]:
-    """The report for a person, as rich markup lines."""
+    """The report for a person, as rich markup lines (outside text shown as text)."""
     verdict = "[green]healthy[/green]" if status.healthy else "[red bold]UNHEALTHY[/red bold]"
-    out = [f"arena '{status.arena}' on {status.broker}: {verdict}"]
+    out = [f"arena '{shown(status.arena)}' on {shown(status.broker)}: {verdict}"]
     beat = status.last_heartbeat
     if beat is not None:
         took = f", took {human(beat.duration_ms / 1000)}" if beat.duration_ms is not None else ""
         what = {"running": "running (or interrupted: the next start resumes it)"}.get(
             beat.outcome, beat.outcome
         )
-        out.append(f"last cycle    {beat.cycle}: {what}, started {beat.started_at}{took}")
+        out.append(f"last cycle    {beat.cycle}: {shown(what)}, started {beat.started_at}{took}")
         if beat.message:
-            out.append(f"              {beat.message}")
+            out.append(f"              {shown(beat.message)}")
     if status.last_cycle is not None:
         out.append(
-            f"last recorded cycle {status.last_cycle} (as of {status.last_as_of}) at "
+            f"last recorded cycle {status.last_cycle} (as of {shown(status.last_as_of)}) at "
             f"{status.last_recorded_at}"
         )
     if beat is None and status.last_cycle is None:
@@ -237,24 +238,26 @@ def lines(status: Status) -> list[str]:
         out.append(f"open orders   {len(status.open_orders)}")
         for o in status.open_orders:
             out.append(
-                f"  {o.get('client_order_id')}: {o.get('side')} {o.get('qty')} {o.get('symbol')}"
-                f" {o.get('type', '')} {o.get('status')}"
+                shown(
+                    f"  {o.get('client_order_id')}: {o.get('side')} {o.get('qty')} "
+                    f"{o.get('symbol')} {o.get('type', '')} {o.get('status')}"
+                )
             )
     if status.order_differences is not None:
         agree = "the tables' open orders are the broker's"
         out.append(
             f"orders        {agree if not status.order_differences else '[red]differ:[/red]'}"
         )
-        out += [f"  {d}" for d in status.order_differences]
-        out += [f"  note: {n}" for n in status.order_notes]
+        out += [f"  {shown(d)}" for d in status.order_differences]
+        out += [f"  note: {shown(n)}" for n in status.order_notes]
     if status.reconcile is None:
         out.append("reconcile     not available in this build")
     elif not status.reconcile:
         out.append("reconcile     books and broker agree")
     else:
         out.append("reconcile     [red]differences:[/red]")
-        out += [f"  {d}" for d in status.reconcile]
-    out += [f"[red]problem: {p}[/red]" for p in status.problems]
+        out += [f"  {shown(d)}" for d in status.reconcile]
+    out += [f"[red]problem: {shown(p)}[/red]" for p in status.problems]
     return out
 
 

@@ -28,6 +28,8 @@ from mytrader.backtest.report import (
 )
 from mytrader.backtest.runner import RUN_PREFIX, BacktestOptions, prepare, run_backtest
 from mytrader.config import ConfigError
+from mytrader.domain.text import for_log
+from mytrader.domain.text import for_terminal as shown
 from mytrader.market.data import MarketDataError
 from mytrader.store.db import ArenaStore, StoreError
 
@@ -36,19 +38,19 @@ def run_command(options: BacktestOptions, out: Path | None, console: Console) ->
     try:
         run, broker = prepare(options)
     except (MarketDataError, ConfigError) as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(for_log(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
     try:
         store = ArenaStore.from_settings(run.settings)
     except StoreError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(for_log(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(3) from None
     with store:
         console.print(
             f"backtest [bold]{run.run_id}[/bold]: {run.start} → {run.end}, "
             f"{run.days_total} trading days, {len(run.history.symbols)} symbols, "
             f"{options.models} models{', blind' if options.blind else ''} "
-            f"(database {store.location})"
+            f"(database {shown(store.location)})"
         )
         progress = Progress(
             TextColumn("[progress.description]{task.description}"),
@@ -89,7 +91,7 @@ def run_command(options: BacktestOptions, out: Path | None, console: Console) ->
             else ""
         )
     )
-    console.print(f"report: {', '.join(str(f) for f in files)}")
+    console.print(f"report: {shown(', '.join(str(f) for f in files))}")
     console.print(f"browse it as arena [bold]{run.run_id}[/bold] (ARENA_ID={run.run_id})")
 
 
@@ -119,7 +121,7 @@ def list_command(settings: Any, console: Console) -> None:
     try:
         store = ArenaStore.from_settings(settings)
     except StoreError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(for_log(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(3) from None
     with store:
         runs = store.arena_ids(RUN_PREFIX)
@@ -140,7 +142,7 @@ def list_command(settings: Any, console: Console) -> None:
             best = max(figs, key=lambda a: (figs[a].total_return_pct or 0.0, a))
             collab = figs.get("collaborative")
             t.add_row(
-                run_id,
+                shown(run_id),
                 dates[0],
                 dates[-1],
                 str(len(dates)),

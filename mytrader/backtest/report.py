@@ -21,6 +21,8 @@ from rich.table import Table
 from mytrader.backtest import benchmarks as bm
 from mytrader.backtest.metrics import Figures, SharpeSkill, figures, rounded, skill
 from mytrader.config import ACCOUNTS
+from mytrader.domain.text import csv_cell
+from mytrader.domain.text import for_terminal as shown
 from mytrader.market.data import PriceHistory
 from mytrader.store.db import ArenaStore
 from mytrader.store.records import Snapshot
@@ -141,12 +143,12 @@ def write_files(report: Report, trades: list[dict[str, Any]], out: Path) -> list
         w.writerow(["date", "series", "equity"])
         for name, curve in report.curves.items():
             for day, eq in zip(report.dates, curve, strict=False):
-                w.writerow([day, name, f"{eq:.2f}"])
+                w.writerow([csv_cell(day), csv_cell(name), csv_cell(round(eq, 2))])
     with (out / "trades.csv").open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(TRADE_COLUMNS)
         for t in trades:
-            w.writerow([_cell(t.get(c)) for c in TRADE_COLUMNS])
+            w.writerow([csv_cell(t.get(c)) for c in TRADE_COLUMNS])
     files = [out / n for n in ("metrics.json", "equity.csv", "trades.csv")]
     if report.dates:
         from mytrader.backtest.chart import equity_chart
@@ -173,10 +175,6 @@ TRADE_COLUMNS = (
 )
 
 
-def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def trade_rows(store: ArenaStore, run_id: str) -> list[dict[str, Any]]:
     return [t.model_dump() for t in store.trades(run_id)]
 
@@ -191,7 +189,7 @@ def _f(x: float | None, fmt: str = "{:+.1f}%") -> str:
 def tables(report: Report) -> list[Table]:
     """Two tables that fit 80 columns: performance of every curve, then trading and skill."""
     r = report.run
-    title = (
+    title = shown(
         f"Backtest {r.get('start')} → {r.get('end')} · {r.get('days')} days · "
         f"{r.get('models')} models · {'BLIND' if r.get('blind') else 'open'} mode"
     )
@@ -202,7 +200,7 @@ def tables(report: Report) -> list[Table]:
     curves += list(report.benchmarks.items())
     for name, fig in curves:
         perf.add_row(
-            name,
+            shown(name),
             _f(fig.total_return_pct),
             _f(fig.cagr_pct),
             _f(fig.volatility_pct, "{:.1f}%"),
@@ -223,7 +221,7 @@ def tables(report: Report) -> list[Table]:
             low, high = _f(s.ci95_low, "{:+.2f}"), _f(s.ci95_high, "{:+.2f}")
             ci = f"{s.excess_sharpe:+.2f} [{low}, {high}]"
         cells = [
-            name,
+            shown(name),
             str(acc.trades),
             _f(acc.win_rate_pct, "{:.0f}%"),
             f"{acc.fees:,.0f}",

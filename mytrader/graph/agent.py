@@ -22,6 +22,7 @@ from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
 
 from mytrader.config import Settings
+from mytrader.domain.text import scrub_secrets
 from mytrader.graph.context import ArenaServices
 from mytrader.llm.parsing import DecisionParseError, parse_decision
 from mytrader.llm.stances import default_stances, parse_stances
@@ -117,6 +118,21 @@ def bound_quantity(decision: Decision, affordable: dict[str, int], book: Book) -
     return decision.model_copy(update={"quantity": most, "reasoning": decision.reasoning + note})
 
 
+def held(
+    agent: str, error: str, model: str, secrets: Sequence[str], raw: str = ""
+) -> AgentDecision:
+    """The HOLD a failed turn becomes: where a model's or provider's error turns into
+    recorded (and checkpointed, and traced) text, so its secrets are masked here."""
+    error = scrub_secrets(error, secrets)
+    return AgentDecision(
+        agent=agent,
+        decision=Decision.hold(f"HOLD because {error}"),
+        error=error,
+        model=model,
+        raw=scrub_secrets(raw, secrets),
+    )
+
+
 def tool_error(message: str) -> str:
     """A tool result the model can read, in the tools' own error format."""
     return json.dumps({"error": message})
@@ -145,6 +161,7 @@ class AgentTurn:
         self.spent_today = Decimal(task.get("spent_today") or "0")
 
     def _log(self, kind: str, content: str) -> None:
+        content = scrub_secrets(content, self.services.secrets)
         self.logs.append(LogEntry(agent=self.agent, kind=kind, content=content))  # type: ignore[arg-type]
 
     def ask(self, messages: list[BaseMessage]) -> tuple[AIMessage | None, list[BaseMessage]]:
@@ -236,13 +253,7 @@ class AgentTurn:
                 model=self.model_id,
                 raw=raw,
             )
-        return AgentDecision(
-            agent=self.agent,
-            decision=Decision.hold(f"HOLD because {error}"),
-            error=error,
-            model=self.model_id,
-            raw=raw,
-        )
+        return held(self.agent, error, self.model_id, self.services.secrets, raw)
 
     def stances(self, raw: str, decision: Decision) -> dict[str, Stance]:
         """The answer's stances; whatever is wrong with them, never the decision's problem."""
@@ -277,10 +288,7 @@ def failed_turn(
     (the turn's meter, or the critique's usage when the turn broke before any call)."""
     agent = task["agent"]
     error = f"agent turn failed: {type(exc).__name__}: {exc}"
-    model = services.model_ids.get(agent, agent)
-    result = AgentDecision(
-        agent=agent, decision=Decision.hold(f"HOLD because {error}"), error=error, model=model
-    )
+    result = held(agent, error, services.model_ids.get(agent, agent), services.secrets)
     logs = list(turn.logs) if turn else []
     logs.append(
         LogEntry(agent=agent, kind="DECISION", content=result.model_dump_json(exclude={"raw"}))

@@ -34,6 +34,9 @@ class ArenaServices:
     store: ArenaStore
     model_ids: Mapping[str, str] = field(default_factory=dict)  # persona -> id shown in logs
     tools: ToolFactory | None = None  # None: agents decide from the prompt alone
+    # The settings' secret values (mytrader.repair.secret_values): masked in every text a
+    # node keeps from outside (a provider's error may echo its key).
+    secrets: tuple[str, ...] = ()
 
     def close(self) -> None:
         self.store.close()

@@ -23,6 +23,7 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.types import Command, Send
 
 from mytrader.config import Settings
+from mytrader.domain.text import scrub_secrets
 from mytrader.graph.agent import UsageMeter, call_config, listening, over_budget, text_of
 from mytrader.graph.context import ArenaServices
 from mytrader.llm.parsing import strip_thinking
@@ -77,6 +78,7 @@ def run_critique(services: ArenaServices, task: AgentTask) -> dict[str, Any]:
         )
         meter.add(answer)
         text = strip_thinking(text_of(answer)).strip() or "(empty critique)"
+        text = scrub_secrets(text, services.secrets)
         made = CritiqueNote(text=text, cycle=cycle, trades_at=book.trades)
         update["critiques"] = {agent: made.model_dump(mode="json")}
         fresh: CritiqueNote | None = made
@@ -85,7 +87,8 @@ def run_critique(services: ArenaServices, task: AgentTask) -> dict[str, Any]:
     except Exception as exc:  # a failed critique keeps the old note; the turn goes on
         text = f"critique failed: {type(exc).__name__}: {exc}"
         fresh = note
-    entry = LogEntry(agent=agent, kind="CRITIQUE", content=text)
+    # A provider's error may echo its key; the note and its log are kept and traced.
+    entry = LogEntry(agent=agent, kind="CRITIQUE", content=scrub_secrets(text, services.secrets))
     update["logs"] = [entry.model_dump(mode="json")]
     return {"update": update, "note": fresh, "usage": meter.usage}
 
@@ -98,9 +101,8 @@ def make_critique(services: ArenaServices) -> Callable[[AgentTask, RunnableConfi
             raise
         except Exception as exc:  # a bug here must not cost the persona its decision
             log.exception("critique %s failed", task["agent"])
-            entry = LogEntry(
-                agent=task["agent"], kind="CRITIQUE", content=f"critique failed: {exc!r}"
-            )
+            text = scrub_secrets(f"critique failed: {exc!r}", services.secrets)
+            entry = LogEntry(agent=task["agent"], kind="CRITIQUE", content=text)
             old = task.get("critique")
             done = {
                 "update": {"logs": [entry.model_dump(mode="json")]},

@@ -10,17 +10,21 @@ rerun of this node writes nothing twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
+from pydantic import BaseModel
 
+from mytrader.domain.text import scrub_secrets
 from mytrader.graph.context import ArenaServices, arena_key
 from mytrader.graph.settle import ended_orders
 from mytrader.state import ArenaState, Book, MarketView, OrderResult
 from mytrader.state.models import PendingOrder
 from mytrader.store.records import CycleRecord, LogEntry, Snapshot, Usage
+
+Row = TypeVar("Row", bound=BaseModel)
 
 
 def snapshot_of(book: Book, prices: dict[str, Any], cycle: int, as_of: str) -> Snapshot:
@@ -69,6 +73,14 @@ def rows_to_rewrite(
     return list(latest.values())
 
 
+def scrubbed(row: Row, field: str, secrets: Sequence[str]) -> Row:
+    """`row` with the secrets masked in its text `field` (a broker's reason, a tool's
+    result): the one place the cycle's rows pass before the database."""
+    text = getattr(row, field)
+    clean = scrub_secrets(text, secrets)
+    return row if clean == text else row.model_copy(update={field: clean})
+
+
 def make_record(services: ArenaServices) -> Callable[..., dict[str, Any]]:
     def record(state: ArenaState, config: RunnableConfig) -> dict[str, Any]:
         arena = arena_key(config, services.settings.arena_id)
@@ -92,10 +104,13 @@ def make_record(services: ArenaServices) -> Callable[..., dict[str, Any]]:
                 arena=arena,
                 cycle=cycle,
                 as_of=as_of,
-                trades=legs,
+                trades=[scrubbed(o, "reason", services.secrets) for o in legs],
                 settled=settled,
                 benchmark=view.benchmark,
-                logs=[LogEntry.model_validate(e) for e in state.get("logs") or []],
+                logs=[
+                    scrubbed(LogEntry.model_validate(e), "content", services.secrets)
+                    for e in state.get("logs") or []
+                ],
                 snapshots=snapshots,
                 usage=usage,
             )

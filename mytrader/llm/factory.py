@@ -19,6 +19,11 @@ def openrouter_model(settings: Settings, persona: str) -> BaseChatModel:
 
     if settings.openrouter_api_key is None:
         raise ValueError(f"{persona.upper()}_LLM=openrouter needs OPENROUTER_API_KEY")
+    from openai import DefaultHttpxClient
+
+    from mytrader.llm.scrubbed_http import ScrubbedErrors
+
+    key = settings.openrouter_api_key.get_secret_value()
     return ChatOpenAI(
         model=settings.model_for(persona),
         base_url=settings.openrouter_base_url,
@@ -27,6 +32,7 @@ def openrouter_model(settings: Settings, persona: str) -> BaseChatModel:
         timeout=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
         default_headers=OPENROUTER_HEADERS,
+        http_client=DefaultHttpxClient(transport=ScrubbedErrors([key])),
         # JSON mode goes in extra_body: as `response_format` proper, langchain-openai would
         # switch to the SDK's parse() path, which refuses non-strict tools.
         extra_body=(

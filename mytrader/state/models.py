@@ -7,9 +7,11 @@ needs no custom serializer; nodes validate them back with `Model.model_validate`
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from mytrader.domain.text import for_storage
 
 Action = Literal["BUY", "SELL", "HOLD"]
 Side = Literal["buy", "sell"]
@@ -18,6 +20,11 @@ Side = Literal["buy", "sell"]
 # billion shares at a cent is $10M), far below every integer limit downstream (msgpack in
 # checkpoints, BIGINT columns), so a model's 1e308 is a parse error, never a crash.
 MAX_QUANTITY = 1_000_000_000
+
+# Text from outside (a model's reasoning, a provider's or broker's error): kept without
+# escape sequences or control characters wherever the state, a checkpoint or a table
+# holds it; also inside JSON, which would bring them back as `\u001b` when read.
+OutsideText = Annotated[str, AfterValidator(for_storage)]
 
 
 class Decision(BaseModel):
@@ -28,7 +35,7 @@ class Decision(BaseModel):
     decision: Action
     symbol: str | None = None
     quantity: int = Field(default=0, ge=0, le=MAX_QUANTITY)
-    reasoning: str = ""
+    reasoning: OutsideText = ""
     confidence: int = Field(default=0, ge=0, le=100)
 
     @classmethod
@@ -52,7 +59,7 @@ class AgentDecision(BaseModel):
     decision: Decision
     # symbol -> stance on every symbol of the cycle's shortlist (the vote aggregates them)
     stances: dict[str, Stance] = Field(default_factory=dict)
-    error: str | None = None  # why the model's answer was turned into a HOLD
+    error: OutsideText | None = None  # why the model's answer was turned into a HOLD
     model: str = ""
     raw: str = ""  # the model's final answer text, for agent_logs (THOUGHT)
 
@@ -172,7 +179,7 @@ class OrderResult(BaseModel):
     side: Side
     qty: int
     status: OrderStatus
-    reason: str = ""
+    reason: OutsideText = ""
     type: OrderType = "market"
     order_class: OrderClass = "simple"
     purpose: Purpose = "decision"
@@ -232,6 +239,6 @@ class VoteResult(BaseModel):
 class CritiqueNote(BaseModel):
     """An agent's last self-critique; it feeds that agent's next prompts."""
 
-    text: str
+    text: OutsideText
     cycle: int
     trades_at: int  # the agent's trade count when it was written

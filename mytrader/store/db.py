@@ -23,6 +23,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from mytrader.domain.text import for_storage, scrub_secrets
 from mytrader.market.ledger import SimOrder
 from mytrader.state.models import OPEN_STATUSES, OrderRequest, OrderResult, OrderStatus
 from mytrader.store.records import (
@@ -82,7 +83,8 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "&".join(params), parts.fragment))
 
 
-def _passwords(url: str) -> set[str]:
+def url_passwords(url: str) -> set[str]:
+    """The passwords a database URL holds (user info, `?password=`), also percent-decoded."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -97,10 +99,7 @@ def _passwords(url: str) -> set[str]:
 
 def scrub(text: str, url: str) -> str:
     """`text` (e.g. a driver's error) with the URL masked and its password removed."""
-    text = text.replace(url, mask_url(url))
-    for secret in _passwords(url):
-        text = text.replace(secret, "***")
-    return text
+    return scrub_secrets(text.replace(url, mask_url(url)), url_passwords(url))
 
 
 # --- the dialect layer ---------------------------------------------------------------
@@ -119,10 +118,11 @@ class Dialect:
         """Bind money exactly: NUMERIC takes a Decimal, SQLite's TEXT column its string."""
         if isinstance(value, Decimal) and self.name == "sqlite":
             return str(value)
-        if isinstance(value, str) and self.name == "postgres" and "\x00" in value:
-            # PostgreSQL text cannot hold NUL, and a model's answer (agent_logs) may:
-            # refusing it would fail the record step on every resume.
-            return value.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+        if isinstance(value, str):
+            # Outside text (a model's answer, a broker's error) is kept without escape
+            # sequences or control characters, for every reader of the table; that also
+            # keeps NUL, which PostgreSQL text cannot hold, from failing the record step.
+            return for_storage(value)
         return value
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from mytrader.state.models import Benchmark, OrderResult, PendingOrder
+from mytrader.state.models import Benchmark, OrderResult, OutsideText, PendingOrder
 
 LogKind = Literal["THOUGHT", "CRITIQUE", "DECISION"]
 
@@ -15,7 +15,7 @@ LogKind = Literal["THOUGHT", "CRITIQUE", "DECISION"]
 class LogEntry(BaseModel):
     agent: str
     kind: LogKind
-    content: str
+    content: OutsideText
 
 
 class Snapshot(BaseModel):
