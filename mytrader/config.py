@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mytrader.domain.endpoints import normalise_host
 from mytrader.domain.symbols import normalise_symbol, normalise_symbols
+from mytrader.domain.warmup import MIN_WARMUP
 
 # The seed's roster: the default of ROSTER (settings.personas is the roster in use).
 PERSONAS: tuple[str, ...] = ("grok", "deepseek", "openai")
@@ -111,7 +112,7 @@ BOUNDS: dict[str, Bounds] = {
     "llm_max_retries": Bounds(0, 10, "retries per model call"),
     "max_tool_rounds": Bounds(1, 50, "tool-call rounds per turn"),
     "critique_interval": Bounds(1, 10_000, "trades between critiques"),
-    "warmup_days": Bounds(35, 10_000, "trading days of history; MACD needs 35 bars"),
+    "warmup_days": Bounds(MIN_WARMUP, 10_000, "trading days of history; MACD needs 35 bars"),
     "movers_top": Bounds(1, 50, "symbols per movers list"),
     "max_position_pct": Bounds(0, 100, _PERCENT_OF_EQUITY),
     "daily_loss_limit_pct": Bounds(0, 100, "% of the day's opening equity; 0 disables"),

@@ -18,6 +18,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from mytrader.backtest.benchmarks import SPY
+from mytrader.backtest.data import missing_benchmark
 from mytrader.backtest.metrics import figures
 from mytrader.backtest.report import (
     curves_of,
@@ -43,6 +45,9 @@ def run_command(options: BacktestOptions, out: Path | None, console: Console) ->
     except StoreError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(3) from None
+    no_spy = missing_benchmark(run.history, SPY, options.data)
+    if no_spy:  # said, not silently left out of the report
+        console.print(f"warning: {no_spy}", style="yellow", markup=False, highlight=False)
     with store:
         console.print(
             f"backtest [bold]{run.run_id}[/bold]: {run.start} → {run.end}, "
