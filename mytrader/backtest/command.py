@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -163,7 +164,12 @@ def list_command(settings: Any, console: Console) -> None:
 
 def options_from_cli(**kw: Any) -> BacktestOptions:
     fee = kw.pop("fee")
-    return BacktestOptions(
-        **kw,
-        fee=Decimal(str(fee)) if fee is not None else None,
-    )
+    try:
+        return BacktestOptions(**kw, fee=Decimal(str(fee)) if fee is not None else None)
+    except ValidationError as exc:  # a usage error (exit 2), not a traceback
+        raise typer.BadParameter("; ".join(map(_option_problem, exc.errors()))) from None
+
+
+def _option_problem(error: Any) -> str:
+    option = "--" + "-".join(str(p) for p in error["loc"]).replace("_", "-")
+    return f"{option}: {str(error['msg']).removeprefix('Value error, ')}"

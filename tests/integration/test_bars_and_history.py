@@ -117,3 +117,23 @@ def test_bad_settings_exit_2_before_anything_is_written(
     assert out.returncode == 2, text(out)
     assert f"{name}:" in text(out) and "Traceback" not in text(out)
     assert not (tmp_path / "home").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "named"),
+    [
+        ("--slippage-bps", "inf", "--slippage-bps: Input should be a finite number"),
+        ("--slippage-bps", "10000", "--slippage-bps: must be in [0, 10000)"),
+        ("--fee", "inf", "--fee: Input should be a finite number"),
+        ("--fee", "1e9", "FEE_PER_TRADE: must be in [0, 1000]"),
+    ],
+)
+def test_backtest_options_outside_their_meaning_exit_2(
+    tmp_path: Path, option: str, value: str, named: str
+) -> None:
+    args = ["backtest", "--start", "2024-06-03", "--end", "2024-06-05", option, value]
+    out = run_cli([*args, "--out", str(tmp_path / "r")], {"MYTRADER_HOME": str(tmp_path)}, tmp_path)
+    said = "".join(text(out).replace("│", "").split())
+    assert out.returncode == 2, text(out)
+    assert "".join(named.split()) in said and "Traceback" not in said, text(out)
+    assert not (tmp_path / "r").exists()
