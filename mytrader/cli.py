@@ -155,6 +155,9 @@ def reported_errors() -> Iterator[None]:
     ) as exc:
         say_error(exc)
         raise typer.Exit(3) from None
+    except ConfigError as exc:  # e.g. a history too short for WARMUP_DAYS (runner.py)
+        console.print(str(exc), markup=False, highlight=False, style="red")
+        raise typer.Exit(2) from None
 
 
 def run_cycles(settings: Settings, cycles: int, quiet: bool) -> None:

@@ -5,13 +5,27 @@ Nothing here runs at import time: call `load_settings()` where settings are need
 
 from __future__ import annotations
 
+import math
+import os
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mytrader.domain.endpoints import normalise_host
+from mytrader.domain.symbols import normalise_symbol, normalise_symbols
+from mytrader.domain.warmup import MIN_WARMUP
 
 # The seed's roster: the default of ROSTER (settings.personas is the roster in use).
 PERSONAS: tuple[str, ...] = ("grok", "deepseek", "openai")
@@ -55,6 +69,67 @@ def persona_prompt_path(persona: str, personas_dir: Path | None) -> Path | None:
 
 class ConfigError(ValueError):
     """A setting has a wrong value; the message names the setting."""
+
+
+# Cash a book may start with: beyond it, sums of shares x prices leave exact arithmetic
+# (and 1,000,000,000 shares, the largest order, of a $1 stock is as much).
+MAX_STARTING_CASH = Decimal("1000000000")
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """The range a numeric setting means something in; `below`: high itself is out."""
+
+    low: Decimal | int | float
+    high: Decimal | int | float
+    meaning: str
+    above: bool = False  # low itself is out
+    below: bool = False
+    cents: bool = False  # money: whole cents
+
+    def problem(self, v: Decimal | int | float) -> str | None:
+        finite = v.is_finite() if isinstance(v, Decimal) else math.isfinite(v)
+        if not finite:  # NaN, infinity
+            return f"must be a finite number ({self.meaning})"
+        out_low = v <= self.low if self.above else v < self.low
+        out_high = v >= self.high if self.below else v > self.high
+        if out_low or out_high:
+            lo, hi = "(" if self.above else "[", ")" if self.below else "]"
+            return f"must be in {lo}{self.low}, {self.high}{hi} ({self.meaning})"
+        if self.cents and isinstance(v, Decimal) and v != v.quantize(_CENT):
+            return f"must be whole cents ({self.meaning})"
+        return None
+
+
+_PERCENT_OF_EQUITY = "% of the book's equity; 0 disables"
+BOUNDS: dict[str, Bounds] = {
+    "starting_cash": Bounds(0, MAX_STARTING_CASH, "dollars per book", above=True, cents=True),
+    "fee_per_trade": Bounds(0, 1000, "dollars per filled order", cents=True),
+    "llm_daily_budget_usd": Bounds(0, 1_000_000, "dollars per agent per day"),
+    "llm_temperature": Bounds(0.0, 2.0, "the models' sampling temperature"),
+    "llm_timeout_s": Bounds(0.0, 3600.0, "seconds per model call", above=True),
+    "llm_max_retries": Bounds(0, 10, "retries per model call"),
+    "max_tool_rounds": Bounds(1, 50, "tool-call rounds per turn"),
+    "critique_interval": Bounds(1, 10_000, "trades between critiques"),
+    "warmup_days": Bounds(MIN_WARMUP, 10_000, "trading days of history; MACD needs 35 bars"),
+    "movers_top": Bounds(1, 50, "symbols per movers list"),
+    "max_position_pct": Bounds(0, 100, _PERCENT_OF_EQUITY),
+    "daily_loss_limit_pct": Bounds(0, 100, "% of the day's opening equity; 0 disables"),
+    "stop_loss_pct": Bounds(
+        0, 100, "% below the average cost: 100 would put the stop at $0; 0 disables", below=True
+    ),
+    "take_profit_pct": Bounds(0, 1000, "% above the average cost; 0 disables"),
+    "buy_limit_buffer_pct": Bounds(
+        0, 100, "% above (BUY) or below (SELL) the last price", below=True
+    ),
+    "vote_window": Bounds(2, 10_000, "cycles of trailing return"),
+    "vote_edge_pct": Bounds(0, 100, "points of trailing return"),
+    "alpaca_timeout_s": Bounds(0.0, 300.0, "seconds per Alpaca request", above=True),
+    "alpaca_requests_per_min": Bounds(1, 10_000, "Alpaca's request budget per minute"),
+    "alpaca_scan_chunk": Bounds(1, 10_000, "symbols per snapshot request"),
+    "fill_wait_s": Bounds(0.0, 60.0, "seconds a cycle waits for a BUY's fill (live)"),
+}
 
 
 class Settings(BaseSettings):
@@ -132,6 +207,9 @@ class Settings(BaseSettings):
     alpaca_data_url: str = "https://data.alpaca.markets"
     alpaca_data_feed: Literal["iex", "sip", "delayed_sip"] = "iex"  # the free plan has no SIP
     allow_live_trading: bool = False  # a live ALPACA_BASE_URL is refused without it
+    # Hosts besides Alpaca's and loopback that ALPACA_BASE_URL/ALPACA_DATA_URL may name
+    # (e.g. a proxy), comma-separated; Alpaca's live host still needs ALLOW_LIVE_TRADING.
+    alpaca_allowed_hosts: str = ""
     alpaca_timeout_s: float = 10.0  # every request (alpaca-py itself sets no timeout)
     alpaca_requests_per_min: int = 200  # Alpaca's limit per key (trading and data apart)
     # Movers from Alpaca's screener endpoints ("endpoints"; a scan when they fail), or
@@ -158,27 +236,6 @@ class Settings(BaseSettings):
                 out[account] = (key.get_secret_value(), secret.get_secret_value())
         return out
 
-    @field_validator("fill_wait_s")
-    @classmethod
-    def _fill_wait(cls, v: float) -> float:
-        if v < 0 or v > 60:
-            raise ValueError("must be between 0 and 60 seconds")
-        return v
-
-    @field_validator("alpaca_timeout_s")
-    @classmethod
-    def _alpaca_timeout(cls, v: float) -> float:
-        if v <= 0:
-            raise ValueError("must be more than 0 seconds")
-        return v
-
-    @field_validator("alpaca_requests_per_min", "alpaca_scan_chunk")
-    @classmethod
-    def _alpaca_positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError("must be at least 1")
-        return v
-
     @property
     def broker_kind(self) -> Literal["sim", "alpaca"]:
         if self.broker == "auto":
@@ -194,59 +251,13 @@ class Settings(BaseSettings):
     # Required by `mytrader serve` on any host but loopback, and then on every request.
     dashboard_token: SecretStr | None = None
 
-    @field_validator("starting_cash")
+    @field_validator(*BOUNDS)
     @classmethod
-    def _positive_cash(cls, v: Decimal) -> Decimal:
-        if v <= 0:
-            raise ValueError("must be greater than 0")
-        return v
-
-    @field_validator("llm_daily_budget_usd")
-    @classmethod
-    def _budget(cls, v: Decimal | None) -> Decimal | None:
-        if v is not None and v < 0:
-            raise ValueError("must be 0 or more (or unset for no cap)")
-        return v
-
-    @field_validator("llm_timeout_s")
-    @classmethod
-    def _timeout(cls, v: float) -> float:
-        if v <= 0:
-            raise ValueError("must be more than 0 seconds")
-        return v
-
-    @field_validator("fee_per_trade")
-    @classmethod
-    def _fee(cls, v: Decimal) -> Decimal:
-        if v < 0:
-            raise ValueError("must be 0 or more")
-        return v
-
-    @field_validator("critique_interval", "movers_top", "max_tool_rounds")
-    @classmethod
-    def _at_least_one(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError("must be at least 1")
-        return v
-
-    @field_validator("warmup_days")
-    @classmethod
-    def _warmup(cls, v: int) -> int:
-        if v < 35:
-            raise ValueError("must be at least 35 (MACD needs 35 bars)")
-        return v
-
-    @field_validator(
-        "max_position_pct",
-        "daily_loss_limit_pct",
-        "stop_loss_pct",
-        "take_profit_pct",
-        "buy_limit_buffer_pct",
-    )
-    @classmethod
-    def _percent(cls, v: Decimal) -> Decimal:
-        if v < 0 or v > 1000:
-            raise ValueError("must be a percentage between 0 and 1000 (0 disables)")
+    def _bounded(cls, v: Decimal | int | float | None, info: ValidationInfo) -> object:
+        """Every numeric setting within the range it means something in (BOUNDS)."""
+        problem = None if v is None else BOUNDS[str(info.field_name)].problem(v)
+        if problem:
+            raise ValueError(problem)
         return v
 
     @field_validator("arena_id")
@@ -269,10 +280,45 @@ class Settings(BaseSettings):
     @field_validator("watchlist")
     @classmethod
     def _watchlist(cls, v: str) -> str:
-        symbols = [s.strip().upper() for s in v.split(",") if s.strip()]
-        if any(not s.replace(".", "").isalnum() for s in symbols):
-            raise ValueError("must be symbols separated by commas, e.g. AAPL,MRNA")
-        return ",".join(symbols)
+        try:
+            return ",".join(normalise_symbols(v))
+        except ValueError as exc:
+            raise ValueError(
+                f"must be symbols separated by commas, e.g. AAPL,MRNA: {exc}"
+            ) from None
+
+    @field_validator("benchmark_symbol")
+    @classmethod
+    def _benchmark(cls, v: str) -> str:
+        return normalise_symbol(v) if v.strip() else ""
+
+    @field_validator("alpaca_allowed_hosts")
+    @classmethod
+    def _allowed_hosts(cls, v: str) -> str:
+        hosts = []
+        for item in (i.strip() for i in v.split(",")):
+            if item:
+                try:
+                    hosts.append(normalise_host(item))
+                except ValueError as exc:
+                    raise ValueError(f"must be host names separated by commas: {exc}") from None
+        return ",".join(hosts)
+
+    @field_validator("mytrader_home")
+    @classmethod
+    def _home(cls, v: Path) -> Path:
+        """A folder, or a place where one can be made: not a file, not read-only."""
+        home = v.expanduser()
+        if home.exists() and not home.is_dir():
+            raise ValueError(f"{home} is a file, not a folder")
+        parent = home
+        while not parent.exists():  # the nearest existing folder is where it gets made
+            parent = parent.parent
+        if not parent.is_dir():
+            raise ValueError(f"{home} cannot be made: {parent} is a file")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ValueError(f"{home}: {parent} is not writable")
+        return v
 
     # --- roster ---
     # The personas, in order; each needs persona_<name>.md in PERSONAS_DIR or in the
@@ -312,20 +358,6 @@ class Settings(BaseSettings):
         _parse_pairs(v)
         return v
 
-    @field_validator("vote_window")
-    @classmethod
-    def _window(cls, v: int) -> int:
-        if v < 2:
-            raise ValueError("must be at least 2 cycles")
-        return v
-
-    @field_validator("vote_edge_pct")
-    @classmethod
-    def _edge(cls, v: Decimal) -> Decimal:
-        if v < 0:
-            raise ValueError("must be 0 or more percentage points")
-        return v
-
     @model_validator(mode="after")
     def _roster_complete(self) -> Settings:
         """Every persona has a prompt file and a model; no pair names a stranger."""
@@ -359,6 +391,10 @@ class Settings(BaseSettings):
     @property
     def accounts(self) -> tuple[str, ...]:
         return (*self.personas, COLLABORATIVE)
+
+    @property
+    def alpaca_allowed_host_names(self) -> list[str]:
+        return [h for h in self.alpaca_allowed_hosts.split(",") if h]
 
     @property
     def watchlist_symbols(self) -> list[str]:
@@ -398,5 +434,6 @@ def load_settings(**overrides: object) -> Settings:
                 continue
             # Never echo a secret back: only non-secret values are shown.
             shown = "" if name in _SECRET_FIELDS else f" (got {err.get('input')!r})"
-            problems.append(f"{name.upper()}: {err['msg']}{shown}")
+            message = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"{name.upper()}: {message}{shown}")
         raise ConfigError("bad setting: " + "; ".join(problems)) from None

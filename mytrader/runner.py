@@ -26,11 +26,13 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Durability
 from pydantic import BaseModel, Field
 
-from mytrader.config import Settings
+from mytrader.config import ConfigError, Settings
+from mytrader.domain.warmup import MIN_WARMUP, warmup_shortfall
 from mytrader.graph.builder import GRAPH_NAME, build_builder
 from mytrader.graph.context import ArenaServices, arena_key
 from mytrader.graph.inline import CONFIG_KEY_RUNNER_SUBMIT, inline_submit
 from mytrader.graph.orders import arena_prefix
+from mytrader.market.sim import SimulatedExchange
 from mytrader.repair import ERROR_CHARS, CycleFailed, scrub_secrets
 from mytrader.scheduler import iso_utc
 from mytrader.services import open_services
@@ -43,6 +45,10 @@ from mytrader.store.lock import arena_lock
 log = logging.getLogger(__name__)
 
 RECURSION_LIMIT = 50  # a cycle is 6 steps; a runaway loop should fail fast
+
+
+class HistoryTooShort(ConfigError):
+    """The market data ends before the warm-up does: no day to trade (exit status 2)."""
 
 
 class CycleSummary(BaseModel):
@@ -105,6 +111,8 @@ class Arena:
             pending = bool(snapshot.next)
             cycle = (snapshot.values.get("cycle") or 0) + (0 if pending else 1)
         self._finished = None
+        if cycle == 1 and not pending:  # the arena's first day: is there one to trade?
+            self.check_history()
         # None resumes an interrupted cycle; an input starts a new one.
         config: RunnableConfig = {
             **self.config,
@@ -216,15 +224,40 @@ class Arena:
             f"at node '{failed['node']}': {failed['error']}"
         )
 
+    def check_history(self) -> None:
+        """A simulated market's history must outlast the warm-up, as a backtest's must
+        (one rule, domain/warmup.py): else HistoryTooShort, before anything is written."""
+        broker, settings = self.services.broker, self.services.settings
+        if not isinstance(broker, SimulatedExchange):
+            return  # a live market's history is not a file
+        short = warmup_shortfall(len(broker.history.calendar), broker.warmup_days)
+        if short:
+            data = settings.market_data_path or "the bundled sample"
+            raise HistoryTooShort(
+                f"MARKET_DATA_PATH ({data}): {short} (WARMUP_DAYS={broker.warmup_days}): "
+                f"give it a longer history or a smaller WARMUP_DAYS (at least {MIN_WARMUP})"
+            )
+
     def unknown_watchlist(self) -> list[str]:
-        """Warnings for WATCHLIST symbols the broker does not trade (they are skipped)."""
-        settings = self.services.settings
-        unknown = [s for s in settings.watchlist_symbols if self.services.broker.asset(s) is None]
-        if not unknown:
-            return []
-        warning = f"WATCHLIST symbol(s) not in the market data, ignored: {', '.join(unknown)}"
-        log.warning(warning)
-        return [warning]
+        """Warnings for WATCHLIST symbols the broker does not trade (they are skipped) and
+        for a BENCHMARK_SYMBOL the market data lacks (no buy-and-hold comparison)."""
+        settings, broker = self.services.settings, self.services.broker
+        warnings = []
+        unknown = [s for s in settings.watchlist_symbols if broker.asset(s) is None]
+        if unknown:
+            warnings.append(
+                f"WATCHLIST symbol(s) not in the market data, ignored: {', '.join(unknown)}"
+            )
+        benchmark = settings.benchmark_symbol
+        # A data file may lack it (a live broker has SPY, and asking would cost a request).
+        if benchmark and isinstance(broker, SimulatedExchange) and benchmark not in broker.history:
+            warnings.append(
+                f"BENCHMARK_SYMBOL {benchmark} is not in the market data: "
+                "no buy-and-hold comparison"
+            )
+        for warning in warnings:
+            log.warning(warning)
+        return warnings
 
     def prune(self) -> None:
         """Drop all but the latest checkpoint: history lives in the arena's tables."""

@@ -279,6 +279,7 @@ def run_every(
     from mytrader.store.db import StoreError
 
     with open_arena(settings) as arena:
+        arena.check_history()  # refused once, before the loop (which goes on after failures)
         from mytrader.reconcile import describe
 
         console.print(f"[dim]trading on: {shown(describe(arena.services.broker))}[/dim]")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -18,6 +19,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from mytrader.backtest.benchmarks import SPY
+from mytrader.backtest.data import missing_benchmark
 from mytrader.backtest.metrics import figures
 from mytrader.backtest.report import (
     curves_of,
@@ -45,6 +48,9 @@ def run_command(options: BacktestOptions, out: Path | None, console: Console) ->
     except StoreError as exc:
         console.print(for_log(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(3) from None
+    no_spy = missing_benchmark(run.history, SPY, options.data)
+    if no_spy:  # said, not silently left out of the report
+        console.print(f"warning: {no_spy}", style="yellow", markup=False, highlight=False)
     with store:
         console.print(
             f"backtest [bold]{run.run_id}[/bold]: {run.start} → {run.end}, "
@@ -160,7 +166,12 @@ def list_command(settings: Any, console: Console) -> None:
 
 def options_from_cli(**kw: Any) -> BacktestOptions:
     fee = kw.pop("fee")
-    return BacktestOptions(
-        **kw,
-        fee=Decimal(str(fee)) if fee is not None else None,
-    )
+    try:
+        return BacktestOptions(**kw, fee=Decimal(str(fee)) if fee is not None else None)
+    except ValidationError as exc:  # a usage error (exit 2), not a traceback
+        raise typer.BadParameter("; ".join(map(_option_problem, exc.errors()))) from None
+
+
+def _option_problem(error: Any) -> str:
+    option = "--" + "-".join(str(p) for p in error["loc"]).replace("_", "-")
+    return f"{option}: {str(error['msg']).removeprefix('Value error, ')}"

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mytrader.domain.warmup import MIN_WARMUP, warmup_shortfall
 from mytrader.market.data import COLUMNS, MarketDataError, PriceHistory, load_bars
 
 
@@ -31,7 +32,7 @@ def check_sorted(path: Path) -> None:
     """Rows of one symbol must come in ascending date order (the loader would sort them
     silently; a backtest refuses a file that is out of order)."""
     frame = pd.read_csv(path, usecols=["symbol", "date"], dtype=str, keep_default_na=False)
-    sym = frame["symbol"].to_numpy()
+    sym = frame["symbol"].str.strip().str.upper().to_numpy()  # as the loader spells them
     day = frame["date"].to_numpy()
     if len(sym) < 2:
         return
@@ -52,9 +53,6 @@ def _iso(value: str, option: str) -> str:
         raise MarketDataError(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-MIN_WARMUP = 35  # MACD's signal line needs 35 closes; fewer and the view lacks it
-
-
 def trading_range(
     history: PriceHistory, start: str | None, end: str | None, warmup_days: int
 ) -> tuple[str, str]:
@@ -65,10 +63,9 @@ def trading_range(
     cal = history.calendar
     if start:
         warmup_days = max(MIN_WARMUP, min(warmup_days, bisect.bisect_left(cal, start)))
-    if len(cal) <= warmup_days:
-        raise MarketDataError(
-            f"the data has {len(cal)} trading days: not enough for {warmup_days} warm-up days"
-        )
+    short = warmup_shortfall(len(cal), warmup_days)
+    if short:
+        raise MarketDataError(short)
     first_ok, last = cal[warmup_days], cal[-1]
     span = f"the data covers {cal[0]} to {last}; the first day with {warmup_days} days of "
     span += f"history for the indicators is {first_ok}"
@@ -86,4 +83,21 @@ def trading_range(
     return cal[i], cal[j - 1]
 
 
-__all__ = ["COLUMNS", "MarketDataError", "check_sorted", "load_history", "trading_range"]
+def missing_benchmark(history: PriceHistory, symbol: str, source: Path | None) -> str | None:
+    """A warning when the benchmark symbol is not in the data (its curve would be left
+    out of the report without a word)."""
+    if symbol in history:
+        return None
+    where = source or "the bundled sample"
+    return f"{symbol} is not in {where}: no {symbol} buy-and-hold benchmark in the report"
+
+
+__all__ = [
+    "COLUMNS",
+    "MIN_WARMUP",
+    "MarketDataError",
+    "check_sorted",
+    "load_history",
+    "missing_benchmark",
+    "trading_range",
+]

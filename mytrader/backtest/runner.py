@@ -25,12 +25,12 @@ from typing import Any, Literal, cast
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Durability
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from mytrader.backtest.blind import Blindfold, blind_models
 from mytrader.backtest.cache import SQLiteLLMCache, with_cache
 from mytrader.backtest.data import load_history, trading_range
-from mytrader.config import PERSONAS, Settings, load_settings
+from mytrader.config import PERSONAS, Bounds, Settings, load_settings
 from mytrader.llm.factory import build_models
 from mytrader.market.data import PriceHistory
 from mytrader.market.ledger import InMemoryLedger
@@ -40,6 +40,8 @@ from mytrader.services import open_services
 from mytrader.store.db import ArenaStore
 from mytrader.store.records import CycleRecord
 
+# Slippage moves a SELL's fill down by its share of the price: 10,000 bps would be $0.
+SLIPPAGE_BPS = Bounds(0, 10_000, "basis points of the fill price", below=True)
 RUN_PREFIX = "bt_"
 BATCH_DAYS = 100  # days recorded per database transaction
 CACHE_FILE = "llm_cache.sqlite"
@@ -59,6 +61,14 @@ class BacktestOptions(BaseModel):
     blind: bool = False
     cache: Path | None = None  # default: <MYTRADER_HOME>/llm_cache.sqlite
     run_id: str | None = None
+
+    @field_validator("slippage_bps")
+    @classmethod
+    def _slippage(cls, v: Decimal) -> Decimal:
+        problem = SLIPPAGE_BPS.problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
 
 
 def new_run_id() -> str:

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import requests
@@ -64,6 +63,14 @@ from alpaca.trading.requests import (
 from pydantic import BaseModel
 
 from mytrader.config import Settings
+from mytrader.domain.endpoints import (
+    Endpoint,
+    EndpointPolicy,
+    EndpointRefused,
+    HostKind,
+    check_endpoint,
+    parse_endpoint,
+)
 from mytrader.graph.orders import account_of
 from mytrader.market.broker import (
     AssetInfo,
@@ -107,18 +114,27 @@ class BrokerUnavailable(BrokerError):
 
 
 def is_live_url(url: str) -> bool:
-    """Alpaca's live trading host (api.alpaca.markets), as opposed to paper or a local one."""
-    host = (urlsplit(url).hostname or "").lower()
-    return host.endswith("alpaca.markets") and not host.startswith("paper-api")
+    """Alpaca's live trading host (api.alpaca.markets) in any spelling DNS and TLS accept
+    (case, trailing dot, percent-encoding, port, path), as opposed to paper or a local one."""
+    try:
+        return parse_endpoint(url).kind is HostKind.LIVE
+    except ValueError:
+        return False
 
 
-def check_live_guard(base_url: str, allow_live: bool) -> None:
-    if is_live_url(base_url) and not allow_live:
-        raise BrokerSetupError(
-            f"ALPACA_BASE_URL {base_url} is Alpaca's LIVE trading host: real money. "
-            "Set ALLOW_LIVE_TRADING=true to trade it, or use "
-            f"{PAPER_URL} (paper)."
-        )
+def check_live_guard(
+    base_url: str, data_url: str = DATA_URL, policy: EndpointPolicy | None = None
+) -> tuple[Endpoint, Endpoint]:
+    """The trading and data endpoints the clients may connect to, checked before any
+    connection: the live host only with ALLOW_LIVE_TRADING, other hosts only when named
+    in ALPACA_ALLOWED_HOSTS, plain http only on loopback."""
+    policy = policy or EndpointPolicy()
+    try:
+        trading = check_endpoint(base_url, "ALPACA_BASE_URL", HostKind.PAPER, policy)
+        data = check_endpoint(data_url, "ALPACA_DATA_URL", HostKind.DATA, policy)
+    except EndpointRefused as exc:
+        raise BrokerSetupError(str(exc)) from None
+    return trading, data
 
 
 # --- request budget and retries --------------------------------------------------------
@@ -230,14 +246,18 @@ class AlpacaBroker:
         feed: str = "iex",
         timeout: float = 10.0,
         allow_live: bool = False,
+        allowed_hosts: frozenset[str] = frozenset(),
         requests_per_min: int = 200,
         scan_chunk: int = 1000,
         scan_workers: int = 12,
         screener: str = "endpoints",
     ) -> None:
-        check_live_guard(base_url, allow_live)
-        self.base_url, self.data_url, self.feed = base_url.rstrip("/"), data_url.rstrip("/"), feed
-        self.live = is_live_url(base_url)
+        policy = EndpointPolicy(allow_live=allow_live, allowed_hosts=allowed_hosts)
+        trading, data = check_live_guard(base_url, data_url, policy)
+        # The clients get the URLs rebuilt from what was judged: the host checked is the
+        # host reached, whatever the spelling.
+        self.base_url, self.data_url, self.feed = trading.url, data.url, feed
+        self.live = trading.kind is HostKind.LIVE
         self.timeout = timeout
         self.scan_chunk, self.scan_workers, self.screener = scan_chunk, scan_workers, screener
         self._keys = (key, secret)
@@ -812,6 +832,7 @@ def alpaca_for(settings: Settings, key: str, secret: str) -> AlpacaBroker:
         feed=settings.alpaca_data_feed,
         timeout=settings.alpaca_timeout_s,
         allow_live=settings.allow_live_trading,
+        allowed_hosts=frozenset(settings.alpaca_allowed_host_names),
         requests_per_min=settings.alpaca_requests_per_min,
         scan_chunk=settings.alpaca_scan_chunk,
         screener=settings.alpaca_screener,

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from mytrader.domain.symbols import normalise_symbol
 from mytrader.market.broker import Bar
 
 COLUMNS: tuple[str, ...] = ("symbol", "date", "open", "high", "low", "close", "volume")
@@ -273,6 +274,7 @@ def _clean(frame: pd.DataFrame, source: str | None = None) -> dict[str, npt.NDAr
     except (ValueError, TypeError) as exc:
         raise MarketDataError(f"{source or 'bars'}: bad value in the bars: {exc}") from None
     _check_values(frame, cols, source)
+    cols["symbol"] = _normalised_symbols(cols["symbol"], frame.index, source)
     # Zero-volume rows are filler (quotes before a listing, halted days), not sessions.
     keep = cols["volume"] > 0
     cols["_index"] = np.asarray(frame.index)  # names a duplicate's line
@@ -286,6 +288,25 @@ def _clean(frame: pd.DataFrame, source: str | None = None) -> dict[str, npt.NDAr
     cols["low"] = np.minimum(np.minimum(cols["low"], opens), closes)
     cols["high"] = np.maximum(np.maximum(cols["high"], opens), closes)
     return cols
+
+
+def _normalised_symbols(
+    symbols: npt.NDArray[Any], index: pd.Index, source: str | None
+) -> npt.NDArray[Any]:
+    """Every symbol in its one spelling (upper case, domain/symbols.py), so the books,
+    the models and the settings name the same symbols; a bad one names its line. Each
+    distinct symbol is checked once (a few hundred, not a row each). Empty stays empty."""
+    codes, uniques = pd.factorize(symbols)
+    spelled = []
+    for k, raw in enumerate(uniques):
+        try:
+            spelled.append(normalise_symbol(str(raw)))
+        except ValueError as exc:
+            row = int(np.flatnonzero(codes == k)[0])
+            raise MarketDataError(f"{_where(source, index[row])}: bad symbol: {exc}") from None
+    if spelled == list(uniques):  # the usual file: already in its one spelling
+        return symbols
+    return np.asarray([*spelled, np.nan], dtype=object)[codes]  # code -1 (empty) -> NaN
 
 
 def _check_dates(dates: list[object], raw: dict[str, Any], source: str | None) -> None:

@@ -34,6 +34,9 @@ def test_no_more_than_the_budget_in_any_minute(monkeypatch: pytest.MonkeyPatch) 
     [
         ("https://api.alpaca.markets", True),
         ("https://API.alpaca.markets/", True),
+        ("https://api.alpaca.markets.", True),  # a trailing dot is the same host
+        ("https://api.alpaca.markets%2e", True),
+        ("https://api.alpaca.markets:443/v2", True),
         ("https://paper-api.alpaca.markets", False),
         ("http://127.0.0.1:8123", False),
     ],

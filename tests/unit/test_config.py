@@ -124,3 +124,107 @@ def test_roster_errors_name_the_setting(monkeypatch, tmp_path, env, named):
         monkeypatch.setenv(key, value.format(dir=tmp_path))
     with pytest.raises(ConfigError, match=named):
         load_settings()
+
+
+# --- settings bounded by meaning ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("STARTING_CASH", "1e400"),  # finite as a Decimal, but no book holds it
+        ("STARTING_CASH", "1000000000.01"),  # above MAX_STARTING_CASH
+        ("STARTING_CASH", "NaN"),
+        ("STARTING_CASH", "Infinity"),
+        ("STARTING_CASH", "0"),
+        ("STARTING_CASH", "100.001"),  # not whole cents
+        ("FEE_PER_TRADE", "1e9"),
+        ("FEE_PER_TRADE", "NaN"),
+        ("STOP_LOSS_PCT", "150"),  # a stop below $0
+        ("STOP_LOSS_PCT", "100"),  # a stop at $0
+        ("STOP_LOSS_PCT", "-1"),
+        ("TAKE_PROFIT_PCT", "1e6"),
+        ("TAKE_PROFIT_PCT", "-5"),
+        ("BUY_LIMIT_BUFFER_PCT", "100"),  # a SELL limit at $0
+        ("MAX_POSITION_PCT", "101"),
+        ("DAILY_LOSS_LIMIT_PCT", "250"),
+        ("VOTE_EDGE_PCT", "1000"),
+        ("VOTE_WINDOW", "1"),
+        ("LLM_TEMPERATURE", "nan"),
+        ("LLM_TEMPERATURE", "3"),
+        ("LLM_TIMEOUT_S", "inf"),
+        ("LLM_TIMEOUT_S", "nan"),
+        ("LLM_MAX_RETRIES", "-1"),
+        ("LLM_DAILY_BUDGET_USD", "1e400"),
+        ("MAX_TOOL_ROUNDS", "1000000"),
+        ("CRITIQUE_INTERVAL", "0"),
+        ("MOVERS_TOP", "100000"),
+        ("WARMUP_DAYS", "100000"),
+        ("WARMUP_DAYS", "34"),
+        ("ALPACA_TIMEOUT_S", "nan"),
+        ("ALPACA_TIMEOUT_S", "0"),
+        ("ALPACA_REQUESTS_PER_MIN", "0"),
+        ("ALPACA_SCAN_CHUNK", "10000000"),
+    ],
+)
+def test_numbers_outside_their_meaning_name_the_setting(monkeypatch, tmp_path, name, value):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=f"{name}: (must|Input should)") as err:
+        load_settings()
+    assert "Value error" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("STARTING_CASH", "1000000000"),
+        ("STARTING_CASH", "0.01"),
+        ("STOP_LOSS_PCT", "99.99"),
+        ("STOP_LOSS_PCT", "0"),
+        ("TAKE_PROFIT_PCT", "1000"),
+        ("MAX_POSITION_PCT", "100"),
+        ("LLM_TEMPERATURE", "0"),
+        ("LLM_MAX_RETRIES", "0"),
+        ("WARMUP_DAYS", "35"),
+    ],
+)
+def test_the_edges_of_each_range_are_accepted(monkeypatch, tmp_path, name, value):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(name, value)
+    load_settings()
+
+
+def test_mytrader_home_must_be_a_folder_or_makeable(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for home, said in ((afile, "is a file"), (afile / "below", "cannot be made")):
+        monkeypatch.setenv("MYTRADER_HOME", str(home))
+        with pytest.raises(ConfigError, match=f"MYTRADER_HOME: .*{said}"):
+            load_settings()
+    monkeypatch.setenv("MYTRADER_HOME", str(tmp_path / "new" / "home"))
+    assert load_settings().mytrader_home == tmp_path / "new" / "home"
+    assert not (tmp_path / "new").exists()  # checked, not made
+
+
+def test_symbols_in_settings_have_one_spelling(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WATCHLIST", " brk.b , aapl,AAPL")
+    monkeypatch.setenv("BENCHMARK_SYMBOL", " spy ")
+    s = load_settings()
+    assert s.watchlist_symbols == ["BRK.B", "AAPL"] and s.benchmark_symbol == "SPY"
+    for name, value in (("BENCHMARK_SYMBOL", "S&P"), ("WATCHLIST", "AAPL,ıbm")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ConfigError, match=f"{name}: .*not a symbol"):
+            load_settings()
+        monkeypatch.delenv(name)
+
+
+def test_allowed_hosts_are_normalised(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALPACA_ALLOWED_HOSTS", " Proxy.Example. ,127.0.0.1")
+    assert load_settings().alpaca_allowed_host_names == ["proxy.example", "127.0.0.1"]
+    monkeypatch.setenv("ALPACA_ALLOWED_HOSTS", "https://proxy.example/")
+    with pytest.raises(ConfigError, match="ALPACA_ALLOWED_HOSTS: must be host names"):
+        load_settings()

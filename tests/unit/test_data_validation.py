@@ -57,3 +57,24 @@ def test_good_file_with_blank_lines_loads(tmp_path: Path) -> None:
     path = tmp_path / "ok.csv"
     path.write_text("\n".join([HEADER, GOOD, "", "A,2024-01-03,10,11,9,10,100"]) + "\n")
     assert load_bars(path).calendar == ("2024-01-02", "2024-01-03")
+
+
+def test_symbols_are_upper_cased_and_stripped(tmp_path: Path) -> None:
+    path = tmp_path / "ok.csv"
+    path.write_text("\n".join([HEADER, "brk.b,2024-01-02,10,11,9,10,100", GOOD]) + "\n")
+    history = load_bars(path)
+    assert history.symbols == ("A", "BRK.B") and history.series("BRK.B") is not None
+
+
+@pytest.mark.parametrize(
+    ("symbol", "line"),
+    [("BRK B", 3), ("=SUM(1)", 3), ("1AB", 3), ("TOOLONGSYMB", 3), ("ıbm", 3), ("A\u202e", 3)],
+)
+def test_a_bad_symbol_is_named_with_its_line(tmp_path: Path, symbol: str, line: int) -> None:
+    message = _error(tmp_path, "\n".join([HEADER, GOOD, f"{symbol},2024-01-03,1,1,1,1,1"]) + "\n")
+    assert f"line {line}: bad symbol" in message and "BRK.B" in message, message
+
+
+def test_one_symbol_in_two_cases_is_a_duplicate(tmp_path: Path) -> None:
+    message = _error(tmp_path, "\n".join([HEADER, GOOD, GOOD.replace("A,", "a,", 1)]) + "\n")
+    assert "line 3: duplicate bar for A on 2024-01-02" in message
