@@ -77,16 +77,32 @@ def scrub_secrets(text: str, settings: Settings) -> str:
 class CycleFailed(RuntimeError):
     """A cycle raised; its failure is recorded. The message says what to do."""
 
-    def __init__(self, arena: str, cycle: int, node: str, error: str, count: int | None) -> None:
+    def __init__(
+        self,
+        arena: str,
+        cycle: int,
+        node: str,
+        error: str,
+        count: int | None,
+        *,
+        lost: bool = False,  # the database is unreachable: nothing to repair, wait for it
+    ) -> None:
         self.arena, self.cycle, self.node, self.error, self.count = arena, cycle, node, error, count
+        self.lost = lost
         times = "" if count is None else f" ({count} time{'s' if count != 1 else ''} in a row)"
         how = NOT_SKIPPABLE.get(node)
-        way_on = (
-            f"`mytrader repair` cannot skip it: {how}."
-            if how
-            else f"`mytrader repair --yes` ends cycle {cycle} keeping the orders already placed "
-            "and the books (README: When a cycle keeps failing)."
-        )
+        if lost:
+            way_on = (
+                "The database is unreachable: bring it back (or correct DATABASE_URL) and run "
+                "again; DATABASE_TIMEOUT_S bounds each wait (README: Damaged or lost databases)."
+            )
+        elif how:
+            way_on = f"`mytrader repair` cannot skip it: {how}."
+        else:
+            way_on = (
+                f"`mytrader repair --yes` ends cycle {cycle} keeping the orders already placed "
+                "and the books (README: When a cycle keeps failing)."
+            )
         super().__init__(
             f"cycle {cycle} of arena '{arena}' failed at node '{node}'{times}: {error}\n"
             f"The next `mytrader run` resumes cycle {cycle} from its checkpoint; if the cause "

@@ -280,6 +280,8 @@ def run_every(
     with open_arena(settings) as arena:
         from mytrader.reconcile import describe
 
+        arena.check_halves()  # refused here, not retried every interval by the loop
+
         console.print(f"[dim]trading on: {describe(arena.services.broker)}[/dim]")
         arena.interval_s = round(interval_s)
         store = arena.services.store
