@@ -39,6 +39,7 @@ from pydantic import BaseModel, Field
 from mytrader.config import Settings
 from mytrader.graph.context import arena_key
 from mytrader.graph.record import make_record
+from mytrader.halves import repairable
 from mytrader.store.db import ArenaStore, scrub
 from mytrader.store.records import CycleRecord
 
@@ -162,6 +163,54 @@ class SalvagingStore:
                 )
 
 
+def lost_record(arena: Arena) -> str | None:
+    """What `repair` would record again (the tables lost the checkpoint's last finished
+    cycle, mytrader/halves.py), None when that is not the case."""
+    from mytrader.halves import HalvesDisagree
+
+    try:
+        arena.check_halves()
+    except HalvesDisagree as disagree:
+        if repairable(disagree.kind, disagree.recorded, disagree.at):
+            return (
+                f"the tables lack cycle {disagree.at.finished}, the checkpoint's last finished "
+                "cycle: its rows are still in the checkpoint's state"
+            )
+    return None
+
+
+def to_repair(arena: Arena) -> str | None:
+    """What `mytrader repair` would do, for the operator to confirm; None: nothing."""
+    return arena.pending_failure() or lost_record(arena)
+
+
+def _record_again(arena: Arena, values: dict[str, Any]) -> RepairReport:
+    """Write the checkpoint's last finished cycle into the tables again (they lost it):
+    the record step's own code on the state it left, with no state update (the books
+    were marked and the spend counted when it ran the first time)."""
+    cycle = int(values.get("cycle") or 0)
+    if lost_record(arena) is None:
+        return RepairReport(
+            cycle=cycle, node="", done=False, message="nothing to repair: no cycle is pending"
+        )
+    salvage = SalvagingStore(arena.services.store)
+    make_record(replace(arena.services, store=salvage))(values, arena.config)  # type: ignore[arg-type]
+    message = f"cycle {cycle} recorded again from the checkpoint: {salvage.recorded} record(s)"
+    if salvage.unrecorded:
+        message += f", {len(salvage.unrecorded)} refused: " + "; ".join(
+            f"{u['kind']}: {u['error'][:200]}" for u in salvage.unrecorded
+        )
+    settings = arena.services.settings
+    return RepairReport(
+        cycle=cycle,
+        node="record",
+        done=not salvage.unrecorded,
+        message=scrub_secrets(message, settings),
+        recorded=salvage.recorded,
+        unrecorded=salvage.unrecorded,
+    )
+
+
 def repair(arena: Arena) -> RepairReport:
     """End the pending cycle of `arena` as described in the module docstring."""
     settings = arena.services.settings
@@ -169,9 +218,7 @@ def repair(arena: Arena) -> RepairReport:
     values: dict[str, Any] = dict(state.values)
     cycle = int(values.get("cycle") or 0)
     if not state.next:
-        return RepairReport(
-            cycle=cycle, node="", done=False, message="nothing to repair: no cycle is pending"
-        )
+        return _record_again(arena, values)
     node = str(state.next[0])
     key = arena_key(arena.config, settings.arena_id)
     if node in NOT_SKIPPABLE or node in ("__start__",) or values.get("status") != "trading":

@@ -72,7 +72,7 @@ def _postgres_error(exc: BaseException, url: str) -> StoreError:
 def _file_problem(exc: BaseException, path: Path) -> str:
     text = str(exc).strip() or type(exc).__name__
     if path.is_dir():
-        return f"{path} is a folder, not a database file: move it away; {_WAY_ON}"
+        return f"{path} is a folder, not a database file: {_WAY_ON}"
     parent = next((p for p in path.parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         return f"{parent} is a file, not a folder: MYTRADER_HOME must be a folder ({text})"
