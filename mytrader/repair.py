@@ -25,6 +25,12 @@ ends the pending cycle as the graph would have, without rerunning the failing no
   out of the books. Fix the cause, run again.
 - failed in the screener: nothing of the cycle exists yet; fix the cause (usually the
   market data) and run again.
+
+With no cycle pending, one case is repaired: the tables lack only the checkpoint's last
+finished cycle (mytrader/halves.py), e.g. a power cut after the checkpoint's write and
+before the record's commit reached the disk. The state still holds that cycle's rows
+(orders, bookings, logs, usage, books), so the record step's code writes them again; the
+state is not updated (its books were marked and its spend counted the first time).
 """
 
 from __future__ import annotations
