@@ -207,11 +207,13 @@ class Arena:
             )
 
     def _start_step(self, step: str, cycle: int, call: Callable[[], T]) -> T:
-        """A database call before the cycle's graph runs: a failure names the step."""
+        """A database call before the cycle's graph runs: a lost database names the step
+        (any other StoreError says what it is by itself)."""
         try:
             return call()
         except StoreError as exc:
-            self.last_failure = self._lost(exc, step, cycle)
+            if is_lost(exc):
+                self.last_failure = self._lost(exc, step, cycle)
             raise
 
     def _lost(self, exc: Exception, step: str, cycle: int) -> CycleFailed:

@@ -43,10 +43,18 @@ _WAY_ON = (
 )
 
 
+# SQLSTATEs of a server that went away: connection exceptions, and a shutdown.
+_GONE_STATES = ("57P01", "57P02", "57P03")
+
+
 def is_lost(exc: BaseException) -> bool:
-    """Whether `exc` says the database server can't be reached (not a refused statement)."""
-    if isinstance(exc, DatabaseLost | PoolTimeout | psycopg.OperationalError):
+    """Whether `exc` says the database server can't be reached (not a refused statement:
+    a statement timeout or a lock conflict is an OperationalError too, with its state)."""
+    if isinstance(exc, DatabaseLost | PoolTimeout):
         return True
+    if isinstance(exc, psycopg.OperationalError):
+        state = exc.sqlstate
+        return state is None or state.startswith("08") or state in _GONE_STATES
     return isinstance(exc, psycopg.InterfaceError) and "closed" in str(exc)
 
 

@@ -86,3 +86,30 @@ def test_lost_database_ends_the_run_within_the_timeout(postgres_url, tmp_path):
         timeout=300,
     )
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+@pytest.mark.postgres
+def test_a_slow_statement_is_cut_at_the_bound_and_is_not_a_lost_database(postgres_url):
+    """DATABASE_TIMEOUT_S is the statement timeout too; a statement it cancels is an
+    error of that statement, not a lost server (the run would otherwise stop talking to a
+    database that is there)."""
+    from mytrader.store.errors import DatabaseLost, StoreError
+
+    with ArenaStore.postgres(postgres_url, timeout=1) as store:
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="statement timeout") as refused:
+            with store._tx() as tx:  # the one way to send raw SQL through the store's pool
+                tx.run("SELECT pg_sleep(5)")
+        assert time.monotonic() - started < 4
+        assert not isinstance(refused.value, DatabaseLost)
+        assert store.last_cycle("arena") is None  # the pool goes on
+
+
+def test_a_server_that_is_not_there_is_lost_within_the_bound():
+    from mytrader.store.errors import StoreError
+    from tests.helpers import free_port
+
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="cannot connect to PostgreSQL"):
+        ArenaStore.postgres(f"postgresql://postgres@127.0.0.1:{free_port()}/x", timeout=2)
+    assert time.monotonic() - started < 4
