@@ -416,10 +416,11 @@ def repair(
     keeps failing)."""
     settings = settings_or_exit()
     from mytrader.repair import repair as repair_cycle
+    from mytrader.repair import to_repair
     from mytrader.runner import open_arena
 
     with reported_errors(), open_arena(settings) as arena:
-        pending = arena.pending_failure()
+        pending = to_repair(arena)
         if pending is None:
             console.print("Nothing to repair: no cycle is pending.")
             return

@@ -146,6 +146,9 @@ class Settings(BaseSettings):
     openrouter_api_key: SecretStr | None = None
     openrouter_base_url: str = "https://openrouter.ai/api/v1"
     database_url: SecretStr | None = None
+    # Connecting, waiting for a pooled connection, and one statement: a lost database
+    # ends the command within this bound instead of hanging (README: Damaged databases).
+    database_timeout_s: float = Field(10.0, gt=0, le=600)
     mytrader_home: Path = Field(default_factory=lambda: Path.home() / ".mytrader")
 
     # Which model each persona runs on. "house" is the offline deterministic model.

@@ -25,6 +25,12 @@ ends the pending cycle as the graph would have, without rerunning the failing no
   out of the books. Fix the cause, run again.
 - failed in the screener: nothing of the cycle exists yet; fix the cause (usually the
   market data) and run again.
+
+With no cycle pending, one case is repaired: the tables lack only the checkpoint's last
+finished cycle (mytrader/halves.py), e.g. a power cut after the checkpoint's write and
+before the record's commit reached the disk. The state still holds that cycle's rows
+(orders, bookings, logs, usage, books), so the record step's code writes them again; the
+state is not updated (its books were marked and its spend counted the first time).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from mytrader.config import Settings
 from mytrader.domain.text import scrub_secrets as scrub
 from mytrader.graph.context import arena_key
 from mytrader.graph.record import make_record
+from mytrader.halves import repairable
 from mytrader.store.db import ArenaStore, mask_url, url_passwords
 from mytrader.store.records import CycleRecord
 
@@ -94,16 +101,32 @@ def scrub_secrets(text: str, settings: Settings) -> str:
 class CycleFailed(RuntimeError):
     """A cycle raised; its failure is recorded. The message says what to do."""
 
-    def __init__(self, arena: str, cycle: int, node: str, error: str, count: int | None) -> None:
+    def __init__(
+        self,
+        arena: str,
+        cycle: int,
+        node: str,
+        error: str,
+        count: int | None,
+        *,
+        lost: bool = False,  # the database is unreachable: nothing to repair, wait for it
+    ) -> None:
         self.arena, self.cycle, self.node, self.error, self.count = arena, cycle, node, error, count
+        self.lost = lost
         times = "" if count is None else f" ({count} time{'s' if count != 1 else ''} in a row)"
         how = NOT_SKIPPABLE.get(node)
-        way_on = (
-            f"`mytrader repair` cannot skip it: {how}."
-            if how
-            else f"`mytrader repair --yes` ends cycle {cycle} keeping the orders already placed "
-            "and the books (README: When a cycle keeps failing)."
-        )
+        if lost:
+            way_on = (
+                "The database is unreachable: bring it back (or correct DATABASE_URL) and run "
+                "again; DATABASE_TIMEOUT_S bounds each wait (README: Damaged or lost databases)."
+            )
+        elif how:
+            way_on = f"`mytrader repair` cannot skip it: {how}."
+        else:
+            way_on = (
+                f"`mytrader repair --yes` ends cycle {cycle} keeping the orders already placed "
+                "and the books (README: When a cycle keeps failing)."
+            )
         super().__init__(
             f"cycle {cycle} of arena '{arena}' failed at node '{node}'{times}: {error}\n"
             f"The next `mytrader run` resumes cycle {cycle} from its checkpoint; if the cause "
@@ -163,6 +186,54 @@ class SalvagingStore:
                 )
 
 
+def lost_record(arena: Arena) -> str | None:
+    """What `repair` would record again (the tables lost the checkpoint's last finished
+    cycle, mytrader/halves.py), None when that is not the case."""
+    from mytrader.halves import HalvesDisagree
+
+    try:
+        arena.check_halves()
+    except HalvesDisagree as disagree:
+        if repairable(disagree.kind, disagree.recorded, disagree.at):
+            return (
+                f"the tables lack cycle {disagree.at.finished}, the checkpoint's last finished "
+                "cycle: its rows are still in the checkpoint's state"
+            )
+    return None
+
+
+def to_repair(arena: Arena) -> str | None:
+    """What `mytrader repair` would do, for the operator to confirm; None: nothing."""
+    return arena.pending_failure() or lost_record(arena)
+
+
+def _record_again(arena: Arena, values: dict[str, Any]) -> RepairReport:
+    """Write the checkpoint's last finished cycle into the tables again (they lost it):
+    the record step's own code on the state it left, with no state update (the books
+    were marked and the spend counted when it ran the first time)."""
+    cycle = int(values.get("cycle") or 0)
+    if lost_record(arena) is None:
+        return RepairReport(
+            cycle=cycle, node="", done=False, message="nothing to repair: no cycle is pending"
+        )
+    salvage = SalvagingStore(arena.services.store)
+    make_record(replace(arena.services, store=salvage))(values, arena.config)  # type: ignore[arg-type]
+    message = f"cycle {cycle} recorded again from the checkpoint: {salvage.recorded} record(s)"
+    if salvage.unrecorded:
+        message += f", {len(salvage.unrecorded)} refused: " + "; ".join(
+            f"{u['kind']}: {u['error'][:200]}" for u in salvage.unrecorded
+        )
+    settings = arena.services.settings
+    return RepairReport(
+        cycle=cycle,
+        node="record",
+        done=not salvage.unrecorded,
+        message=scrub_secrets(message, settings),
+        recorded=salvage.recorded,
+        unrecorded=salvage.unrecorded,
+    )
+
+
 def repair(arena: Arena) -> RepairReport:
     """End the pending cycle of `arena` as described in the module docstring."""
     settings = arena.services.settings
@@ -170,9 +241,7 @@ def repair(arena: Arena) -> RepairReport:
     values: dict[str, Any] = dict(state.values)
     cycle = int(values.get("cycle") or 0)
     if not state.next:
-        return RepairReport(
-            cycle=cycle, node="", done=False, message="nothing to repair: no cycle is pending"
-        )
+        return _record_again(arena, values)
     node = str(state.next[0])
     key = arena_key(arena.config, settings.arena_id)
     if node in NOT_SKIPPABLE or node in ("__start__",) or values.get("status") != "trading":

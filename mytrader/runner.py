@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -27,11 +28,13 @@ from langgraph.types import Durability
 from pydantic import BaseModel, Field
 
 from mytrader.config import ConfigError, Settings
+from mytrader.domain.halves import CheckpointAt
 from mytrader.domain.warmup import MIN_WARMUP, warmup_shortfall
 from mytrader.graph.builder import GRAPH_NAME, build_builder
 from mytrader.graph.context import ArenaServices, arena_key
 from mytrader.graph.inline import CONFIG_KEY_RUNNER_SUBMIT, inline_submit
 from mytrader.graph.orders import arena_prefix
+from mytrader.halves import check_halves, checkpoint_at
 from mytrader.market.sim import SimulatedExchange
 from mytrader.repair import ERROR_CHARS, CycleFailed, scrub_secrets
 from mytrader.scheduler import iso_utc
@@ -40,11 +43,15 @@ from mytrader.state import AgentDecision, OrderResult, VoteResult
 from mytrader.state.models import PendingOrder
 from mytrader.store.checkpointer import delete_thread, open_checkpointer, prune_thread
 from mytrader.store.db import StoreError
+from mytrader.store.errors import DATABASE_ERRORS, is_lost
 from mytrader.store.lock import arena_lock
 
 log = logging.getLogger(__name__)
 
 RECURSION_LIMIT = 50  # a cycle is 6 steps; a runaway loop should fail fast
+T = TypeVar("T")
+# LangGraph notes the task an exception left: "During task with name 'record' and id ..."
+_TASK_NOTE = re.compile(r"During task with name '([^']+)'")
 
 
 class HistoryTooShort(ConfigError):
@@ -80,6 +87,8 @@ class Arena:
         # (graph/inline.py); None: decided from the settings.
         self.inline_turns = only_house_models(services) if inline_turns is None else inline_turns
         self._finished: int | None = None
+        self._halves_checked = False  # tables vs checkpoint, before the first cycle
+        self._cycle = 0  # the cycle this Arena last started (named when the state can't be read)
         self.thread_id = services.settings.arena_id
         self.interval_s: int | None = None  # set by the scheduler: kept in the heartbeats
         self.last_failure: CycleFailed | None = None  # why the last run_cycle raised
@@ -104,13 +113,17 @@ class Arena:
     ) -> CycleSummary:
         """Run (or resume) one cycle. `config_overrides` are extra RunnableConfig keys
         (e.g. `{"max_concurrency": 1}`); `invoke_kwargs` go to `graph.invoke`."""
+        self.last_failure = None
         if self._finished is not None:  # this Arena ended the thread's last cycle itself
             pending, cycle = False, self._finished + 1
         else:
-            snapshot = self.graph.get_state(self.config)
-            pending = bool(snapshot.next)
-            cycle = (snapshot.values.get("cycle") or 0) + (0 if pending else 1)
-        self._finished = None
+            if not self._halves_checked:  # a lost or older half: refused before anything runs
+                at = self.check_halves()
+            else:
+                at = self._start_step("checkpoint", self._cycle + 1, lambda: checkpoint_at(self))
+            pending = at.pending is not None
+            cycle = at.pending or at.cycle + 1
+        self._finished, self._cycle = None, cycle
         if cycle == 1 and not pending:  # the arena's first day: is there one to trade?
             self.check_history()
         # None resumes an interrupted cycle; an input starts a new one.
@@ -125,16 +138,24 @@ class Arena:
                 **config.get("configurable", {}),
                 CONFIG_KEY_RUNNER_SUBMIT: inline_submit,
             }
-        self.last_failure = None
         if pending:
             self._warn_if_failed_before(cycle)
         store, t0 = self.services.store, time.monotonic()
-        beat = store.beat_start(self.thread_id, cycle, utc_now(), self.interval_s, os.getpid())
+        beat = self._start_step(
+            "heartbeat",
+            cycle,
+            lambda: store.beat_start(
+                self.thread_id, cycle, utc_now(), self.interval_s, os.getpid()
+            ),
+        )
         try:
             out = self.graph.invoke(
                 None if pending else {}, config, durability=self.durability, **invoke_kwargs
             )
         except Exception as exc:  # recorded, then raised: the caller decides what follows
+            if is_lost(exc):  # the database is gone: another call would only wait again
+                self.last_failure = self._lost(exc, failed_step(exc) or "checkpoint", cycle)
+                raise
             ms = round((time.monotonic() - t0) * 1000)
             message = scrub_secrets(f"{type(exc).__name__}: {exc}", self.services.settings)[:500]
             try:
@@ -167,6 +188,14 @@ class Arena:
         )
         return summary
 
+    def check_halves(self) -> CheckpointAt:
+        """Where the checkpoint stands, once the tables are known to agree with it; raises
+        HalvesDisagree (a StoreError) when they don't (mytrader/halves.py). `run_cycle`
+        calls it before this Arena's first cycle."""
+        at = check_halves(self)
+        self._halves_checked = True
+        return at
+
     @property
     def key(self) -> str:
         return arena_key(self.config, self.services.settings.arena_id)
@@ -185,18 +214,33 @@ class Arena:
                 before["error"][:200],
             )
 
+    def _start_step(self, step: str, cycle: int, call: Callable[[], T]) -> T:
+        """A database call before the cycle's graph runs: a lost database names the step
+        (any other StoreError says what it is by itself)."""
+        try:
+            return call()
+        except StoreError as exc:
+            if is_lost(exc):
+                self.last_failure = self._lost(exc, step, cycle)
+            raise
+
+    def _lost(self, exc: Exception, step: str, cycle: int) -> CycleFailed:
+        """The failure of a cycle whose database can't be used: said, not recorded (the
+        database is what failed; another call would only wait out the timeout again)."""
+        settings = self.services.settings
+        error = scrub_secrets(f"{type(exc).__name__}: {exc}", settings)[:ERROR_CHARS]
+        return CycleFailed(settings.arena_id, cycle, step, error, None, lost=True)
+
     def _failed(self, exc: Exception) -> CycleFailed:
         """Record why the pending cycle failed (and how often), for the message and the
         next run."""
         settings = self.services.settings
         try:
-            state = self.graph.get_state(self.config)
-            node = ",".join(state.next) or "?"
-            cycle = int(state.values.get("cycle") or 0)
-            if node in ("screener", "__start__"):  # the new cycle had not begun
-                cycle += 1
+            at = checkpoint_at(self)
+            node = ",".join(at.next_nodes) or "?"
+            cycle = at.pending or at.cycle
         except Exception:
-            node, cycle = "?", 0
+            node, cycle = failed_step(exc) or "?", self._cycle
         error = scrub_secrets(f"{type(exc).__name__}: {exc}", settings)[:ERROR_CHARS]
         count: int | None
         try:
@@ -266,6 +310,16 @@ class Arena:
     def reset(self) -> None:
         delete_thread(self.checkpointer, self.thread_id)
         self.services.store.reset(self.thread_id, arena_prefix(self.thread_id) + "-")
+
+
+def failed_step(exc: BaseException) -> str | None:
+    """The node `exc` left (LangGraph's note), or "checkpoint" for a database error raised
+    outside every node: only the checkpointer talks to a database there."""
+    for note in getattr(exc, "__notes__", None) or ():
+        found = _TASK_NOTE.search(note)
+        if found:
+            return found.group(1)
+    return "checkpoint" if isinstance(exc, DATABASE_ERRORS) else None
 
 
 def only_house_models(services: ArenaServices) -> bool:

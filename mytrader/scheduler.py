@@ -282,6 +282,7 @@ def run_every(
         arena.check_history()  # refused once, before the loop (which goes on after failures)
         from mytrader.reconcile import describe
 
+        arena.check_halves()  # refused here, not retried every interval by the loop
         console.print(f"[dim]trading on: {shown(describe(arena.services.broker))}[/dim]")
         arena.interval_s = round(interval_s)
         store = arena.services.store

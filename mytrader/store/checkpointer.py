@@ -21,7 +21,8 @@ from psycopg import Connection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from mytrader.store.db import StoreError, check_postgres, mask_url, scrub
+from mytrader.store.db import StoreError, bounded, check_postgres, mask_url, scrub
+from mytrader.store.errors import mapped
 
 if TYPE_CHECKING:
     from mytrader.config import Settings
@@ -34,11 +35,17 @@ def open_checkpointer(settings: Settings) -> Iterator[BaseCheckpointSaver[str]]:
     """A ready (set up) checkpointer for the configured backend, closed on exit."""
     url = settings.postgres_url
     if url:
-        with _postgres_saver(url) as saver:
+        with _postgres_saver(url, settings.database_timeout_s) as saver:
             yield saver
     else:
         with _sqlite_saver(settings.mytrader_home.expanduser()) as saver:
             yield saver
+
+
+def checkpoints_location(settings: Settings) -> str:
+    """Where the checkpoints live, safe to print: the file, or the masked URL."""
+    url = settings.postgres_url
+    return mask_url(url) if url else str(settings.mytrader_home.expanduser() / CHECKPOINTS_FILE)
 
 
 @contextmanager
@@ -53,7 +60,13 @@ def _postgres_saver(url: str, timeout: float = 10.0) -> Iterator[PostgresSaver]:
         check=ConnectionPool.check_connection,
         # What PostgresSaver needs: autocommit (it manages its own transactions),
         # dict rows, and no server-side prepared statements (safe behind pgbouncer).
-        kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None},
+        kwargs={
+            "autocommit": True,
+            "row_factory": dict_row,
+            "prepare_threshold": None,
+            **bounded(timeout),
+        },
+        timeout=timeout,  # waiting for a connection, e.g. while the server is gone
         name="mytrader-checkpoints",
     )
     try:
@@ -70,12 +83,15 @@ def _postgres_saver(url: str, timeout: float = 10.0) -> Iterator[PostgresSaver]:
 
 @contextmanager
 def _sqlite_saver(home: Path) -> Iterator[SqliteSaver]:
-    home.mkdir(parents=True, exist_ok=True)
-    # check_same_thread=False: LangGraph saves from worker threads; the saver locks.
-    conn = sqlite3.connect(home / CHECKPOINTS_FILE, check_same_thread=False)
+    path = home / CHECKPOINTS_FILE
+    with mapped(str(path)):  # a damaged file, a folder, a permission: StoreError
+        home.mkdir(parents=True, exist_ok=True)
+        # check_same_thread=False: LangGraph saves from worker threads; the saver locks.
+        conn = sqlite3.connect(path, check_same_thread=False)
     try:
         saver = SqliteSaver(conn)
-        saver.setup()
+        with mapped(str(path)):
+            saver.setup()
         yield saver
     finally:
         conn.close()

@@ -26,6 +26,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from mytrader.domain.text import for_storage, scrub_secrets
 from mytrader.market.ledger import SimOrder
 from mytrader.state.models import OPEN_STATUSES, OrderRequest, OrderResult, OrderStatus
+from mytrader.store.errors import StoreError, mapped, store_error
 from mytrader.store.records import (
     CycleRecord,
     Heartbeat,
@@ -54,10 +55,7 @@ if TYPE_CHECKING:
 _SETUP_LOCK_KEY = 0x6D7974726164  # "mytrad"
 # PostgreSQL NOTIFY channel of every recorded cycle; payload `<arena>:<cycle>`.
 CYCLE_CHANNEL = "mytrader_cycles"
-
-
-class StoreError(RuntimeError):
-    """The database could not be opened or a statement failed. Never holds a password."""
+ARENA_FILE = "arena.sqlite"  # under MYTRADER_HOME
 
 
 # --- secrets -------------------------------------------------------------------------
@@ -172,12 +170,13 @@ class _SqliteBackend:
     def __init__(self, path: Path) -> None:
         self.dialect = SQLITE
         self.location = str(path)
-        # isolation_level=None: no implicit transactions, `transaction()` issues BEGIN.
-        self._conn = sqlite3.connect(
-            path, check_same_thread=False, isolation_level=None, timeout=30.0
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        with mapped(self.location):  # a damaged file, a folder, a permission: StoreError
+            # isolation_level=None: no implicit transactions, `transaction()` issues BEGIN.
+            self._conn = sqlite3.connect(
+                path, check_same_thread=False, isolation_level=None, timeout=30.0
+            )
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
         self._lock = threading.Lock()
 
     @contextmanager
@@ -196,7 +195,7 @@ class _SqliteBackend:
                     raise
                 cur.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise StoreError(f"SQLite error on {self.location}: {exc}") from exc
+                raise store_error(exc, self.location) from exc
             finally:
                 cur.close()
 
@@ -217,7 +216,8 @@ class _PostgresBackend:
             max_size=4,
             open=True,
             check=ConnectionPool.check_connection,
-            kwargs={"autocommit": False, "row_factory": dict_row},
+            kwargs={"autocommit": False, "row_factory": dict_row, **bounded(timeout)},
+            timeout=timeout,  # waiting for a connection, e.g. while the server is gone
             name="mytrader-store",
         )
         try:
@@ -237,8 +237,7 @@ class _PostgresBackend:
             ):
                 yield _Tx(cur, self.dialect)
         except (psycopg.Error, PoolTimeout) as exc:
-            detail = scrub(str(exc), self._url)
-            raise StoreError(f"PostgreSQL error on {self.location}: {detail}") from exc
+            raise store_error(exc, self.location, self._url) from exc
 
     def close(self) -> None:
         self._pool.close()
@@ -248,12 +247,28 @@ def check_postgres(url: str, timeout: float = 10.0) -> None:
     """Connect once, so a wrong URL fails now with the server's reason (the pool would
     only retry in the background and time out)."""
     try:
-        with psycopg.connect(url, connect_timeout=max(1, int(timeout))):
+        with psycopg.connect(url, **bounded(timeout)):
             pass
     except psycopg.Error as exc:
         detail = scrub(str(exc), url)
         # `from None`: the driver's own message may echo the connection string.
         raise StoreError(f"cannot connect to PostgreSQL at {mask_url(url)}: {detail}") from None
+
+
+def bounded(timeout: float) -> dict[str, Any]:
+    """libpq connection settings that bound every wait by `timeout` seconds: connecting,
+    one statement (server side), and data the server no longer acknowledges (a network
+    that went away), so a lost database fails a call instead of hanging it."""
+    ms = max(1, round(timeout * 1000))
+    return {
+        "connect_timeout": max(2, round(timeout)),  # libpq's smallest (1 means 2)
+        "options": f"-c statement_timeout={ms}",
+        "tcp_user_timeout": ms,
+        "keepalives": 1,
+        "keepalives_idle": max(1, round(timeout)),
+        "keepalives_interval": 1,
+        "keepalives_count": 3,
+    }
 
 
 # --- the store -----------------------------------------------------------------------
@@ -374,10 +389,11 @@ class ArenaStore:
         """PostgreSQL when DATABASE_URL is set, else `<MYTRADER_HOME>/arena.sqlite`."""
         url = settings.postgres_url
         if url:
-            return cls.postgres(url)
-        home = settings.mytrader_home.expanduser()
-        home.mkdir(parents=True, exist_ok=True)
-        return cls.sqlite(home / "arena.sqlite")
+            return cls.postgres(url, timeout=settings.database_timeout_s)
+        path = settings.mytrader_home.expanduser() / ARENA_FILE
+        with mapped(str(path)):  # MYTRADER_HOME a file, or not writable
+            path.parent.mkdir(parents=True, exist_ok=True)
+        return cls.sqlite(path)
 
     @property
     def dialect(self) -> DialectName:

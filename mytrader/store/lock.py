@@ -16,7 +16,8 @@ from contextlib import contextmanager
 import psycopg
 
 from mytrader.config import Settings
-from mytrader.store.db import StoreError, mask_url, scrub
+from mytrader.store.db import StoreError, bounded, mask_url, scrub
+from mytrader.store.errors import mapped
 
 
 class ArenaBusy(RuntimeError):
@@ -33,7 +34,7 @@ def lock_key(arena: str) -> int:
 def arena_lock(settings: Settings, arena: str) -> Iterator[None]:
     url = settings.postgres_url
     if url:
-        with _postgres_lock(url, arena):
+        with _postgres_lock(url, arena, settings.database_timeout_s):
             yield
     else:
         with _file_lock(settings, arena):
@@ -41,9 +42,9 @@ def arena_lock(settings: Settings, arena: str) -> Iterator[None]:
 
 
 @contextmanager
-def _postgres_lock(url: str, arena: str) -> Iterator[None]:
+def _postgres_lock(url: str, arena: str, timeout: float) -> Iterator[None]:
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        conn = psycopg.connect(url, autocommit=True, **bounded(timeout))
     except psycopg.Error as exc:
         raise StoreError(f"PostgreSQL at {mask_url(url)}: {scrub(str(exc), url)}") from None
     with conn:
@@ -56,9 +57,11 @@ def _postgres_lock(url: str, arena: str) -> Iterator[None]:
 @contextmanager
 def _file_lock(settings: Settings, arena: str) -> Iterator[None]:
     home = settings.mytrader_home.expanduser()
-    home.mkdir(parents=True, exist_ok=True)
     path = home / f"{arena}.lock"
-    with path.open("w") as handle:
+    with mapped(str(path)):  # MYTRADER_HOME a file, or not writable: StoreError
+        home.mkdir(parents=True, exist_ok=True)
+        handle = path.open("w")
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
