@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,16 +18,41 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from anyio import to_thread
-from fastapi import FastAPI, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import (
+    Depends,
+    FastAPI,
+    HTTPException,
+    Request,
+    Response,
+    WebSocket,
+    WebSocketDisconnect,
+)
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from mytrader.config import COLLABORATIVE
 from mytrader.leaderboard import Standing, standings
+from mytrader.store.db import StoreError
 from mytrader.store.reads import ArenaReader
 from mytrader.web import auth
+from mytrader.web.bounds import clipped, log_url, page_json, shown, trade_url
 from mytrader.web.live import MAX_CATCHUP, Watcher, cycle_bundles, parse_json
+from mytrader.web.params import (
+    INT64_MAX,
+    After,
+    Arena,
+    Limit,
+    Name,
+    Offset,
+    Points,
+    Recent,
+    RowId,
+    agent_cursor,
+    messages,
+    row_cursor,
+)
 
 STATIC = Path(__file__).parent / "static"
 # The page runs only its own files: an injected <script> or inline handler would not run.
@@ -37,9 +63,12 @@ CSP = (
 # A quiet stream still sends a ping this often, so dead connections are noticed.
 PING_S = 20.0
 
-Arena = Annotated[str | None, Query(description="The arena id; default: the served ARENA_ID.")]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Cursor = Annotated[str | None, Query(description="A page's `next`: `<cycle>:<id>`.")]
+# Seconds a client waits before asking again while the database is down.
+RETRY_AFTER_S = 5
+RowCursor = Annotated[tuple[int, int] | None, Depends(row_cursor)]
+AgentCursor = Annotated[tuple[int, str] | None, Depends(agent_cursor)]
+
+log = logging.getLogger(__name__)
 
 
 class Page(BaseModel):
@@ -79,6 +108,13 @@ class DashboardConfig:
     listen_url: str | None = None  # PostgreSQL: LISTEN for cycles here; None: poll
     poll_s: float = 0.2  # SQLite: watermark poll interval
     reconcile_s: float = 5.0  # PostgreSQL: poll after this long without a NOTIFY
+    # Names answered besides loopback ones (DASHBOARD_ALLOWED_HOSTS); None: any name,
+    # for a dashboard served beyond loopback (the token guards it there).
+    allowed_hosts: frozenset[str] | None = frozenset()
+
+    @property
+    def access(self) -> auth.Access:
+        return auth.Access(token=self.token, hosts=self.allowed_hosts)
 
 
 def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
@@ -91,7 +127,8 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await watcher.poll_once()
+        with contextlib.suppress(StoreError):  # down now: the watcher retries
+            await watcher.poll_once()
         task = asyncio.create_task(watcher.run())
         # Sum the served arena's LLM usage and read its equity series now, not in the
         # first visitor's request.
@@ -116,6 +153,8 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
         redoc_url=None,
     )
     app.state.watcher = watcher
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(StoreError, _unavailable)
 
     def arena_of(arena: str | None) -> str:
         return arena or config.default_arena
@@ -124,19 +163,15 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
     async def guard(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        token = config.token
-        if token is not None:
-            offered = request.query_params.get("token")
+        access = config.access
+        refused = auth.wrong_name(access.hosts, request.headers)
+        offered = request.query_params.get("token")
+        if refused is None and access.token is not None:
             if offered is not None and request.method == "GET":
-                if not auth.matches(offered, token):
-                    return _unauthorized()
-                rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-                target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
-                answer = RedirectResponse(target, status_code=303)
-                answer.set_cookie(auth.COOKIE, token, httponly=True, samesite="strict", path="/")
-                return answer
-            if not auth.matches(auth.presented(request.headers, request.cookies), token):
-                return _unauthorized()
+                return _login(request, offered, access.token)
+            refused = auth.refusal(access, request.headers, request.cookies, websocket=False)
+        if refused is not None:
+            return refused
         response = await call_next(request)
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
@@ -150,114 +185,111 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/api/arenas", response_model=Arenas, summary="Every arena with recorded cycles")
-    def arenas(limit: Limit = 100, offset: Annotated[int, Query(ge=0)] = 0) -> Arenas:
-        return Arenas(default=config.default_arena, items=reader.arenas(limit, offset))
+    def arenas(limit: Limit = 100, offset: Offset = 0) -> Response:
+        return _json({"default": config.default_arena, "items": reader.arenas(limit, offset)})
 
     @app.get("/api/leaderboard", response_model=Leaderboard, summary="`mytrader leaderboard`")
-    def leaderboard(arena: Arena = None, limit: Limit = 100, offset: int = 0) -> Leaderboard:
+    def leaderboard(arena: Arena = None, limit: Limit = 100, offset: Offset = 0) -> Response:
         name = arena_of(arena)
         rows = standings(reader.latest_books(name), reader.usage_totals(name))
-        return Leaderboard(arena=name, items=rows[offset : offset + limit])
+        items = [s.model_dump(mode="json") for s in rows[offset : offset + limit]]
+        return _json({"arena": name, "items": items})
 
     @app.get(
         "/api/equity",
         response_model=Equity,
         summary="Equity per account and the benchmark, downsampled",
     )
-    def equity(arena: Arena = None, points: Annotated[int, Query(ge=2, le=5000)] = 500) -> Response:
+    def equity(arena: Arena = None, points: Points = 500) -> Response:
         name = arena_of(arena)
         return _json({"arena": name, **reader.equity_series(name, points)})
 
     @app.get("/api/positions", response_model=Page, summary="Each book at its last cycle")
-    def positions(arena: Arena = None, limit: Limit = 100, offset: int = 0) -> Page:
+    def positions(arena: Arena = None, limit: Limit = 100, offset: Offset = 0) -> Response:
         name = arena_of(arena)
         books = [s.model_dump(mode="json") for s in reader.latest_books(name)]
-        return Page(arena=name, items=books[offset : offset + limit])
+        return _json({"arena": name, "items": books[offset : offset + limit], "next": None})
 
     @app.get("/api/trades", response_model=Page, summary="Order legs: fills and refusals")
     def trades(
+        before: RowCursor,
         arena: Arena = None,
-        account: str | None = None,
-        status: str | None = None,
-        before: Cursor = None,
+        account: Name = None,
+        status: Name = None,
         limit: Limit = 50,
     ) -> Response:
         name = arena_of(arena)
-        rows = reader.trades_page(
-            name, account=account, status=status, before=_cursor(before), limit=limit
-        )
-        return _page(name, rows, limit)
+        rows = reader.trades_page(name, account=account, status=status, before=before, limit=limit)
+        return _page(name, rows, limit, [_trade(r) for r in rows])
+
+    @app.get("/api/trades/{trade_id}", summary="One order leg, its texts in full")
+    def trade(trade_id: RowId) -> Response:
+        return _json(_found(reader.trade_row(trade_id), "trade"))
 
     @app.get("/api/logs", response_model=Page, summary="THOUGHT, CRITIQUE and DECISION logs")
     def logs(
+        before: RowCursor,
         arena: Arena = None,
-        agent: str | None = None,
-        kind: str | None = None,
-        before: Cursor = None,
+        agent: Name = None,
+        kind: Name = None,
         limit: Limit = 50,
     ) -> Response:
         name = arena_of(arena)
-        rows = reader.logs_page(name, agent=agent, kind=kind, before=_cursor(before), limit=limit)
-        return _page(name, rows, limit)
+        rows = reader.logs_page(name, agent=agent, kind=kind, before=before, limit=limit)
+        return _page(name, rows, limit, [shown(r, log_url(r["id"])) for r in rows])
+
+    @app.get("/api/logs/{log_id}", summary="One log entry, its content in full")
+    def log_entry(log_id: RowId) -> Response:
+        return _json(_found(reader.log_entry(log_id), "log entry"))
 
     @app.get("/api/votes", response_model=Page, summary="The collaborative votes")
-    def votes(arena: Arena = None, before: Cursor = None, limit: Limit = 50) -> Response:
+    def votes(before: RowCursor, arena: Arena = None, limit: Limit = 50) -> Response:
         name = arena_of(arena)
         rows = reader.logs_page(
-            name, agent=COLLABORATIVE, kind="DECISION", before=_cursor(before), limit=limit
+            name, agent=COLLABORATIVE, kind="DECISION", before=before, limit=limit
         )
-        items = [{"id": r["id"], "cycle": r["cycle"], **parse_json(r["content"])} for r in rows]
+        items = [_logged(r, {"id": r["id"], "cycle": r["cycle"]}) for r in rows]
         return _page(name, rows, limit, items)
 
     @app.get("/api/usage", summary="LLM calls, tokens and cost: totals and per cycle")
     def usage(
-        arena: Arena = None,
-        agent: str | None = None,
-        before: Annotated[
-            str | None, Query(description="`<cycle>:<agent>`, a page's `next`")
-        ] = None,
-        limit: Limit = 50,
-    ) -> dict[str, Any]:
+        before: AgentCursor, arena: Arena = None, agent: Name = None, limit: Limit = 50
+    ) -> Response:
         name = arena_of(arena)
-        cursor = None
-        if before:
-            cycle, _, who = before.partition(":")
-            cursor = (int(cycle), who) if cycle.isdigit() else None
-        rows = reader.usage_page(name, agent=agent, before=cursor, limit=limit)
+        rows = reader.usage_page(name, agent=agent, before=before, limit=limit)
         totals = [u.model_dump(mode="json") for u in reader.usage_totals(name).values()]
-        nxt = f"{rows[-1]['cycle']}:{rows[-1]['agent']}" if len(rows) == limit else None
-        return {"arena": name, "totals": totals, "items": rows, "next": nxt}
+        head = {"arena": name, "totals": clipped(totals)[0]}
+        items = [clipped(r)[0] for r in rows]
+        return Response(
+            page_json(head, rows, limit, lambda r: f"{r['cycle']}:{r['agent']}", items),
+            media_type="application/json",
+        )
 
     @app.get("/api/agents", summary="Each agent's latest decision and critique, the last vote")
-    def agents(arena: Arena = None) -> dict[str, Any]:
+    def agents(arena: Arena = None) -> Response:
         name = arena_of(arena)
         with reader.session():
-            return _agents(name)
+            return _json(_agents(name))
 
     def _agents(name: str) -> dict[str, Any]:
         out: dict[str, dict[str, Any]] = {}
         vote = None
         for row in reader.latest_logs(name, "DECISION"):
             if row["agent"] == COLLABORATIVE:
-                vote = {"cycle": row["cycle"], **parse_json(row["content"])}
+                vote = _logged(row, {"cycle": row["cycle"]})
             else:
-                out.setdefault(row["agent"], {})["decision"] = {
-                    "cycle": row["cycle"],
-                    **parse_json(row["content"]),
-                }
+                out.setdefault(row["agent"], {})["decision"] = _logged(row, {"cycle": row["cycle"]})
         for row in reader.latest_logs(name, "CRITIQUE"):
-            out.setdefault(row["agent"], {})["critique"] = {
-                "cycle": row["cycle"],
-                "text": row["content"],
-            }
+            critique = {"cycle": row["cycle"], "text": row["content"]}
+            out.setdefault(row["agent"], {})["critique"] = shown(critique, log_url(row["id"]))
         return {"arena": name, "agents": dict(sorted(out.items())), "vote": vote}
 
     @app.get("/api/overview", summary="All the page's first view needs, in one request")
     def overview(
         arena: Arena = None,
-        points: Annotated[int, Query(ge=2, le=5000)] = 500,
+        points: Points = 500,
         trades: Limit = 50,
-        recent: Annotated[int, Query(ge=0, le=50)] = 8,
+        recent: Recent = 8,
     ) -> Response:
         """The arenas, and for one arena: the leaderboard, the equity series, the agents'
         latest decisions, the books, the first page of orders and the last `recent` cycles.
@@ -282,28 +314,23 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
                 "equity": {"arena": name, **series},
                 "agents": _agents(name),
                 "positions": [b.model_dump(mode="json") for b in books],
-                "trades": {"items": legs, "next": nxt},
+                "trades": {"items": [_trade(r) for r in legs], "next": nxt},
                 "recent": cycle_bundles(reader, name, max(0, last - recent), last),
             }
         )
 
     @app.get("/api/cycles", response_model=Page, summary="Recorded cycles after `after`")
-    def cycles(arena: Arena = None, after: int = 0, limit: Limit = 50) -> Response:
+    def cycles(arena: Arena = None, after: After = 0, limit: Limit = 50) -> Response:
         name = arena_of(arena)
-        rows = cycle_bundles(reader, name, after, after + limit)
-        nxt = rows[-1]["cycle"] if len(rows) == limit else None
-        return _json({"arena": name, "items": rows, "next": nxt})
+        rows = cycle_bundles(reader, name, after, min(after + limit, INT64_MAX))
+        return _page(name, rows, limit, cursor=lambda b: b["cycle"])
 
     @app.websocket("/ws")
-    async def stream(websocket: WebSocket, arena: str | None = None, since: int = 0) -> None:
+    async def stream(websocket: WebSocket, arena: Arena = None, since: After = 0) -> None:
         """Every cycle after `since`, then each new one as it is recorded."""
-        if config.token is not None and not auth.matches(
-            auth.presented(websocket.headers, websocket.cookies), config.token
-        ):
-            await websocket.send_denial_response(_unauthorized())
-            return
-        if not auth.same_origin(websocket.headers):
-            await websocket.send_denial_response(JSONResponse({"detail": "origin"}, 403))
+        refused = auth.refusal(config.access, websocket.headers, websocket.cookies, True)
+        if refused is not None:
+            await websocket.send_denial_response(refused)
             return
         await websocket.accept()
         name = arena_of(arena)
@@ -314,7 +341,11 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
             task.cancel()
         for task in (*done, *pending):
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                await task
+                try:
+                    await task
+                except StoreError as exc:  # the page reconnects, and catches up, later
+                    log.warning("live stream: %s", exc)
+                    await websocket.close(code=1013, reason="database unavailable")
 
     return app
 
@@ -350,16 +381,36 @@ async def _drain(websocket: WebSocket) -> None:
         await websocket.receive_text()
 
 
+def _login(request: Request, offered: str, token: str) -> Response:
+    """`?token=`: the cookie, and a redirect to the same page of this site without it."""
+    if not auth.matches(offered, token):
+        return auth.unauthorized()
+    rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+    target = auth.local_target(request.scope["path"]) + (f"?{urlencode(rest)}" if rest else "")
+    answer = RedirectResponse(target, status_code=303)
+    answer.set_cookie(auth.COOKIE, token, httponly=True, samesite="strict", path="/")
+    return answer
+
+
 def _warm(reader: ArenaReader, arena: str) -> None:
     reader.usage_totals(arena)
     reader.equity_series(arena)
 
 
-def _unauthorized() -> JSONResponse:
+async def _invalid(request: Request, exc: Exception) -> JSONResponse:
+    """A bad parameter: 422 with one line naming it (FastAPI's default echoes the value)."""
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": messages(exc.errors())}, status_code=422)
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database is down or unreadable: say so, and that it is worth asking again.
+    The store's message (a path, or a masked URL) goes to the server's log only."""
+    log.warning("dashboard read failed: %s", exc)
     return JSONResponse(
-        {"detail": "a valid DASHBOARD_TOKEN is required"},
-        status_code=401,
-        headers={"WWW-Authenticate": "Bearer"},
+        {"detail": "the arena's database cannot be read right now; try again shortly"},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
     )
 
 
@@ -369,18 +420,29 @@ def _json(payload: dict[str, Any]) -> Response:
     return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json")
 
 
-def _cursor(before: str | None) -> tuple[int, int] | None:
-    if not before:
-        return None
-    cycle, _, row = before.partition(":")
-    if not (cycle.isdigit() and row.isdigit()):
-        raise HTTPException(422, "before: expected a page's `next`, `<cycle>:<id>`")
-    return int(cycle), int(row)
+def _found(row: dict[str, Any] | None, what: str) -> dict[str, Any]:
+    if row is None:
+        raise HTTPException(404, f"no such {what}")
+    return row
+
+
+def _trade(row: dict[str, Any]) -> dict[str, Any]:
+    return shown(row, trade_url(row["id"]))
+
+
+def _logged(row: dict[str, Any], head: dict[str, Any]) -> dict[str, Any]:
+    """A DECISION log as served: `head`, then its parsed JSON, long texts cut."""
+    return shown({**head, **parse_json(row["content"])}, log_url(row["id"]))
 
 
 def _page(
-    arena: str, rows: list[dict[str, Any]], limit: int, items: list[dict[str, Any]] | None = None
+    arena: str,
+    rows: list[dict[str, Any]],
+    limit: int,
+    items: list[dict[str, Any]] | None = None,
+    cursor: Callable[[dict[str, Any]], object] = lambda r: f"{r['cycle']}:{r['id']}",
 ) -> Response:
-    """A page of a (cycle, id)-ordered list; `next` is the last row's cursor."""
-    nxt = f"{rows[-1]['cycle']}:{rows[-1]['id']}" if len(rows) == limit else None
-    return _json({"arena": arena, "items": rows if items is None else items, "next": nxt})
+    """A page of a (cycle, id)-ordered list within the page's byte bound; `next` is the
+    cursor of the last row sent."""
+    body = page_json({"arena": arena}, rows, limit, cursor, items)
+    return Response(body, media_type="application/json")
