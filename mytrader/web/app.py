@@ -37,7 +37,16 @@ from mytrader.leaderboard import Standing, standings
 from mytrader.store.db import StoreError
 from mytrader.store.reads import ArenaReader
 from mytrader.web import auth
-from mytrader.web.bounds import clipped, log_url, page_json, shown, trade_url
+from mytrader.web.bounds import (
+    PAGE_BYTES,
+    clipped,
+    fitting,
+    log_url,
+    newest_fitting,
+    page_json,
+    shown,
+    trade_url,
+)
 from mytrader.web.live import MAX_CATCHUP, Watcher, cycle_bundles, parse_json
 from mytrader.web.params import (
     INT64_MAX,
@@ -303,7 +312,12 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
         last = series["cycles"][-1] if series["cycles"] else 0
         books = reader.latest_books(name)
         legs = reader.trades_page(name, limit=trades)
-        nxt = f"{legs[-1]['cycle']}:{legs[-1]['id']}" if len(legs) == trades else None
+        # The orders and the recent cycles share the page's byte bound.
+        shown_legs = [_trade(r) for r in legs]
+        sent = len(fitting(shown_legs, PAGE_BYTES // 2))
+        more = sent < len(legs) or len(legs) == trades
+        nxt = f"{legs[sent - 1]['cycle']}:{legs[sent - 1]['id']}" if more and sent else None
+        bundles = cycle_bundles(reader, name, max(0, last - recent), last)
         return _json(
             {
                 "arena": name,
@@ -314,8 +328,8 @@ def create_app(reader: ArenaReader, config: DashboardConfig) -> FastAPI:
                 "equity": {"arena": name, **series},
                 "agents": _agents(name),
                 "positions": [b.model_dump(mode="json") for b in books],
-                "trades": {"items": [_trade(r) for r in legs], "next": nxt},
-                "recent": cycle_bundles(reader, name, max(0, last - recent), last),
+                "trades": {"items": shown_legs[:sent], "next": nxt},
+                "recent": newest_fitting(bundles, PAGE_BYTES // 2) if bundles else [],
             }
         )
 

@@ -59,12 +59,20 @@ def shown(entry: dict[str, Any], full: str) -> dict[str, Any]:
     return out
 
 
+def newest_fitting(items: Sequence[Any], budget: int) -> list[Any]:
+    """The last items (oldest first, as given) that fit in `budget` bytes (at least one)."""
+    parts = fitting(list(reversed(items)), budget)
+    return list(items[len(items) - len(parts) :])
+
+
 def fitting(items: Sequence[Any], budget: int = PAGE_BYTES) -> list[str]:
     """The JSON texts of the first items that fit in `budget` bytes (at least one)."""
     parts: list[str] = []
     size = 0
     for item in items:
-        part = json.dumps(item, separators=(",", ":"))  # ASCII: characters are bytes
+        # ASCII (non-ASCII as \u escapes): characters are bytes, and a lone surrogate
+        # from a model's JSON cannot fail the encoding.
+        part = json.dumps(item, separators=(",", ":"))
         if parts and size + len(part) > budget:
             break
         parts.append(part)
