@@ -23,7 +23,7 @@ import psycopg
 from anyio import to_thread
 
 from mytrader.config import COLLABORATIVE
-from mytrader.store.db import CYCLE_CHANNEL, scrub
+from mytrader.store.db import CYCLE_CHANNEL, StoreError, scrub
 from mytrader.store.reads import ArenaReader
 from mytrader.web.bounds import clipped, cut, log_url, shown, trade_url
 
@@ -143,6 +143,8 @@ class Watcher:
             while True:
                 try:
                     await self.poll_once()
+                except StoreError as exc:  # down or unreadable: its message, not a traceback
+                    log.warning("watermark poll failed: %s", exc)
                 except Exception:  # a busy or restarting database: try again next tick
                     log.warning("watermark poll failed", exc_info=True)
                 await asyncio.sleep(self.poll_s)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosedError
+from websockets.sync.client import connect
 
 from mytrader.config import load_settings
 from mytrader.store.db import ArenaStore
@@ -86,6 +89,12 @@ def test_unreadable_sqlite_is_503_and_back_is_200(tmp_path: Path) -> None:
             _zero(shm)
             assert_unavailable(client.get("/api/leaderboard"))
             assert_unavailable(client.get("/api/trades"))
+            # The live stream says so too (1013: try again later); the page reconnects.
+            with connect(base.replace("http://", "ws://") + "/ws?since=0", proxy=None) as ws:
+                assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+                with pytest.raises(ConnectionClosedError) as closed:
+                    ws.recv(timeout=10)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
             for p, content in saved.items():
                 p.write_bytes(content)
             _zero(shm)
