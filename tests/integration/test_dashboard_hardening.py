@@ -204,6 +204,7 @@ def test_loopback_dashboard_refuses_other_names(served: str) -> None:
         assert json.loads(c.recv(timeout=10))["type"] == "hello"
 
 
+@pytest.mark.slow
 def test_allowed_hosts_setting_names_more(tmp_path: Path) -> None:
     """`mytrader serve` with DASHBOARD_ALLOWED_HOSTS: those names too, and still no other."""
     home = tmp_path / "home"
