@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mytrader.domain.endpoints import normalise_host
 from mytrader.domain.symbols import normalise_symbol, normalise_symbols
 from mytrader.domain.warmup import MIN_WARMUP
+from mytrader.domain.hosts import bare_host
 
 # The seed's roster: the default of ROSTER (settings.personas is the roster in use).
 PERSONAS: tuple[str, ...] = ("grok", "deepseek", "openai")
@@ -253,6 +254,25 @@ class Settings(BaseSettings):
     # --- dashboard ---
     # Required by `mytrader serve` on any host but loopback, and then on every request.
     dashboard_token: SecretStr | None = None
+    # Names (besides loopback ones) the dashboard answers to in Host and Origin, e.g.
+    # "mybox.local,192.168.1.20"; served on loopback, any other name is refused.
+    dashboard_allowed_hosts: str = ""
+
+    @field_validator("dashboard_allowed_hosts")
+    @classmethod
+    def _dashboard_hosts(cls, v: str) -> str:
+        names = []
+        for item in (i.strip() for i in v.split(",")):
+            if item:
+                name = bare_host(item)
+                if name is None:
+                    raise ValueError(f"{item!r} is not a host name or address (no port)")
+                names.append(name)
+        return ",".join(names)
+
+    @property
+    def dashboard_hosts(self) -> tuple[str, ...]:
+        return tuple(n for n in self.dashboard_allowed_hosts.split(",") if n)
 
     @field_validator(*BOUNDS)
     @classmethod

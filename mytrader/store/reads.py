@@ -429,3 +429,17 @@ class ArenaReader(ArenaStore):
             (*params, _limit(limit)),
         )
         return [plain(r) for r in rows]
+
+    # one row in full (the dashboard's lists cut long texts and point here)
+
+    def log_entry(self, log_id: int) -> dict[str, Any] | None:
+        rows = self._rows(
+            "SELECT id, arena, cycle, agent, kind, seq, content, created_at FROM agent_logs"
+            " WHERE id = ?",
+            (log_id,),
+        )
+        return plain(rows[0]) if rows else None
+
+    def trade_row(self, trade_id: int) -> dict[str, Any] | None:
+        rows = self._rows("SELECT * FROM trades WHERE id = ?", (trade_id,))
+        return plain(rows[0]) if rows else None

@@ -23,8 +23,9 @@ import psycopg
 from anyio import to_thread
 
 from mytrader.config import COLLABORATIVE
-from mytrader.store.db import CYCLE_CHANNEL, scrub
+from mytrader.store.db import CYCLE_CHANNEL, StoreError, scrub
 from mytrader.store.reads import ArenaReader
+from mytrader.web.bounds import clipped, cut, log_url, shown, trade_url
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ def parse_json(content: str) -> dict[str, Any]:
 
 
 def cycle_bundles(reader: ArenaReader, arena: str, after: int, upto: int) -> list[dict[str, Any]]:
-    """Every cycle in (after, upto] with its decisions, critiques, vote, orders and equity."""
+    """Every cycle in (after, upto] with its decisions, critiques, vote, orders and equity,
+    long texts cut (a cut entry's `full`, or `critiques_full[agent]`, names the full text)."""
     with reader.session():  # one snapshot: a cycle is never half-read
         return _bundles(reader, arena, after, upto)
 
@@ -63,6 +65,7 @@ def _bundles(reader: ArenaReader, arena: str, after: int, upto: int) -> list[dic
             ),
             "decisions": {},
             "critiques": {},
+            "critiques_full": {},
             "vote": None,
             "orders": [],
             "snapshots": [],
@@ -74,21 +77,25 @@ def _bundles(reader: ArenaReader, arena: str, after: int, upto: int) -> list[dic
         b = bundles.get(int(entry["cycle"]))
         if b is None:
             continue
+        full = log_url(entry["id"])
         if entry["kind"] == "CRITIQUE":
-            b["critiques"][entry["agent"]] = entry["content"]
+            text = entry["content"]
+            b["critiques"][entry["agent"]] = cut(text)
+            if b["critiques"][entry["agent"]] != text:
+                b["critiques_full"][entry["agent"]] = full
         elif entry["agent"] == COLLABORATIVE:
-            b["vote"] = parse_json(entry["content"])
+            b["vote"] = shown(parse_json(entry["content"]), full)
         else:
-            b["decisions"][entry["agent"]] = parse_json(entry["content"])
+            b["decisions"][entry["agent"]] = shown(parse_json(entry["content"]), full)
     for order in reader.trades_between(arena, after, last):
         # An order booked in this range goes with the cycle that booked it (its news).
         booked = order.get("booked_cycle")
         at = int(booked) if booked is not None and after < int(booked) <= last else order["cycle"]
         if (b := bundles.get(int(at))) is not None:
-            b["orders"].append(order)
+            b["orders"].append(shown(order, trade_url(order["id"])))
     for snap in reader.snapshots_between(arena, after, last):
         if (b := bundles.get(int(snap["cycle"]))) is not None:
-            b["snapshots"].append(snap)
+            b["snapshots"].append(clipped(snap)[0])
     return [bundles[c] for c in sorted(bundles)]
 
 
@@ -136,6 +143,8 @@ class Watcher:
             while True:
                 try:
                     await self.poll_once()
+                except StoreError as exc:  # down or unreadable: its message, not a traceback
+                    log.warning("watermark poll failed: %s", exc)
                 except Exception:  # a busy or restarting database: try again next tick
                     log.warning("watermark poll failed", exc_info=True)
                 await asyncio.sleep(self.poll_s)

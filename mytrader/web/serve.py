@@ -1,7 +1,8 @@
 """`mytrader serve`: the dashboard on uvicorn, for the arena of ARENA_ID.
 
-Loopback by default. Any other host is refused unless DASHBOARD_TOKEN is set (and long
-enough); with a token set, every request must carry it, on any host.
+Loopback by default, and then it answers only to loopback names and to the names of
+DASHBOARD_ALLOWED_HOSTS (DNS rebinding). Any other host is refused unless DASHBOARD_TOKEN
+is set (and long enough); with a token set, every request must carry it, on any host.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from mytrader.config import Settings
+from mytrader.domain.hosts import is_loopback
 from mytrader.store.reads import ArenaReader
-from mytrader.web.auth import MIN_TOKEN_LENGTH, is_loopback
+from mytrader.web.auth import MIN_TOKEN_LENGTH
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -34,8 +36,19 @@ def check_exposure(host: str, token: str | None) -> None:
         )
 
 
-def build(settings: Settings, arena: str | None = None) -> tuple[FastAPI, ArenaReader]:
-    """The app for these settings and the reader it reads through (close it after)."""
+def allowed_hosts(host: str, named: tuple[str, ...]) -> frozenset[str] | None:
+    """The names a dashboard bound to `host` answers to besides loopback ones; None (any
+    name) beyond loopback when DASHBOARD_ALLOWED_HOSTS names none: the token guards it."""
+    if not is_loopback(host) and not named:
+        return None
+    return frozenset(named)
+
+
+def build(
+    settings: Settings, arena: str | None = None, host: str = "127.0.0.1"
+) -> tuple[FastAPI, ArenaReader]:
+    """The app for these settings, bound to `host`, and the reader it reads through
+    (close it after)."""
     from mytrader.web.app import DashboardConfig, create_app
 
     token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
@@ -45,6 +58,7 @@ def build(settings: Settings, arena: str | None = None) -> tuple[FastAPI, ArenaR
         default_arena=arena or settings.arena_id,
         token=token or None,
         listen_url=settings.postgres_url,
+        allowed_hosts=allowed_hosts(host, settings.dashboard_hosts),
     )
     return create_app(reader, config), reader
 
@@ -61,7 +75,7 @@ def serve(
 
     token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
     check_exposure(host, token or None)
-    app, reader = build(settings, arena)
+    app, reader = build(settings, arena, host)
     announce(f"MyTrader dashboard on http://{host}:{port}/ (arena {arena or settings.arena_id})")
     try:
         # access_log off: a `?token=` address must not end up in a log.

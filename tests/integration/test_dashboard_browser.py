@@ -168,3 +168,43 @@ def test_page_reconnects_and_catches_up_without_reload(settings: Settings) -> No
                 reader2.close()
     finally:
         reader.close()
+
+
+def test_a_long_answer_is_cut_and_its_full_text_one_click_away(settings: Settings) -> None:
+    """150,000 characters of reasoning: the card shows the cut text and its marker, the
+    button brings the whole text; a critique arriving live the same."""
+    long = "grok thinks " + "very " * 30_000
+    app, reader = build(settings)
+    try:
+        reader.record_cycle(cycle_record("arena", 1, reasoning={"grok": long}))
+        with live_server(app) as base, chromium() as driver:
+            driver.get(base + "/")
+            wait_for(driver, "return document.body.dataset.loaded", "true")
+            card = "#agents [data-agent='grok']"
+            shown = driver.find_element(By.CSS_SELECTOR, f"{card} .reasoning").text
+            assert len(shown) < 2100 and "more characters]" in shown
+            driver.find_element(By.CSS_SELECTOR, f"{card} button.full").click()
+            script = f'return document.querySelector("{card} .reasoning").textContent.length'
+            wait_for(driver, script, len(long))
+            assert driver.find_elements(By.CSS_SELECTOR, f"{card} button.full") == []
+    finally:
+        reader.close()
+
+
+def test_token_login_in_chromium_stays_on_the_site(settings: Settings) -> None:
+    """Chromium turns `/\\evil.example` into `//evil.example`: the login's redirect must
+    still land on the dashboard's own page."""
+    from mytrader.web.app import DashboardConfig, create_app
+
+    token = "t0ken-" + "cd" * 12
+    app, reader = build(settings)
+    try:
+        seed(reader, "arena", 1, 2)
+        config = DashboardConfig(default_arena="arena", token=token)
+        with live_server(create_app(reader, config)) as base, chromium() as driver:
+            for target in ("/\\evil.example", "//evil.example", "/%2fevil.example"):
+                driver.get(f"{base}{target}?token={token}")
+                assert driver.current_url == base + "/", (target, driver.current_url)
+                wait_for(driver, "return document.body.dataset.loaded", "true")
+    finally:
+        reader.close()

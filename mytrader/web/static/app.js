@@ -32,8 +32,48 @@ async function api(path, params = {}) {
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined) url.searchParams.set(k, v);
   const res = await fetch(url, { credentials: "same-origin" });
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  if (!res.ok) {
+    // The server's message (e.g. a 503 while its database is down), as text.
+    let detail = "";
+    try { detail = String((await res.json()).detail || "").slice(0, 200); } catch (_) { /* not JSON */ }
+    throw new Error(`${path}: HTTP ${res.status}${detail ? " · " + detail : ""}`);
+  }
   return res.json();
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// --- full texts: lists cut long texts; an entry's `full` is where the whole one is ------
+
+const FULL_URL = /^\/api\/(logs|trades)\/[0-9]+$/;
+
+function fullButton(url, target, textOf) {
+  const button = el("button", "full", "show the full text");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      target.textContent = textOf(await api(url));
+      button.remove();
+    } catch (err) {
+      button.disabled = false;
+      button.textContent = `full text: ${err.message || err}`;
+    }
+  });
+  return button;
+}
+
+function withFull(parent, target, url, textOf) {
+  parent.appendChild(target);
+  if (typeof url === "string" && FULL_URL.test(url)) parent.appendChild(fullButton(url, target, textOf));
+}
+
+function reasoningOf(row) {
+  try {
+    const d = JSON.parse(row.content);
+    return (d.decision && d.decision.reasoning) || d.raw || row.content;
+  } catch (_) {
+    return row.content;
+  }
 }
 
 function setStatus(text, cls) {
@@ -207,11 +247,14 @@ function renderAgents() {
       fill.style.width = `${Math.max(0, Math.min(100, Number(d.confidence) || 0))}%`;
       bar.appendChild(fill);
       card.appendChild(bar);
-      card.appendChild(el("p", "reasoning", d.reasoning || entry.raw || ""));
+      withFull(card, el("p", "reasoning", d.reasoning || entry.raw || ""), entry.full, reasoningOf);
       if (entry.error) card.appendChild(el("p", "error", entry.error));
     }
     const crit = state.critiques[name];
-    if (crit) card.appendChild(el("p", "critique", `critique (cycle ${crit.cycle}): ${crit.text}`));
+    if (crit) {
+      const text = (t) => `critique (cycle ${crit.cycle}): ${t}`;
+      withFull(card, el("p", "critique", text(crit.text)), crit.full, (row) => text(row.content));
+    }
     box.appendChild(card);
   }
 }
@@ -283,7 +326,9 @@ function renderTrades() {
     tr.appendChild(el("td", "text", r.status));
     tr.appendChild(el("td", null, r.filled_avg_price ? money(r.filled_avg_price, 2) : ""));
     tr.appendChild(el("td", null, money(r.fee, 2)));
-    tr.appendChild(el("td", "text muted", r.reason || ""));
+    const reason = el("td", "text muted");
+    withFull(reason, el("span", null, r.reason || ""), r.full, (row) => row.reason);
+    tr.appendChild(reason);
     t.appendChild(tr);
   }
   $("more-trades").hidden = state.tradesNext === null;
@@ -325,7 +370,8 @@ function applyCycle(bundle) {
   if (bundle.cycle <= state.last) return; // already shown: catch-up never duplicates
   appendEquity(bundle);
   for (const [agent, entry] of Object.entries(bundle.decisions)) state.agents[agent] = { cycle: bundle.cycle, ...entry };
-  for (const [agent, text] of Object.entries(bundle.critiques)) state.critiques[agent] = { cycle: bundle.cycle, text };
+  const cut = bundle.critiques_full || {};
+  for (const [agent, text] of Object.entries(bundle.critiques)) state.critiques[agent] = { cycle: bundle.cycle, text, full: cut[agent] };
   if (bundle.vote) state.vote = { cycle: bundle.cycle, ...bundle.vote };
   for (const snap of bundle.snapshots) state.books[snap.account] = snap;
   for (const order of bundle.orders) state.trades.set(order.client_order_id, order);
@@ -366,7 +412,7 @@ function connect() {
       refreshLeaderboard();
     } else if (msg.type === "reset") {
       ws.close();
-      load(state.arena); // too far behind (or the arena was reset): reload the data, not the page
+      loadRetrying(state.arena); // too far behind (or the arena was reset): reload the data, not the page
     }
   };
   ws.onclose = () => {
@@ -430,11 +476,23 @@ function start() {
     const url = new URL(location.href);
     url.searchParams.set("arena", $("arena").value);
     history.replaceState(null, "", url);
-    load($("arena").value);
+    loadRetrying($("arena").value);
   });
   $("more-trades").addEventListener("click", olderTrades);
   window.addEventListener("resize", drawChart);
-  return load(new URLSearchParams(location.search).get("arena"));
+  return loadRetrying(new URLSearchParams(location.search).get("arena"));
 }
 
-start().catch((err) => { setStatus(String(err.message || err), "down"); });
+// The first load again until it works (a 503 while the database is down, a restart).
+async function loadRetrying(arena) {
+  for (let wait = 1000; ; wait = Math.min(2 * wait, 10000)) {
+    try {
+      return await load(arena);
+    } catch (err) {
+      setStatus(`${err.message || err} · retrying`, "down");
+      await sleep(wait);
+    }
+  }
+}
+
+start();
