@@ -24,9 +24,9 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mytrader.domain.endpoints import normalise_host
+from mytrader.domain.hosts import bare_host
 from mytrader.domain.symbols import normalise_symbol, normalise_symbols
 from mytrader.domain.warmup import MIN_WARMUP
-from mytrader.domain.hosts import bare_host
 
 # The seed's roster: the default of ROSTER (settings.personas is the roster in use).
 PERSONAS: tuple[str, ...] = ("grok", "deepseek", "openai")

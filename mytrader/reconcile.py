@@ -27,9 +27,9 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, Field
 
 from mytrader.domain.open_orders import OpenOrdersReport, Views, compare_open_orders, left_behind
+from mytrader.domain.text import for_terminal as shown
 from mytrader.graph.orders import arena_prefix
 from mytrader.market.broker import Broker
-from mytrader.domain.text import for_terminal as shown
 from mytrader.state.book import Book
 from mytrader.state.models import OrderResult, PendingOrder
 

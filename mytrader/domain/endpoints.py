@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from mytrader.domain.hosts import is_loopback
+
 LIVE_HOST = "api.alpaca.markets"  # real money
 PAPER_HOST = "paper-api.alpaca.markets"
 DATA_HOST = "data.alpaca.markets"  # market data, the same for paper and live keys
-LOOPBACK_NAMES = frozenset({"localhost"})
 
 _LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?")
 
@@ -99,12 +100,7 @@ def classify_host(host: str) -> HostKind:
         return HostKind.PAPER
     if host == DATA_HOST:
         return HostKind.DATA
-    if host in LOOPBACK_NAMES:
-        return HostKind.LOOPBACK
-    try:
-        return HostKind.LOOPBACK if ipaddress.ip_address(host).is_loopback else HostKind.OTHER
-    except ValueError:
-        return HostKind.OTHER
+    return HostKind.LOOPBACK if is_loopback(host) else HostKind.OTHER
 
 
 def parse_endpoint(url: str) -> Endpoint:
