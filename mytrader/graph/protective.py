@@ -27,7 +27,7 @@ import logging
 from decimal import Decimal
 
 from mytrader.config import Settings
-from mytrader.graph.orders import adopt, order_id, place
+from mytrader.graph.orders import adopt, arena_prefix, order_id, place
 from mytrader.graph.risk import CENT, HUNDRED, Leg, Reserved, check_leg
 from mytrader.graph.settle import ended
 from mytrader.market.broker import Broker, BrokerError
@@ -135,7 +135,10 @@ def protect(
         request = protective_request(arena, cycle, book, symbol, held, prices, settings, as_of)
         if request is None:
             continue
-        pending = cancel(broker, pending, guards, as_of, f"replaced by {request.client_order_id}")
+        # Named by its id after the arena's prefix: a backtest's rows stay the same whatever
+        # its run id (the prefix), and the row of `<arena>-<this>` is the replacement.
+        successor = request.client_order_id.removeprefix(arena_prefix(arena) + "-")
+        pending = cancel(broker, pending, guards, as_of, f"replaced by {successor}")
         existing = placed.pop(request.client_order_id, None)
         if existing is not None:
             result, stray = adopt(existing, request)

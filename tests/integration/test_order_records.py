@@ -58,12 +58,12 @@ def test_after_every_sim_cycle_the_tables_open_orders_are_the_exchanges(backend)
         rows = store.trades(ARENA)
     assert report.clean and report.rows, report.differences
     canceled = [r for r in rows if r.status == "canceled"]
-    replaced = [r for r in canceled if r.reason.startswith("canceled: replaced by arena-")]
+    replaced = [r for r in canceled if r.reason.startswith("canceled: replaced by ")]
     for_sell = [r for r in canceled if r.reason.startswith("canceled: frees the shares for")]
     assert replaced and for_sell, [r.reason for r in canceled]
     by_id = {r.client_order_id: r for r in rows}
     for row in replaced:  # the order named as its replacement exists, same book and symbol
-        new = by_id[row.reason.removeprefix("canceled: replaced by ")]
+        new = by_id[f"{ARENA}-" + row.reason.removeprefix("canceled: replaced by ")]
         assert (new.account, new.symbol, new.side) == (row.account, row.symbol, "sell")
         assert new.cycle == row.booked_cycle  # it was replaced in the cycle that placed it
     assert all(r.purpose == "protect" and r.booked_cycle for r in canceled)

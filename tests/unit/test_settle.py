@@ -94,9 +94,9 @@ def test_an_order_the_arena_canceled_keeps_why_and_what_it_booked():
     placed = placed.model_copy(update={"fee": D("1"), "purpose": "protect", "realized_pnl": D("7")})
     entry = PendingOrder(order=placed, cycle=1, as_of="x", booked_qty=4, booked_notional=D("400"))
     at_cancel = order("p", "sell", 10, "canceled", 4, "100")
-    gone = ended(entry, at_cancel, "replaced by arena-2-grok-p-AAA-s")
+    gone = ended(entry, at_cancel, "replaced by 2-grok-p-AAA-s")
     assert gone.order.status == "canceled" and ended_orders([entry, gone]) == [gone]
-    assert gone.order.reason == "canceled: replaced by arena-2-grok-p-AAA-s"
+    assert gone.order.reason == "canceled: replaced by 2-grok-p-AAA-s"
     assert (gone.order.fee, gone.order.realized_pnl, gone.order.purpose) == (
         D("1"),
         D("7"),
