@@ -223,7 +223,11 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         """Cancel the protective sells the plan names; a cancel the broker has not confirmed
         (pending_cancel: the sell still holds) holds the symbol's buys back, with why."""
         which = [p for p in pending if p.order.client_order_id in plan.cancel]
-        pending = cancel(broker, pending, which, as_of)
+        why = (
+            "for a BUY of the symbol in this account (wash-trade protection); "
+            "placed again once no BUY of it is open"
+        )
+        pending = cancel(broker, pending, which, as_of, why)
         unconfirmed = {
             p.order.symbol: (
                 f"held back: the cancel of protective order {p.order.client_order_id} "

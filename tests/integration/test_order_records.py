@@ -60,7 +60,8 @@ def test_after_every_sim_cycle_the_tables_open_orders_are_the_exchanges(backend)
     canceled = [r for r in rows if r.status == "canceled"]
     replaced = [r for r in canceled if r.reason.startswith("canceled: replaced by ")]
     for_sell = [r for r in canceled if r.reason.startswith("canceled: frees the shares for")]
-    assert replaced and for_sell, [r.reason for r in canceled]
+    for_buy = [r for r in canceled if r.reason.startswith("canceled: for a BUY of the symbol")]
+    assert replaced and for_sell and for_buy, [r.reason for r in canceled]
     by_id = {r.client_order_id: r for r in rows}
     for row in replaced:  # the order named as its replacement exists, same book and symbol
         new = by_id[f"{ARENA}-" + row.reason.removeprefix("canceled: replaced by ")]
