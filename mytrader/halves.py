@@ -61,7 +61,8 @@ def _message(arena: Arena, kind: Mismatch, recorded: int | None, at: CheckpointA
     risk = {
         Mismatch.TABLES_EMPTY: f"go on at cycle {done + 1} over an empty history",
         Mismatch.CHECKPOINT_EMPTY: "start over at cycle 1 and overwrite the recorded cycles",
-        Mismatch.TABLES_BEHIND: f"go on without the records of {_cycles((recorded or 0) + 1, done)}",
+        Mismatch.TABLES_BEHIND: "go on without the records of "
+        + _cycles((recorded or 0) + 1, done),
         Mismatch.TABLES_AHEAD: f"run {_cycles(done + 1, recorded or 0)} again over their records",
     }[kind]
     way_on = [
