@@ -61,8 +61,9 @@ def _message(arena: Arena, kind: Mismatch, recorded: int | None, at: CheckpointA
     risk = {
         Mismatch.TABLES_EMPTY: f"go on at cycle {done + 1} over an empty history",
         Mismatch.CHECKPOINT_EMPTY: "start over at cycle 1 and overwrite the recorded cycles",
-        Mismatch.TABLES_BEHIND: f"go on without the records of cycles {(recorded or 0) + 1}-{done}",
-        Mismatch.TABLES_AHEAD: f"run cycles {done + 1}-{recorded} again over their records",
+        Mismatch.TABLES_BEHIND: "go on without the records of "
+        + _cycles((recorded or 0) + 1, done),
+        Mismatch.TABLES_AHEAD: f"run {_cycles(done + 1, recorded or 0)} again over their records",
     }[kind]
     way_on = [
         "restore the missing or older half from a backup (or point MYTRADER_HOME / "
@@ -80,6 +81,10 @@ def _message(arena: Arena, kind: Mismatch, recorded: int | None, at: CheckpointA
         f"A run would {risk}, so it is refused. The way on: {'; '.join(way_on)} "
         "(README: Damaged or lost databases)."
     )
+
+
+def _cycles(first: int, last: int) -> str:
+    return f"cycle {first}" if first == last else f"cycles {first}-{last}"
 
 
 def repairable(kind: Mismatch, recorded: int | None, at: CheckpointAt) -> bool:
