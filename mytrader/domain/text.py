@@ -29,6 +29,7 @@ from decimal import Decimal
 from rich.markup import escape
 
 SECRET_MASK = "***"
+MIN_SECRET_CHARS = 4
 
 _BIDI = "\u202a-\u202e\u2066-\u2069"
 _SEPARATORS = "\u2028\u2029"
@@ -107,8 +108,11 @@ def csv_cell(value: object) -> str:
 
 
 def scrub_secrets(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every non-empty secret replaced by `***` (the longest first, so a secret
-    that contains another is masked whole)."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+    """`text` with every secret replaced by `***` (the longest first, so a secret that
+    contains another is masked whole). A "secret" shorter than MIN_SECRET_CHARS (a test
+    key `k`) is left alone: it cannot be told from ordinary text, and masking it would
+    mask every such letter of every message."""
+    wanted = {s for s in secrets if len(s) >= MIN_SECRET_CHARS}
+    for secret in sorted(wanted, key=len, reverse=True):
         text = text.replace(secret, SECRET_MASK)
     return text
