@@ -36,10 +36,10 @@ def _ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout
 
 
-def _refused(result: subprocess.CompletedProcess[str], *words: str) -> str:
-    """The run ended with exit 3 and a message (no traceback) holding every word."""
+def _refused(result: subprocess.CompletedProcess[str], *words: str, code: int = 3) -> str:
+    """The run ended with exit `code` and a message (no traceback) holding every word."""
     text = result.stdout + result.stderr
-    assert result.returncode == 3, text
+    assert result.returncode == code, text
     assert "Traceback" not in text
     flat = " ".join(text.split())  # Rich wraps long lines
     for word in words:
@@ -303,4 +303,5 @@ def test_mytrader_home_a_file_is_a_message(tmp_path):
     home.write_text("not a folder")
     env = {"MYTRADER_HOME": str(home)}
     for command in (["run"], ["leaderboard"], ["status"], ["backtest", "--start", "2024-06-03"]):
-        _refused(mytrader(command, env, tmp_path), str(home), "MYTRADER_HOME must be a folder")
+        # A bad setting (exit 2), named by the settings' check before any file is opened.
+        _refused(mytrader(command, env, tmp_path), "MYTRADER_HOME", "is a file", code=2)

