@@ -246,7 +246,7 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         deadline = time.monotonic() + settings.fill_wait_s
         out = list(buys)
         while any(o.is_open for o in out) and time.monotonic() < deadline:
-            time.sleep(0.2)
+            time.sleep(0.5)  # at most 2 requests a second of the budget
             out = [(broker.get_order(o.client_order_id) or o) if o.is_open else o for o in out]
         return out
 

@@ -83,7 +83,8 @@ def alpaca_open(srv: AlpacaServer) -> set[str]:
 
 @pytest.mark.slow
 def test_after_every_alpaca_cycle_the_tables_open_orders_are_the_servers(backend) -> None:
-    settings = make_settings(**backend, starting_cash=Decimal("25000"))
+    # No wait for fills within a cycle: the local server fills at the next session only.
+    settings = make_settings(**backend, starting_cash=Decimal("25000"), fill_wait_s=0)
     with AlpacaServer(cash=Decimal("100000"), tick_on_clock=True) as srv:
         broker = AlpacaBroker("k", "s", base_url=srv.base_url, data_url=srv.base_url, timeout=2.0)
         # The first orders fill one share at their fill bar: a BUY (a day order) expires
