@@ -28,9 +28,9 @@ from langchain_core.runnables import RunnableConfig
 from mytrader.config import COLLABORATIVE, Settings
 from mytrader.domain.order_plan import AccountPlan, Intent, Standing, plan_account
 from mytrader.graph.context import ArenaServices, arena_key
-from mytrader.graph.orders import adopt, cycle_prefix, order_id, place
+from mytrader.graph.orders import adopt, cycle_prefix, gate_at_broker, order_id, place
 from mytrader.graph.protective import cancel, exit_purpose, protect, release
-from mytrader.graph.risk import Leg, Reserved, buy_limit, check_leg, decision_leg
+from mytrader.graph.risk import Leg, Reserved, buy_limit, decision_leg
 from mytrader.market.broker import BrokerError
 from mytrader.reconcile import buys_blocked
 from mytrader.state import (
@@ -148,16 +148,7 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         request = request_for(leg, cid, book.account, price, as_of)
         if existing is not None:  # placed before a crash: the broker has it, gate or not
             return adopt(existing, request)
-        gate = check_leg(
-            leg,
-            book,
-            prices,
-            settings,
-            market_open=broker.is_open(as_of),
-            tradable=broker.asset(leg.symbol) is not None,
-            day=as_of[:10],
-            reserved=reserved,
-        )
+        gate = gate_at_broker(broker, leg, book, prices, settings, as_of, reserved)
         if not gate.approved:
             return refused(leg, cid, book.account, gate.reason, price), None
         stray = None
@@ -188,16 +179,8 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
             return out
         if wanted.side == "buy":
             mine = (p for p in pending if p.order.account == account and p.order.is_open)
-            gate = check_leg(
-                wanted,
-                book,
-                prices,
-                settings,
-                market_open=broker.is_open(as_of),
-                tradable=broker.asset(wanted.symbol) is not None,
-                day=as_of[:10],
-                reserved=Reserved.of(mine, settings.fee_per_trade),
-            )
+            reserved = Reserved.of(mine, settings.fee_per_trade)
+            gate = gate_at_broker(broker, wanted, book, prices, settings, as_of, reserved)
             if blocked or not gate.approved:
                 return out
         return [*out, Intent(account, wanted.symbol, wanted.side)]  # type: ignore[arg-type]

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from decimal import Decimal
 
+from mytrader.config import Settings
+from mytrader.graph.risk import GateResult, Leg, Reserved, check_leg
 from mytrader.market.broker import Broker, DuplicateOrderError
+from mytrader.state import Book
 from mytrader.state.models import OrderRequest, OrderResult, Purpose
 
 log = logging.getLogger(__name__)
@@ -89,3 +93,26 @@ def place(broker: Broker, request: OrderRequest) -> tuple[OrderResult, OrderResu
         if existing is None:
             raise
         return adopt(existing, request)
+
+
+def gate_at_broker(
+    broker: Broker,
+    leg: Leg,
+    book: Book,
+    prices: dict[str, Decimal],
+    settings: Settings,
+    as_of: str,
+    reserved: Reserved | None,
+) -> GateResult:
+    """The risk gate with the broker's facts at `as_of` (market open, symbol tradable):
+    the one way a decision, an exit or a protective order is checked."""
+    return check_leg(
+        leg,
+        book,
+        prices,
+        settings,
+        market_open=broker.is_open(as_of),
+        tradable=broker.asset(leg.symbol) is not None,
+        day=as_of[:10],
+        reserved=reserved,
+    )

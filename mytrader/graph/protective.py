@@ -27,8 +27,8 @@ import logging
 from decimal import Decimal
 
 from mytrader.config import Settings
-from mytrader.graph.orders import adopt, arena_prefix, order_id, place
-from mytrader.graph.risk import CENT, HUNDRED, Leg, Reserved, check_leg
+from mytrader.graph.orders import adopt, arena_prefix, gate_at_broker, order_id, place
+from mytrader.graph.risk import CENT, HUNDRED, Leg, Reserved
 from mytrader.graph.settle import ended
 from mytrader.market.broker import Broker, BrokerError
 from mytrader.state import Book, OrderRequest, OrderResult
@@ -211,16 +211,7 @@ def submit(
         settings.fee_per_trade,
     )
     leg = Leg(request.symbol, "sell", request.qty, request.purpose, request.purpose)
-    gate = check_leg(
-        leg,
-        book,
-        prices,
-        settings,
-        market_open=broker.is_open(request.as_of),
-        tradable=broker.asset(request.symbol) is not None,
-        day=request.as_of[:10],
-        reserved=reserved,
-    )
+    gate = gate_at_broker(broker, leg, book, prices, settings, request.as_of, reserved)
     base = request.model_dump(exclude={"as_of", "time_in_force"})
     if not gate.approved:
         return OrderResult(**base, status="refused", reason=gate.reason), None

@@ -15,7 +15,8 @@ from websockets.sync.client import connect
 from mytrader.config import load_settings
 from mytrader.store.db import ArenaStore
 from mytrader.web.serve import build
-from tests.dashboard_support import TcpProxy, live_server, seed
+from tests.dashboard_support import live_server, seed
+from tests.servers.tcp_proxy import TcpProxy
 
 ARENA = "arena"
 
@@ -40,7 +41,7 @@ def assert_unavailable(res: httpx.Response) -> None:
 def test_postgres_down_is_503_and_back_is_200(postgres_url: str, tmp_path: Path) -> None:
     """A real PostgreSQL behind a loopback TCP proxy that the test stops and restarts."""
     parts = urlsplit(postgres_url)
-    proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 5432))
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
     proxy.start()
     netloc = parts.netloc.replace(f":{parts.port}", f":{proxy.port}")
     proxied = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

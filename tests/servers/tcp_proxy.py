@@ -1,106 +1,56 @@
-"""A loopback TCP proxy a test can stop: the database "goes away" for the client.
+"""A loopback TCP proxy a test stops and starts again: a database going away and back.
 
-`stop()` closes the listening socket and resets every forwarded connection, as a server
-that died or a host that went away does: the client's open connections fail, and new
-ones are refused.
+`stop()` closes the listening socket and resets every forwarded connection (RST, as a
+dead host's stack answers): the client's open connections fail and new ones are refused.
+`start()` listens again on the same port.
 """
 
 from __future__ import annotations
 
-import selectors
 import socket
 import struct
 import threading
+from contextlib import suppress
 from types import TracebackType
+from urllib.parse import urlsplit, urlunsplit
+
+from tests.helpers import free_port
 
 
 class TcpProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
-        self._target = (target_host, target_port)
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.setblocking(False)
-        self.port = int(self._listener.getsockname()[1])
-        self._pairs: dict[socket.socket, socket.socket] = {}
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self._listener, selectors.EVENT_READ)
-        self._stopped = threading.Event()
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._serve, name="tcp-proxy", daemon=True)
-        self._thread.start()
 
     def url_for(self, url: str) -> str:
         """`url` (postgresql://user@127.0.0.1:5432/db) with its host and port the proxy's."""
-        from urllib.parse import urlsplit, urlunsplit
-
         parts = urlsplit(url)
         user = f"{parts.username}@" if parts.username else ""
         netloc = f"{user}127.0.0.1:{self.port}"
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
-    def _serve(self) -> None:
-        while not self._stopped.is_set():
-            for key, _ in self._selector.select(timeout=0.1):
-                sock = key.fileobj
-                assert isinstance(sock, socket.socket)
-                with self._lock:
-                    if self._stopped.is_set():
-                        return
-                    if sock is self._listener:
-                        self._accept()
-                    else:
-                        self._forward(sock)
-
-    def _accept(self) -> None:
-        try:
-            client, _ = self._listener.accept()
-        except BlockingIOError:
-            return
-        try:
-            upstream = socket.create_connection(self._target, timeout=5)
-        except OSError:
-            client.close()
-            return
-        for sock in (client, upstream):
-            sock.setblocking(False)
-            self._selector.register(sock, selectors.EVENT_READ)
-        self._pairs[client], self._pairs[upstream] = upstream, client
-
-    def _forward(self, sock: socket.socket) -> None:
-        other = self._pairs.get(sock)
-        try:
-            data = sock.recv(65536)
-            if data and other is not None:
-                other.setblocking(True)
-                other.sendall(data)
-                other.setblocking(False)
-                return
-        except OSError:
-            pass
-        self._drop(sock)
-
-    def _drop(self, sock: socket.socket) -> None:
-        for s in (sock, self._pairs.pop(sock, None)):
-            if s is None:
-                continue
-            self._pairs.pop(s, None)
-            try:
-                self._selector.unregister(s)
-            except (KeyError, ValueError):
-                pass
-            _reset(s)
+    def start(self) -> None:
+        listener = socket.create_server(("127.0.0.1", self.port))
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
     def stop(self) -> None:
         """The database goes away: refuse new connections, reset the open ones."""
-        with self._lock:
-            self._stopped.set()
-            self._selector.unregister(self._listener)
+        if self._listener is not None:
+            with suppress(OSError):  # wakes the blocked accept(); close() alone would not
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
-            for sock in list(self._pairs):
-                _reset(sock)
-            self._pairs.clear()
-        self._thread.join(timeout=5)
+            self._listener = None
+        with self._lock:
+            for s in self._open:
+                _reset(s)
+            self._open.clear()
 
     def __enter__(self) -> TcpProxy:
+        self.start()
         return self
 
     def __exit__(
@@ -109,14 +59,39 @@ class TcpProxy:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if not self._stopped.is_set():
-            self.stop()
+        self.stop()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # stopped
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._open |= {client, upstream}
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        with suppress(OSError):
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        for s in (source, sink):
+            with suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with a RST (SO_LINGER 0), as a dead host's stack answers."""
-    try:
+    """Close at once (SO_LINGER 0); shutdown first, or a thread blocked in recv() on the
+    socket would keep it open and the server would never see the connection end."""
+    with suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
     sock.close()
