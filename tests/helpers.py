@@ -14,6 +14,7 @@ from typing import Any
 
 from mytrader.config import Settings
 from mytrader.state import Decision, MarketView, Movers, SymbolView
+from mytrader.state.models import OrderRequest
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -34,6 +35,19 @@ def view(prices: dict[str, str], as_of: str = "2024-01-02") -> MarketView:
             for s, p in prices.items()
         },
     )
+
+
+def order_request(cid: str, side: str, qty: int, as_of: str, **kw: object) -> OrderRequest:
+    """An AAPL order of the book named in `cid` (arena-cycle-account-...)."""
+    fields: dict[str, object] = {
+        "client_order_id": cid,
+        "account": cid.split("-")[2],
+        "symbol": "AAPL",
+        "side": side,
+        "qty": qty,
+        "as_of": as_of,
+    }
+    return OrderRequest.model_validate(fields | kw)
 
 
 def clean_env() -> dict[str, str]:

@@ -21,6 +21,7 @@ from alpaca.trading.requests import (
 )
 
 from mytrader.state.models import OrderRequest
+from tests.helpers import order_request
 from tests.integration import test_broker_contract as contract
 from tests.integration.test_broker_contract import START, Market
 from tests.servers.alpaca_server import AlpacaServer
@@ -29,15 +30,7 @@ market = contract.market  # the fixture: the simulated exchange, and alpaca-py +
 
 
 def req(market: Market, cid: str, side: str, qty: int, **kw: object) -> OrderRequest:
-    fields: dict[str, object] = {
-        "client_order_id": cid,
-        "account": cid.split("-")[2],
-        "symbol": "AAPL",
-        "side": side,
-        "qty": qty,
-        "as_of": market.now,
-    }
-    return OrderRequest.model_validate(fields | kw)
+    return order_request(cid, side, qty, market.now, **kw)
 
 
 def protective(market: Market, cid: str, qty: int) -> OrderRequest:

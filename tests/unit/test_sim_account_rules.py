@@ -8,21 +8,14 @@ from decimal import Decimal
 from mytrader.market.ledger import InMemoryLedger
 from mytrader.market.sim import SimulatedExchange
 from mytrader.state.models import OrderRequest
+from tests.helpers import order_request
 
 DAY = "2024-06-03"
 WASH = "sim 403: potential wash trade detected. use complex orders"
 
 
 def req(cid: str, side: str, qty: int, as_of: str, **kw: object) -> OrderRequest:
-    fields: dict[str, object] = {
-        "client_order_id": cid,
-        "account": cid.split("-")[2],
-        "symbol": "AAPL",
-        "side": side,
-        "qty": qty,
-        "as_of": as_of,
-    }
-    return OrderRequest.model_validate(fields | kw)
+    return order_request(cid, side, qty, as_of, **kw)
 
 
 def oco(cid: str, qty: int, as_of: str) -> OrderRequest:
