@@ -146,7 +146,7 @@ def alpaca_env(srv: Any, home: Path) -> Iterator[None]:
         "ALPACA_DATA_URL": srv.base_url,
         "ALPACA_TIMEOUT_S": "5",
         "FILL_WAIT_S": "0",  # the local server fills at the next session, never within one
-        "ALPACA_REQUESTS_PER_MIN": "100000",  # no rate limit at the local server
+        "ALPACA_REQUESTS_PER_MIN": "10000",  # the setting's highest; the local server has no limit
     }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
