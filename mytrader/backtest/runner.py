@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import gc
 import secrets
+import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -200,6 +202,28 @@ def prepare(
     return run, broker
 
 
+@contextmanager
+def ctrl_c_ends_the_day() -> Iterator[threading.Event]:
+    """The first Ctrl-C sets the event; the day in progress finishes and the loop stops.
+    Why not KeyboardInterrupt: raised inside a pydantic validator it comes out as a
+    ValidationError ("unprintable Decimal object") and the run fails instead of stopping.
+    A second Ctrl-C interrupts at once. Outside the main thread no handler can be set."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def first(signum: int, frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_backtest(
     run: BacktestRun,
     broker: SimulatedExchange,
@@ -210,8 +234,8 @@ def run_backtest(
     durability: Durability = "exit",
     inline_turns: bool | None = None,
 ) -> BacktestRun:
-    """Run every trading day of the range through the arena graph. Ctrl-C stops after
-    the day in progress is dropped; every finished day is in the tables already.
+    """Run every trading day of the range through the arena graph. Ctrl-C stops once
+    the day in progress is done; every finished day is in the tables already.
     `durability`: when the in-memory checkpoint is written ("sync": every step, as live);
     `inline_turns`: the personas' turns one after another (None: when all are house models)."""
     settings = run.settings
@@ -235,16 +259,19 @@ def run_backtest(
     gc.collect()
     gc.freeze()
     try:
-        while True:
-            summary = arena.run_cycle()
-            if summary.status != "trading":
-                break
-            done = len(batching.days)
-            if done % BATCH_DAYS == 0:
-                keep_latest(saver, run.run_id)
-            if progress is not None:
-                progress(done, run.days_total, summary.as_of or "")
-    except KeyboardInterrupt:
+        with ctrl_c_ends_the_day() as stop:
+            while not stop.is_set():
+                summary = arena.run_cycle()
+                if summary.status != "trading":
+                    break
+                done = len(batching.days)
+                if done % BATCH_DAYS == 0:
+                    keep_latest(saver, run.run_id)
+                if progress is not None:
+                    progress(done, run.days_total, summary.as_of or "")
+            else:
+                run.interrupted = True  # stopped by Ctrl-C, not by the end of the range
+    except KeyboardInterrupt:  # the second Ctrl-C, or no handler outside the main thread
         run.interrupted = True
     finally:
         run.dates = list(batching.days)  # the days recorded: what the report covers

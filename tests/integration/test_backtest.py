@@ -443,3 +443,29 @@ def test_ctrl_c_stops_after_the_day_in_progress_and_keeps_every_day_done(tmp_pat
     assert metrics["run"]["interrupted"] is True and metrics["run"]["days"] == days
     equity = list(csv.DictReader((out / "equity.csv").open()))
     assert len({r["date"] for r in equity}) == days
+
+
+class InterruptsOnce(Holder):
+    """HOLDs; on its `at`-th call it sends this process SIGINT from inside the turn (the
+    place where a KeyboardInterrupt once came out of pydantic as a ValidationError)."""
+
+    at: int = 3
+
+    def _generate(self, messages: list[BaseMessage], *a: Any, **k: Any) -> ChatResult:
+        self.calls += 1
+        if self.calls == self.at:
+            signal.raise_signal(signal.SIGINT)
+        return super()._generate(messages, *a, **k)
+
+
+def test_ctrl_c_inside_a_turn_finishes_that_day_then_stops(tmp_path):
+    models: dict[str, BaseChatModel] = {p: Holder(symbol="AAPL", qty=1) for p in PERSONAS}
+    models["grok"] = InterruptsOnce(symbol="AAPL", qty=1)
+    options = BacktestOptions(start="2024-06-03", end="2024-07-31")
+    run, store = backtest(tmp_path, options, models)
+    assert run.interrupted
+    # The day whose turn took the signal was finished and recorded; no later day ran.
+    assert len(run.dates) == 3 < run.days_total
+    assert recorded_days(tmp_path / "home" / "arena.sqlite") == 3
+    # A handler is no longer installed: the process's Ctrl-C is Python's again.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
