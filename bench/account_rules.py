@@ -27,13 +27,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: tests.servers
 
+from mytrader.adapters.sim.exchange import SimulatedExchange
+from mytrader.app.runner import open_arena
+from mytrader.app.services import cached_history
 from mytrader.config import Settings
 from mytrader.domain.account_rules import AccountOrder, wash_trade
-from mytrader.market.sim import SimulatedExchange
-from mytrader.runner import open_arena
-from mytrader.services import cached_history
-from mytrader.state import Book, OrderRequest, OrderResult
-from mytrader.state.models import PendingOrder
+from mytrader.domain.book import Book
+from mytrader.domain.models import OrderRequest, OrderResult, PendingOrder
 
 
 class Counting:

@@ -35,8 +35,8 @@ def peak_rss_mb() -> float:
 
 
 def run_backtest(data: str | None, days: int | None) -> dict[str, Any]:
+    from mytrader.adapters.store.db import ArenaStore
     from mytrader.backtest.runner import BacktestOptions, prepare, run_backtest
-    from mytrader.store.db import ArenaStore
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as home:

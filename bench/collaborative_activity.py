@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mytrader.app.runner import open_arena  # noqa: E402
 from mytrader.config import COLLABORATIVE, Settings  # noqa: E402
-from mytrader.runner import open_arena  # noqa: E402
 
 NOT_PLACED = {"refused"}
 

@@ -25,8 +25,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Overwrite, Send
 from typing_extensions import TypedDict
 
+from mytrader.app.runner import open_arena
 from mytrader.config import PERSONAS, Settings
-from mytrader.runner import open_arena
 
 BIG = Path(__file__).resolve().parents[2] / "shared" / "data" / "sp500_daily_2005_2025.csv.gz"
 

@@ -34,8 +34,8 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from mytrader.adapters.store.db import ArenaStore  # noqa: E402
 from mytrader.config import load_settings  # noqa: E402
-from mytrader.store.db import ArenaStore  # noqa: E402
 from tests.dashboard_support import chromium, cycle_record, free_port  # noqa: E402
 from tests.helpers import clean_env  # noqa: E402
 
@@ -59,7 +59,7 @@ def build(store: ArenaStore, arena: str, cycles: int) -> float:
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mytrader.cli", "serve", "--port", str(port), "--arena", BIG],
+        [sys.executable, "-m", "mytrader.cli.main", "serve", "--port", str(port), "--arena", BIG],
         env={**clean_env(), **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

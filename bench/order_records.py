@@ -22,8 +22,8 @@ BASELINE = {"table_open": 144, "broker_open": 17, "canceled": 0}  # 250 cycles a
 
 
 def measure(cycles: int) -> dict[str, object]:
+    from mytrader.app.runner import open_arena
     from mytrader.config import Settings
-    from mytrader.runner import open_arena
 
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(_env_file=None, mytrader_home=Path(home))  # type: ignore[call-arg]

@@ -32,9 +32,9 @@ from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: tests.servers
 
+from mytrader.app.runner import Arena, open_arena  # noqa: E402
 from mytrader.config import PERSONAS, Settings  # noqa: E402
 from mytrader.prompts import CRITIQUE_MARKER, extract_payload  # noqa: E402
-from mytrader.runner import Arena, open_arena  # noqa: E402
 from tests.servers import ChatServer, Reply  # noqa: E402
 
 GOAL_S = 1.15

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 from alpaca.data.historical import StockHistoricalDataClient  # noqa: E402
 from alpaca.data.requests import StockSnapshotRequest  # noqa: E402
 
-from mytrader.market.alpaca import AlpacaBroker  # noqa: E402
+from mytrader.adapters.alpaca.broker import AlpacaBroker  # noqa: E402
 
 
 def seed_scan(url: str, universe: list[str]) -> tuple[int, int]:

@@ -16,8 +16,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from mytrader.adapters.store import ArenaStore, mask_url
 from mytrader.config import Settings, load_settings
-from mytrader.store import ArenaStore, mask_url
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # Read once, before `_clean_environment` runs: these two steer the suite, not the arena.

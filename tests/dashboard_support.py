@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 import uvicorn
 
+from mytrader.adapters.store.db import ArenaStore
 from mytrader.config import COLLABORATIVE, PERSONAS
-from mytrader.state.models import (
+from mytrader.domain.models import (
     AgentDecision,
     Benchmark,
     Decision,
@@ -28,8 +29,7 @@ from mytrader.state.models import (
     PendingOrder,
     VoteResult,
 )
-from mytrader.store.db import ArenaStore
-from mytrader.store.records import CycleRecord, LogEntry, Snapshot, Usage
+from mytrader.domain.records import CycleRecord, LogEntry, Snapshot, Usage
 from tests.helpers import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -162,7 +162,7 @@ def serve_process(
     port = free_port()
     args = ["serve", *(["--host", host] if host else []), "--port", str(port)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mytrader.cli", *args],
+        [sys.executable, "-m", "mytrader.cli.main", *args],
         env=env,
         cwd=cwd,
         stdout=subprocess.PIPE,

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mytrader.config import Settings
-from mytrader.state import Decision, MarketView, Movers, SymbolView
-from mytrader.state.models import OrderRequest
+from mytrader.domain.models import Decision, MarketView, Movers, OrderRequest, SymbolView
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -67,7 +66,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """`mytrader ARGS` in a fresh process, with only `env` configuring it."""
     return subprocess.run(
-        [sys.executable, "-m", "mytrader.cli", *args],
+        [sys.executable, "-m", "mytrader.cli.main", *args],
         env={**clean_env(), **env, "COLUMNS": "160"},
         cwd=cwd,
         capture_output=True,
@@ -88,9 +87,9 @@ def free_port() -> int:
 _KILL_AFTER_FIRST_ORDER = """
 import os, sys
 from mytrader.config import load_settings
-from mytrader.runner import open_arena
-from mytrader.services import open_broker
-from mytrader.store.db import ArenaStore
+from mytrader.app.runner import open_arena
+from mytrader.app.services import open_broker
+from mytrader.adapters.store.db import ArenaStore
 
 settings = load_settings()
 store = ArenaStore.from_settings(settings)
@@ -171,8 +170,8 @@ def seed_position(
     """Make the exchange's account hold `qty` shares of `symbol` bought for `account` a
     few sessions `before` (a book made up in a test holds shares the account never bought:
     the account's rules would refuse selling them). Cycle 0's id: no later cycle's."""
-    from mytrader.graph.orders import order_id
-    from mytrader.state.models import OrderRequest
+    from mytrader.domain.models import OrderRequest
+    from mytrader.domain.order_ids import order_id
 
     history = broker.history
     day = history.calendar[history.cal_end(before) - 5]

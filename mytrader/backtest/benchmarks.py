@@ -16,7 +16,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
 
-from mytrader.market.data import PriceHistory, SymbolSeries, to_decimal
+from mytrader.adapters.bars import PriceHistory, SymbolSeries, to_decimal
 
 HUNDRED = Decimal("100")
 CENT = Decimal("0.01")

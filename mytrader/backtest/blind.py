@@ -33,8 +33,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from pydantic import ConfigDict
 
-from mytrader.market.data import PriceHistory
-from mytrader.market.sectors import name_of, sector_of
+from mytrader.adapters.bars import PriceHistory
+from mytrader.domain.sectors import name_of, sector_of
 
 _SALT = "mytrader-blind-v1"
 _DATE = re.compile(

@@ -19,9 +19,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from mytrader.adapters.bars import MarketDataError
+from mytrader.adapters.store.db import ArenaStore, StoreError
 from mytrader.backtest.benchmarks import SPY
 from mytrader.backtest.data import missing_benchmark
-from mytrader.backtest.metrics import figures
 from mytrader.backtest.report import (
     curves_of,
     report_of,
@@ -31,10 +32,9 @@ from mytrader.backtest.report import (
 )
 from mytrader.backtest.runner import RUN_PREFIX, BacktestOptions, prepare, run_backtest
 from mytrader.config import ConfigError
+from mytrader.domain.metrics import figures
 from mytrader.domain.text import for_log
 from mytrader.domain.text import for_terminal as shown
-from mytrader.market.data import MarketDataError
-from mytrader.store.db import ArenaStore, StoreError
 
 
 def run_command(options: BacktestOptions, out: Path | None, console: Console) -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mytrader.adapters.bars import COLUMNS, MarketDataError, PriceHistory, load_bars
 from mytrader.domain.warmup import MIN_WARMUP, warmup_shortfall
-from mytrader.market.data import COLUMNS, MarketDataError, PriceHistory, load_bars
 
 
 def load_history(path: Path | None) -> PriceHistory:

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from rich.table import Table
 
+from mytrader.adapters.bars import PriceHistory
+from mytrader.adapters.store.db import ArenaStore
 from mytrader.backtest import benchmarks as bm
-from mytrader.backtest.metrics import Figures, SharpeSkill, figures, rounded, skill
 from mytrader.config import ACCOUNTS
+from mytrader.domain.metrics import Figures, SharpeSkill, figures, rounded, skill
+from mytrader.domain.records import Snapshot
 from mytrader.domain.text import csv_cell
 from mytrader.domain.text import for_terminal as shown
-from mytrader.market.data import PriceHistory
-from mytrader.store.db import ArenaStore
-from mytrader.store.records import Snapshot
 
 if TYPE_CHECKING:
     from mytrader.backtest.runner import BacktestRun

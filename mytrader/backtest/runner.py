@@ -29,18 +29,18 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Durability
 from pydantic import BaseModel, field_validator
 
+from mytrader.adapters.bars import PriceHistory
+from mytrader.adapters.llm.factory import build_models
+from mytrader.adapters.sim.exchange import SimulatedExchange
+from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.runner import Arena
+from mytrader.app.services import open_services
 from mytrader.backtest.blind import Blindfold, blind_models
 from mytrader.backtest.cache import SQLiteLLMCache, with_cache
 from mytrader.backtest.data import load_history, trading_range
 from mytrader.config import PERSONAS, Bounds, Settings, load_settings
-from mytrader.llm.factory import build_models
-from mytrader.market.data import PriceHistory
-from mytrader.market.ledger import InMemoryLedger
-from mytrader.market.sim import SimulatedExchange
-from mytrader.runner import Arena
-from mytrader.services import open_services
-from mytrader.store.db import ArenaStore
-from mytrader.store.records import CycleRecord
+from mytrader.domain.records import CycleRecord
+from mytrader.ports.ledger import InMemoryLedger
 
 # Slippage moves a SELL's fill down by its share of the price: 10,000 bps would be $0.
 SLIPPAGE_BPS = Bounds(0, 10_000, "basis points of the fill price", below=True)

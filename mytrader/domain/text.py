@@ -11,7 +11,7 @@ One function per surface, used everywhere:
   text without them.
 - `csv_cell`: one cell of a CSV file we write (OWASP's CSV injection rule).
 - `scrub_secrets`: every given secret replaced by `***`; the app passes the settings'
-  secret values in (`mytrader.repair.secret_values`).
+  secret values in (`mytrader.app.repair.secret_values`).
 
 What "control character" means here: C0 (U+0000-001F), DEL and C1 (U+0080-009F), the
 bidirectional embeddings, overrides and isolates (U+202A-202E, U+2066-2069) and the line

@@ -16,14 +16,14 @@ from __future__ import annotations
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
-from mytrader.graph.agent import make_agent
 from mytrader.graph.context import ArenaServices
-from mytrader.graph.critique import make_critique, task_due
-from mytrader.graph.executor import make_executor
-from mytrader.graph.record import make_record, spent_on
-from mytrader.graph.screener import make_screener
-from mytrader.graph.vote import make_vote
-from mytrader.state import AgentTask, ArenaInput, ArenaState
+from mytrader.graph.nodes.agent import make_agent
+from mytrader.graph.nodes.critique import make_critique, task_due
+from mytrader.graph.nodes.executor import make_executor
+from mytrader.graph.nodes.record import make_record, spent_on
+from mytrader.graph.nodes.screener import make_screener
+from mytrader.graph.nodes.vote import make_vote
+from mytrader.graph.state import AgentTask, ArenaInput, ArenaState
 
 GRAPH_NAME = "mytrader"
 

@@ -7,23 +7,19 @@ graph builder, so no node builds a client or reads a global.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool
 
 from mytrader.config import Settings
-from mytrader.market.broker import Broker
-from mytrader.state.book import Book
+from mytrader.ports.broker import Broker
+from mytrader.tools import ToolFactory
 
 if TYPE_CHECKING:
-    from mytrader.store.db import ArenaStore
-
-# (agent, as_of, book) -> the read-only tools that agent may call in this turn
-ToolFactory = Callable[[str, str, Book], list[BaseTool]]
+    from mytrader.adapters.store.db import ArenaStore
 
 
 @dataclass
@@ -34,7 +30,7 @@ class ArenaServices:
     store: ArenaStore
     model_ids: Mapping[str, str] = field(default_factory=dict)  # persona -> id shown in logs
     tools: ToolFactory | None = None  # None: agents decide from the prompt alone
-    # The settings' secret values (mytrader.repair.secret_values): masked in every text a
+    # The settings' secret values (mytrader.app.repair.secret_values): masked in every text a
     # node keeps from outside (a provider's error may echo its key).
     secrets: tuple[str, ...] = ()
 

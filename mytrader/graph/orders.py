@@ -9,56 +9,16 @@ crash; a stored order is adopted only when it is the same order.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from decimal import Decimal
 
 from mytrader.config import Settings
-from mytrader.graph.risk import GateResult, Leg, Reserved, check_leg
-from mytrader.market.broker import Broker, DuplicateOrderError
-from mytrader.state import Book
-from mytrader.state.models import OrderRequest, OrderResult, Purpose
+from mytrader.domain.book import Book
+from mytrader.domain.models import OrderRequest, OrderResult
+from mytrader.domain.risk import GateResult, Leg, Reserved, check_leg
+from mytrader.ports.broker import Broker, DuplicateOrderError
 
 log = logging.getLogger(__name__)
-
-MAX_ID = 48  # Alpaca accepts 128, but some of its docs and SDKs say 48: stay within both
-_ARENA_CHARS = 13
-_PURPOSE_CODE: dict[str, str] = {
-    "decision": "d",
-    "stop_loss": "sl",
-    "take_profit": "tp",
-    "protect": "p",
-}
-
-
-def _short(text: str, chars: int) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()[:chars]
-
-
-def arena_prefix(arena: str) -> str:
-    """The ids' first field: the arena key, hashed when long (ids must stay short)."""
-    return arena if len(arena) <= _ARENA_CHARS else "a" + _short(arena, _ARENA_CHARS - 1)
-
-
-def cycle_prefix(arena: str, cycle: int) -> str:
-    """The prefix of every order id of one cycle of one arena."""
-    return f"{arena_prefix(arena)}-{cycle}-"
-
-
-def order_id(arena: str, cycle: int, account: str, purpose: Purpose, symbol: str, side: str) -> str:
-    """The leg's id; the tail after the account is hashed if the whole would be too long,
-    so the account always stays readable (an order at the broker names its book)."""
-    head = f"{cycle_prefix(arena, cycle)}{account}-"
-    tail = f"{_PURPOSE_CODE[purpose]}-{symbol}-{side[0]}"
-    if len(head) + len(tail) > MAX_ID:
-        tail = _short(tail, max(8, MAX_ID - len(head)))
-    return head + tail
-
-
-def account_of(client_order_id: str) -> str:
-    """The book an order id belongs to (its third field)."""
-    parts = client_order_id.split("-")
-    return parts[2] if len(parts) > 2 else ""
 
 
 def mismatch(existing: OrderResult, request: OrderRequest) -> OrderResult:

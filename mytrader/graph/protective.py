@@ -27,12 +27,13 @@ import logging
 from decimal import Decimal
 
 from mytrader.config import Settings
-from mytrader.graph.orders import adopt, arena_prefix, gate_at_broker, order_id, place
-from mytrader.graph.risk import CENT, HUNDRED, Leg, Reserved
+from mytrader.domain.book import Book
+from mytrader.domain.models import OrderRequest, OrderResult, PendingOrder, Purpose
+from mytrader.domain.order_ids import arena_prefix, order_id
+from mytrader.domain.risk import CENT, HUNDRED, Leg, Reserved
+from mytrader.graph.orders import adopt, gate_at_broker, place
 from mytrader.graph.settle import ended
-from mytrader.market.broker import Broker, BrokerError
-from mytrader.state import Book, OrderRequest, OrderResult
-from mytrader.state.models import PendingOrder, Purpose
+from mytrader.ports.broker import Broker, BrokerError
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from mytrader.market.broker import Broker
-from mytrader.state import Book, BookError
-from mytrader.state.models import OrderResult, PendingOrder
+from mytrader.domain.book import Book, BookError
+from mytrader.domain.models import OrderResult, PendingOrder
+from mytrader.ports.broker import Broker
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,15 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from mytrader.config import persona_prompt_path
-from mytrader.state.book import Book, TradeOutcome
-from mytrader.state.models import CritiqueNote, MarketView, Mover, SymbolView
+from mytrader.domain.book import Book, TradeOutcome
+from mytrader.domain.models import CritiqueNote, MarketView, Mover, SymbolView
+from mytrader.domain.prompt_format import (
+    BIG_GAIN_PCT,
+    BIG_LOSS_PCT,
+    CRITIQUE_MARKER,
+    OVERBOUGHT_RSI,
+    extract_payload,
+)
 
 __all__ = [
     "CRITIQUE_MARKER",
@@ -37,20 +44,13 @@ __all__ = [
     "system_prompt",
 ]
 
-# The heading of critique.md; decision prompts never contain it, so a model can tell them apart.
-CRITIQUE_MARKER = "## Self-critique review"
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal("100")
 ZERO = Decimal("0")
 
-# Generic (persona-neutral) sell-signal thresholds shown as facts in the critique prompt.
-OVERBOUGHT_RSI = 70.0
-BIG_LOSS_PCT = Decimal("-10")
-BIG_GAIN_PCT = Decimal("20")
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-_FENCE = "```json"
 
 
 # --- texts -------------------------------------------------------------------------------
@@ -139,38 +139,6 @@ def _dump(value: Any, level: int) -> str:
         return "[\n" + ",\n".join(items) + "\n" + pad + "]"
     rows = [f"{inner}{json.dumps(k)}: {_dump(v, level + 1)}" for k, v in value.items()]
     return "{\n" + ",\n".join(rows) + "\n" + pad + "}"
-
-
-def _json_block(text: str) -> str | None:
-    """The body of the first "```json" fence (spaces or tabs, then a newline, after it) up
-    to the first line that starts with backticks. str.find, not a lazy regex: a house
-    model reads every prompt, and the scan was a tenth of its turn."""
-    at = text.find(_FENCE)
-    while at != -1:
-        body = at + len(_FENCE)
-        while body < len(text) and text[body] in " \t":
-            body += 1
-        if text.startswith("\n", body):
-            end = text.find("\n```", body + 1)
-            return None if end == -1 else text[body + 1 : end]
-        at = text.find(_FENCE, at + 1)
-    return None
-
-
-def extract_payload(text: str) -> dict[str, Any] | None:
-    """The ```json block of a prompt, parsed; None when there is none (or it is not an object).
-
-    A payload line never starts with backticks (strings keep their newlines escaped), so
-    the first fence at the start of a line closes the block.
-    """
-    block = _json_block(text)
-    if block is None:
-        return None
-    try:
-        data = json.loads(block)
-    except json.JSONDecodeError:
-        return None
-    return data if isinstance(data, dict) else None
 
 
 # --- book facts --------------------------------------------------------------------------

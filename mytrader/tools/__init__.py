@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from langchain_core.tools import BaseTool
 
-from mytrader.market.broker import Broker
-from mytrader.state.book import Book
-from mytrader.tools.market_tools import MAX_BAR_DAYS, MAX_NEWS, make_agent_tools
-from mytrader.tools.news import (
+from mytrader.adapters.news import (
     FileNews,
     NewsError,
     NewsItem,
@@ -18,10 +15,13 @@ from mytrader.tools.news import (
     published_by,
     select_news,
 )
+from mytrader.domain.book import Book
+from mytrader.ports.broker import Broker
+from mytrader.tools.market_tools import MAX_BAR_DAYS, MAX_NEWS, make_agent_tools
 from mytrader.tools.x_search import XSearch, make_x_search_tool
 
-if TYPE_CHECKING:  # the graph package imports services, which import this package
-    from mytrader.graph.context import ToolFactory
+# (agent, as_of, book) -> the read-only tools that agent may call in this turn
+ToolFactory = Callable[[str, str, Book], list[BaseTool]]
 
 TOOL_NAMES: tuple[str, ...] = ("get_quote", "get_bars", "get_my_book", "get_news", "get_asset")
 X_SEARCH_AGENT = "grok"  # the rumour trader; the only persona given search_x
@@ -51,6 +51,7 @@ __all__ = [
     "NewsItem",
     "NewsSource",
     "NoNews",
+    "ToolFactory",
     "XSearch",
     "make_agent_tools",
     "published_by",

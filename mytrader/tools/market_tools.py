@@ -20,10 +20,10 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field, ValidationError
 
-from mytrader.market.broker import Bar, Broker
-from mytrader.market.view import LOOKBACK, symbol_view
-from mytrader.state.book import Book
-from mytrader.tools.news import NewsItem, NewsSource, NoNews, published_by
+from mytrader.adapters.news import NewsItem, NewsSource, NoNews, published_by
+from mytrader.domain.book import Book
+from mytrader.ports.broker import Bar, Broker
+from mytrader.tools.market_view import LOOKBACK, symbol_view
 
 MAX_BAR_DAYS = 60  # rows a get_bars call may return
 MAX_NEWS = 20

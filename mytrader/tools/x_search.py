@@ -23,8 +23,8 @@ import httpx
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field, SecretStr
 
+from mytrader.adapters.news import parse_moment
 from mytrader.tools.market_tools import ToolInputError, _tool
-from mytrader.tools.news import parse_moment
 
 SEARCH_PATH = "/2/tweets/search/recent"
 MAX_POSTS = 10  # posts one call may return to the model

@@ -15,9 +15,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import BaseModel
 
+from mytrader.adapters.store.reads import ArenaReader
+from mytrader.app.leaderboard import Standing, standings
 from mytrader.config import COLLABORATIVE
-from mytrader.leaderboard import Standing, standings
-from mytrader.store.reads import ArenaReader
 from mytrader.web.bounds import (
     PAGE_BYTES,
     clipped,

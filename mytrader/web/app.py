@@ -20,8 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from mytrader.store.db import StoreError
-from mytrader.store.reads import ArenaReader
+from mytrader.adapters.store.db import StoreError
+from mytrader.adapters.store.reads import ArenaReader
 from mytrader.web import api, auth, stream
 from mytrader.web.deps import DashboardConfig, Served
 from mytrader.web.live import Watcher

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
-from mytrader.store.reads import ArenaReader
+from mytrader.adapters.store.reads import ArenaReader
 from mytrader.web import auth
 from mytrader.web.live import Watcher
 from mytrader.web.params import Arena

@@ -22,9 +22,9 @@ from typing import Any
 import psycopg
 from anyio import to_thread
 
+from mytrader.adapters.store.db import CYCLE_CHANNEL, StoreError, scrub
+from mytrader.adapters.store.reads import ArenaReader
 from mytrader.config import COLLABORATIVE
-from mytrader.store.db import CYCLE_CHANNEL, StoreError, scrub
-from mytrader.store.reads import ArenaReader
 from mytrader.web.bounds import clipped, cut, log_url, shown, trade_url
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from fastapi import Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
 
-from mytrader.store.reads import MAX_PAGE
+from mytrader.adapters.store.reads import MAX_PAGE
 
 # The largest value a BIGINT (PostgreSQL) or INTEGER (SQLite) column holds.
 INT64_MAX = 2**63 - 1

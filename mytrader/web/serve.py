@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from mytrader.adapters.store.reads import ArenaReader
 from mytrader.config import Settings
 from mytrader.domain.hosts import is_loopback
-from mytrader.store.reads import ArenaReader
 from mytrader.web.auth import MIN_TOKEN_LENGTH
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from mytrader.store.db import StoreError
+from mytrader.adapters.store.db import StoreError
 from mytrader.web import auth
 from mytrader.web.deps import ArenaName, ServedBy
 from mytrader.web.live import MAX_CATCHUP, Watcher

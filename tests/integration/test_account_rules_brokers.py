@@ -20,7 +20,7 @@ from alpaca.trading.requests import (
     TakeProfitRequest,
 )
 
-from mytrader.state.models import OrderRequest
+from mytrader.domain.models import OrderRequest
 from tests.helpers import order_request
 from tests.integration import test_broker_contract as contract
 from tests.integration.test_broker_contract import START, Market

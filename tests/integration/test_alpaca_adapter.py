@@ -9,11 +9,16 @@ from decimal import Decimal
 
 import pytest
 
+from mytrader.adapters.alpaca.broker import (
+    AlpacaBroker,
+    BrokerSetupError,
+    BrokerUnavailable,
+    open_alpaca,
+)
+from mytrader.adapters.sim.exchange import SimulatedExchange
+from mytrader.domain.models import OrderRequest
 from mytrader.graph.orders import place
-from mytrader.market.alpaca import AlpacaBroker, BrokerSetupError, BrokerUnavailable, open_alpaca
-from mytrader.market.broker import DuplicateOrderError
-from mytrader.market.sim import SimulatedExchange
-from mytrader.state.models import OrderRequest
+from mytrader.ports.broker import DuplicateOrderError
 from tests.helpers import make_settings
 from tests.servers.alpaca_server import AlpacaServer, Fault
 
@@ -203,8 +208,8 @@ def test_news_up_to_as_of_only(server: AlpacaServer) -> None:
 def test_books_with_their_own_accounts(server: AlpacaServer) -> None:
     """Per-account keys: grok's orders go to grok's account, the rest to the main one;
     lookups follow the book named in the id; the reconciliation sums both accounts."""
-    from mytrader.market.accounts import AccountRouter
-    from mytrader.reconcile import Account
+    from mytrader.adapters.alpaca.accounts import AccountRouter
+    from mytrader.graph.account_check import Account
 
     with AlpacaServer(start="2024-06-03", key="gk", secret="gs") as own:
         grok = AlpacaBroker("gk", "gs", base_url=own.base_url, data_url=own.base_url)

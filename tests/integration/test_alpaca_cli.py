@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mytrader.store.db import ArenaStore
+from mytrader.adapters.store.db import ArenaStore
 from tests.helpers import clean_env, killed_after_first_order, make_settings, run_cli
 from tests.servers.alpaca_server import AlpacaServer, Fault, OrderScript
 
@@ -115,7 +115,7 @@ def test_killed_after_alpaca_created_the_order_before_the_answer(tmp_path: Path)
     with server() as srv:
         env = alpaca_env(srv, tmp_path / "home")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mytrader.cli", "run", "--cycles", "40", "--quiet"],
+            [sys.executable, "-m", "mytrader.cli.main", "run", "--cycles", "40", "--quiet"],
             env={**clean_env(), **env, "COLUMNS": "160"},
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,

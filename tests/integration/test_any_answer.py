@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from langchain_core.language_models import GenericFakeChatModel
 
+from mytrader.app.runner import open_arena
 from mytrader.config import ACCOUNTS, PERSONAS
-from mytrader.llm.parsing import MAX_ANSWER_CHARS
-from mytrader.runner import open_arena
-from mytrader.state import Book
+from mytrader.domain.book import Book
+from mytrader.domain.parsing import MAX_ANSWER_CHARS
 from tests.helpers import make_settings
 
 HOLD = '{"decision": "HOLD", "reasoning": "nothing", "confidence": 1}'

@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
+from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.runner import open_arena
+from mytrader.app.services import open_broker
 from mytrader.config import ACCOUNTS, PERSONAS
-from mytrader.market.broker import Broker
-from mytrader.runner import open_arena
-from mytrader.services import open_broker
-from mytrader.state import Book, OrderRequest, OrderResult
-from mytrader.store.db import ArenaStore
+from mytrader.domain.book import Book
+from mytrader.domain.models import OrderRequest, OrderResult
+from mytrader.ports.broker import Broker
 from tests.helpers import make_settings
 
 

@@ -22,16 +22,16 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
+from mytrader.adapters.llm.house import HouseModel
+from mytrader.adapters.store.db import ArenaStore
 from mytrader.backtest.report import SPY_BH, report_of, trade_rows, write_files
 from mytrader.backtest.runner import BacktestOptions, BacktestRun, prepare, run_backtest
 from mytrader.config import PERSONAS
-from mytrader.llm.house import HouseModel
 from mytrader.prompts import CRITIQUE_MARKER, extract_payload
-from mytrader.store.db import ArenaStore
 from tests.helpers import clean_env, rewrite_after, run_cli
 from tests.servers.openai_server import ChatServer, Reply
 
-SAMPLE = Path(str(resources.files("mytrader.market") / "data" / "sample_daily.csv.gz"))
+SAMPLE = Path(str(resources.files("mytrader") / "data" / "sample_daily.csv.gz"))
 
 
 def backtest(
@@ -375,8 +375,8 @@ def test_blind_house_models_still_trade_under_pseudonyms(tmp_path):
 
 
 def test_leaderboard_json_has_sharpe_drawdown_and_spy_over_the_arenas_dates(tmp_path):
-    from mytrader.backtest.metrics import figures
-    from mytrader.runner import open_arena
+    from mytrader.app.runner import open_arena
+    from mytrader.domain.metrics import figures
     from tests.helpers import make_settings
 
     settings = make_settings(mytrader_home=tmp_path / "home")
@@ -415,7 +415,7 @@ def recorded_days(db: Path) -> int:
 def test_ctrl_c_stops_after_the_day_in_progress_and_keeps_every_day_done(tmp_path):
     home, out = tmp_path / "home", tmp_path / "out"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mytrader.cli", "backtest", "--out", str(out)],
+        [sys.executable, "-m", "mytrader.cli.main", "backtest", "--out", str(out)],
         env={**clean_env(), "MYTRADER_HOME": str(home), "COLUMNS": "160"},
         cwd=tmp_path,
         stdout=subprocess.PIPE,

@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mytrader.market.data import load_bars
+from mytrader.adapters.bars import load_bars
 from tests.helpers import run_cli
 
-SAMPLE = Path(__file__).parents[2] / "mytrader" / "market" / "data" / "sample_daily.csv.gz"
+SAMPLE = Path(__file__).parents[2] / "mytrader" / "data" / "sample_daily.csv.gz"
 HEADER = "symbol,date,open,high,low,close,volume"
 
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from mytrader.graph.orders import account_of
-from mytrader.market.alpaca import AlpacaBroker
-from mytrader.market.broker import Broker, DuplicateOrderError
-from mytrader.market.sim import SimulatedExchange
-from mytrader.state.models import OrderRequest, OrderResult
+from mytrader.adapters.alpaca.broker import AlpacaBroker
+from mytrader.adapters.sim.exchange import SimulatedExchange
+from mytrader.domain.models import OrderRequest, OrderResult
+from mytrader.domain.order_ids import account_of
+from mytrader.ports.broker import Broker, DuplicateOrderError
 from tests.servers.alpaca_server import AlpacaServer
 
 START = "2024-06-03"

@@ -89,7 +89,7 @@ def test_history_exhaustion_is_said_clearly(backend, tmp_path):
 
 
 def test_a_second_run_of_a_busy_arena_is_refused(backend, tmp_path):
-    from mytrader.store.lock import arena_lock
+    from mytrader.adapters.store.lock import arena_lock
 
     settings = make_settings(**backend)
     env = env_for(backend)
@@ -117,7 +117,7 @@ def test_logs_and_trades_show_the_last_cycles(backend, tmp_path):
     env = env_for(backend)
     assert mytrader(["run", "--cycles", "12", "--quiet"], env, tmp_path).returncode == 0
     settings = make_settings(**backend)
-    from mytrader.store.db import ArenaStore
+    from mytrader.adapters.store.db import ArenaStore
 
     with ArenaStore.from_settings(settings) as store:
         fills = store.trades(settings.arena_id, since_cycle=3)

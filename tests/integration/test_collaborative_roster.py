@@ -10,9 +10,9 @@ from typing import Any
 
 from langchain_core.messages import AIMessage
 
+from mytrader.adapters.llm.house import HouseModel
+from mytrader.app.runner import open_arena
 from mytrader.config import COLLABORATIVE
-from mytrader.llm.house import HouseModel
-from mytrader.runner import open_arena
 from tests.helpers import make_settings, run_cli
 
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.runner import open_arena
 from mytrader.config import load_settings
-from mytrader.runner import open_arena
-from mytrader.state import Book
-from mytrader.state.models import PendingOrder
-from mytrader.store.db import ArenaStore
+from mytrader.domain.book import Book
+from mytrader.domain.models import PendingOrder
 from tests.helpers import clean_env, make_settings
 from tests.integration.test_cli import env_for, mytrader
 
@@ -26,9 +26,9 @@ from tests.integration.test_cli import env_for, mytrader
 _KILL_IN_THE_WINDOW = """
 import os, sys
 from mytrader.config import load_settings
-from mytrader.runner import open_arena
-from mytrader.services import open_broker
-from mytrader.store.db import ArenaStore
+from mytrader.app.runner import open_arena
+from mytrader.app.services import open_broker
+from mytrader.adapters.store.db import ArenaStore
 
 settings = load_settings()
 store = ArenaStore.from_settings(settings)

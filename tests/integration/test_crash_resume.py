@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from mytrader.store.db import ArenaStore
+from mytrader.adapters.store.db import ArenaStore
 from tests.helpers import killed_after_first_order, make_settings
 from tests.integration.test_cli import env_for, mytrader
 

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from mytrader.adapters.store.reads import ArenaReader
+from mytrader.app.leaderboard import standings
 from mytrader.config import Settings
-from mytrader.leaderboard import standings
-from mytrader.store.reads import ArenaReader
 from mytrader.web.serve import build
 from tests.dashboard_support import live_server, reasoning_of, seed
 

@@ -17,9 +17,9 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from mytrader.adapters.store.db import ArenaStore
 from mytrader.config import PERSONAS, Settings
-from mytrader.state.models import AgentDecision
-from mytrader.store.db import ArenaStore
+from mytrader.domain.models import AgentDecision
 from mytrader.web.serve import build
 from tests.dashboard_support import (
     chromium,

@@ -15,9 +15,9 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from mytrader.adapters.store.reads import ArenaReader
 from mytrader.config import ConfigError, Settings, load_settings
-from mytrader.state.models import AgentDecision
-from mytrader.store.reads import ArenaReader
+from mytrader.domain.models import AgentDecision
 from mytrader.web.app import DashboardConfig, create_app
 from mytrader.web.bounds import PAGE_BYTES, TEXT_CHARS
 from mytrader.web.serve import build

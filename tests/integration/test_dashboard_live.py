@@ -16,9 +16,9 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from mytrader.adapters.store.db import CYCLE_CHANNEL, ArenaStore
+from mytrader.adapters.store.reads import ArenaReader
 from mytrader.config import Settings
-from mytrader.store.db import CYCLE_CHANNEL, ArenaStore
-from mytrader.store.reads import ArenaReader
 from mytrader.web.app import DashboardConfig, create_app
 from mytrader.web.serve import ServeRefused, check_exposure
 from tests.dashboard_support import cycle_record, live_server, reasoning_of, seed, serve_process
@@ -147,7 +147,7 @@ def test_serve_refuses_an_open_host_without_a_token() -> None:
 def test_cli_serve_on_an_open_host_needs_the_token(tmp_path: Path) -> None:
     env = {**clean_env(), "MYTRADER_HOME": str(tmp_path)}
     done = subprocess.run(
-        [sys.executable, "-m", "mytrader.cli", "serve", "--host", "0.0.0.0", "--port", "1"],
+        [sys.executable, "-m", "mytrader.cli.main", "serve", "--host", "0.0.0.0", "--port", "1"],
         env=env,
         capture_output=True,
         text=True,

@@ -12,8 +12,8 @@ import pytest
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect
 
+from mytrader.adapters.store.db import ArenaStore
 from mytrader.config import load_settings
-from mytrader.store.db import ArenaStore
 from mytrader.web.serve import build
 from tests.dashboard_support import live_server, seed
 from tests.servers.tcp_proxy import TcpProxy

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from mytrader.store.db import ArenaStore
+from mytrader.adapters.store.db import ArenaStore
 from tests.helpers import make_settings
 from tests.integration.test_cli import env_for, mytrader
 

@@ -19,8 +19,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from mytrader.adapters.store.db import ArenaStore
 from mytrader.config import Settings
-from mytrader.store.db import ArenaStore
 from tests.helpers import clean_env, free_port, make_settings
 from tests.integration.test_cli import env_for, mytrader
 
@@ -186,8 +186,8 @@ def test_tables_one_cycle_behind_are_recorded_again_by_repair(tmp_path):
 _KILL_AFTER_RECORD = """
 import os
 from mytrader.config import load_settings
-from mytrader.runner import open_arena
-from mytrader.store.db import ArenaStore
+from mytrader.app.runner import open_arena
+from mytrader.adapters.store.db import ArenaStore
 
 settings = load_settings()
 real = ArenaStore.from_settings(settings)

@@ -16,9 +16,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from mytrader.adapters.store.db import ArenaStore
 from mytrader.config import PERSONAS
 from mytrader.prompts import extract_payload
-from mytrader.store.db import ArenaStore
 from tests.helpers import make_settings
 from tests.integration.test_cli_openrouter import mytrader
 from tests.servers import ChatServer, Reply

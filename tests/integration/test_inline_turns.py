@@ -10,9 +10,9 @@ import pytest
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 
+from mytrader.adapters.llm.house import HouseModel
+from mytrader.app.runner import open_arena
 from mytrader.config import Settings
-from mytrader.llm.house import HouseModel
-from mytrader.runner import open_arena
 
 
 class ThreadNoting(HouseModel):

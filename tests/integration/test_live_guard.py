@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mytrader.market.alpaca import BrokerSetupError, open_alpaca
+from mytrader.adapters.alpaca.broker import BrokerSetupError, open_alpaca
 from tests.helpers import make_settings, run_cli
 
 pytestmark = pytest.mark.slow

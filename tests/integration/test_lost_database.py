@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from mytrader.store.db import ArenaStore
+from mytrader.adapters.store.db import ArenaStore
 from tests.helpers import clean_env, make_settings
 from tests.servers.tcp_proxy import TcpProxy
 
@@ -40,7 +40,7 @@ def test_lost_database_ends_the_run_within_the_timeout(postgres_url, tmp_path):
             "COLUMNS": "160",
         }
         run = subprocess.Popen(
-            [sys.executable, "-m", "mytrader.cli", "run", "--cycles", "500"],
+            [sys.executable, "-m", "mytrader.cli.main", "run", "--cycles", "500"],
             env=env,
             cwd=tmp_path,
             stdout=subprocess.PIPE,
@@ -78,7 +78,7 @@ def test_lost_database_ends_the_run_within_the_timeout(postgres_url, tmp_path):
         assert (store.last_cycle("arena") or 0) >= 2
     env["DATABASE_URL"] = postgres_url
     again = subprocess.run(
-        [sys.executable, "-m", "mytrader.cli", "run"],
+        [sys.executable, "-m", "mytrader.cli.main", "run"],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -93,7 +93,7 @@ def test_a_slow_statement_is_cut_at_the_bound_and_is_not_a_lost_database(postgre
     """DATABASE_TIMEOUT_S is the statement timeout too; a statement it cancels is an
     error of that statement, not a lost server (the run would otherwise stop talking to a
     database that is there)."""
-    from mytrader.store.errors import DatabaseLost, StoreError
+    from mytrader.adapters.store.errors import DatabaseLost, StoreError
 
     with ArenaStore.postgres(postgres_url, timeout=3) as store:
         started = time.monotonic()
@@ -106,7 +106,7 @@ def test_a_slow_statement_is_cut_at_the_bound_and_is_not_a_lost_database(postgre
 
 
 def test_a_server_that_is_not_there_is_lost_within_the_bound():
-    from mytrader.store.errors import StoreError
+    from mytrader.adapters.store.errors import StoreError
     from tests.helpers import free_port
 
     started = time.monotonic()

@@ -13,9 +13,9 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from pydantic import Field
 
+from mytrader.adapters.llm.house import HouseModel
+from mytrader.app.runner import open_arena
 from mytrader.config import PERSONAS
-from mytrader.llm.house import HouseModel
-from mytrader.runner import open_arena
 from tests.helpers import make_settings, rewrite_after
 
 
@@ -38,7 +38,7 @@ def run_prompts(
 
 
 def test_rewriting_the_future_changes_nothing_seen_before(tmp_path):
-    sample = Path(str(resources.files("mytrader.market") / "data" / "sample_daily.csv.gz"))
+    sample = Path(str(resources.files("mytrader") / "data" / "sample_daily.csv.gz"))
     base, dates = run_prompts(tmp_path / "a", None, 14)
     cutoff = dates[9]  # the 10th cycle's now
     altered_data = tmp_path / "altered.csv"

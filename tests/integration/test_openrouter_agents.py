@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from mytrader import cli
+from mytrader.adapters.llm.factory import OPENROUTER_HEADERS
+from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.runner import CycleSummary, open_arena
+from mytrader.cli import main as cli
 from mytrader.config import PERSONAS, Settings
-from mytrader.llm.factory import OPENROUTER_HEADERS
 from mytrader.prompts import CRITIQUE_MARKER, extract_payload
-from mytrader.runner import CycleSummary, open_arena
-from mytrader.store.db import ArenaStore
 from mytrader.tools import TOOL_NAMES
 from tests.helpers import make_settings
 from tests.servers import ChatServer, RecordedRequest, Reply, ToolCall

@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
+from mytrader.adapters.alpaca.broker import AlpacaBroker
+from mytrader.adapters.sim.exchange import SimulatedExchange
+from mytrader.adapters.store import ArenaStore
+from mytrader.app.services import open_services
 from mytrader.config import ACCOUNTS, Settings
-from mytrader.graph.executor import make_executor
-from mytrader.graph.orders import order_id
+from mytrader.domain.book import Book
+from mytrader.domain.models import AgentDecision, OrderRequest, OrderResult, PendingOrder
+from mytrader.domain.order_ids import order_id
+from mytrader.graph.nodes.executor import make_executor
 from mytrader.graph.settle import settle
-from mytrader.market import build_market_view
-from mytrader.market.alpaca import AlpacaBroker
-from mytrader.market.sim import SimulatedExchange
-from mytrader.services import open_services
-from mytrader.state import AgentDecision, Book, OrderRequest, OrderResult
-from mytrader.state.models import PendingOrder
-from mytrader.store import ArenaStore
+from mytrader.tools.market_view import build_market_view
 from tests.helpers import cycle_state, decision, make_settings
 from tests.integration import test_broker_contract as contract
 from tests.integration.test_broker_contract import START, Market

@@ -13,16 +13,19 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from mytrader import cli
-from mytrader.graph.executor import make_executor
-from mytrader.graph.risk import buy_limit
-from mytrader.market import SimulatedExchange, build_market_view
-from mytrader.market.alpaca import AlpacaBroker
-from mytrader.reconcile import compare_orders, pending_of
-from mytrader.runner import Arena, open_arena
-from mytrader.services import cached_history, open_services
-from mytrader.state import AgentDecision, Book
-from mytrader.store import ArenaStore, StoreLedger
+from mytrader.adapters.alpaca.broker import AlpacaBroker
+from mytrader.adapters.sim.exchange import SimulatedExchange
+from mytrader.adapters.store import ArenaStore, StoreLedger
+from mytrader.app.reconcile import pending_of
+from mytrader.app.runner import Arena, open_arena
+from mytrader.app.services import cached_history, open_services
+from mytrader.cli import main as cli
+from mytrader.domain.book import Book
+from mytrader.domain.models import AgentDecision
+from mytrader.domain.risk import buy_limit
+from mytrader.graph.account_check import compare_orders
+from mytrader.graph.nodes.executor import make_executor
+from mytrader.tools.market_view import build_market_view
 from mytrader.web.serve import build
 from tests.dashboard_support import live_server
 from tests.helpers import cycle_state, decision, make_settings

@@ -9,15 +9,16 @@ from typing import Any
 
 import pytest
 
+from mytrader.adapters.sim.exchange import SimulatedExchange
+from mytrader.adapters.store import ArenaStore, StoreLedger
+from mytrader.app.services import cached_history, open_services
 from mytrader.config import ACCOUNTS, Settings
-from mytrader.graph.executor import make_executor
-from mytrader.graph.orders import MAX_ID, account_of, cycle_prefix, order_id
-from mytrader.market import SimulatedExchange, build_market_view
-from mytrader.market.broker import Broker
-from mytrader.services import cached_history, open_services
-from mytrader.state import AgentDecision, Book, Position
-from mytrader.state.models import OrderRequest
-from mytrader.store import ArenaStore, StoreLedger
+from mytrader.domain.book import Book, Position
+from mytrader.domain.models import AgentDecision, OrderRequest
+from mytrader.domain.order_ids import MAX_ID, account_of, cycle_prefix, order_id
+from mytrader.graph.nodes.executor import make_executor
+from mytrader.ports.broker import Broker
+from mytrader.tools.market_view import build_market_view
 from tests.helpers import cycle_state, decision, seed_position
 
 AS_OF = "2024-06-03"

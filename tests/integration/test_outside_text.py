@@ -22,10 +22,10 @@ from typing import Any
 import httpx
 import pytest
 
+from mytrader.adapters.store.db import ArenaStore
 from mytrader.backtest.report import Report, write_files
 from mytrader.config import PERSONAS
 from mytrader.prompts import extract_payload
-from mytrader.store.db import ArenaStore
 from mytrader.web.serve import build
 from tests.dashboard_support import live_server
 from tests.helpers import make_settings, run_cli

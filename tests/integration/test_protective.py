@@ -8,15 +8,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from mytrader.adapters.sim.exchange import SimulatedExchange
+from mytrader.adapters.store import ArenaStore, StoreLedger
+from mytrader.app.services import cached_history, open_services
 from mytrader.config import ACCOUNTS, Settings
-from mytrader.graph.executor import make_executor
+from mytrader.domain.book import Book, Position
+from mytrader.domain.models import AgentDecision, PendingOrder
+from mytrader.graph.nodes.executor import make_executor
 from mytrader.graph.protective import levels
 from mytrader.graph.settle import settle
-from mytrader.market import SimulatedExchange, build_market_view
-from mytrader.services import cached_history, open_services
-from mytrader.state import AgentDecision, Book, Position
-from mytrader.state.models import PendingOrder
-from mytrader.store import ArenaStore, StoreLedger
+from mytrader.tools.market_view import build_market_view
 from tests.helpers import cycle_state, decision, seed_position
 
 AS_OF = "2024-06-03"

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from mytrader.app.repair import CycleFailed, repair
+from mytrader.app.runner import open_arena
 from mytrader.config import Settings
 from mytrader.graph import builder
-from mytrader.repair import CycleFailed, repair
-from mytrader.runner import open_arena
 
 
 def _failing(message: str) -> Any:

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from mytrader.adapters.store.db import ArenaStore
 from mytrader.graph.context import arena_key
-from mytrader.store.db import ArenaStore
 from tests.servers.langgraph_dev import langgraph_dev
 
 EVERY_3_SECONDS = "* * * * * */3"  # croniter: the sixth field is seconds

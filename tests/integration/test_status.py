@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from mytrader import cli
-from mytrader.market.broker import MarketClock
-from mytrader.runner import open_arena
-from mytrader.services import open_broker
-from mytrader.status import gather
-from mytrader.store.db import ArenaStore
+from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.runner import open_arena
+from mytrader.app.services import open_broker
+from mytrader.app.status import gather
+from mytrader.cli import main as cli
+from mytrader.ports.broker import MarketClock
 from tests.helpers import make_settings
 from tests.integration.test_cli import env_for
 

@@ -14,10 +14,7 @@ import pytest
 from langgraph.channels.delta import DeltaChannel
 from langgraph.graph import END, START, StateGraph
 
-from mytrader.config import Settings
-from mytrader.market.ledger import SimOrder
-from mytrader.state.models import OrderRequest, OrderResult, PendingOrder
-from mytrader.store import (
+from mytrader.adapters.store import (
     ArenaStore,
     CycleRecord,
     LogEntry,
@@ -31,7 +28,10 @@ from mytrader.store import (
     open_checkpointer,
     prune_thread,
 )
-from mytrader.store.checkpointer import CHECKPOINTS_FILE
+from mytrader.adapters.store.checkpointer import CHECKPOINTS_FILE
+from mytrader.config import Settings
+from mytrader.domain.models import OrderRequest, OrderResult, PendingOrder
+from mytrader.ports.ledger import SimOrder
 
 # --- builders ------------------------------------------------------------------------
 

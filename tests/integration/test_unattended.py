@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from mytrader.store.db import ArenaStore
+from mytrader.adapters.store.db import ArenaStore
 from tests.helpers import clean_env, make_settings
 from tests.integration.test_cli import env_for, mytrader
 
@@ -25,7 +25,7 @@ from tests.integration.test_cli import env_for, mytrader
 WRAPPED_CLI = textwrap.dedent(
     """
     import os, sys, time
-    import mytrader.services as services
+    import mytrader.app.services as services
 
     real_open = services.open_broker
 
@@ -42,7 +42,7 @@ WRAPPED_CLI = textwrap.dedent(
                 if time.time() >= closed_until:
                     return real.clock(as_of)
                 from datetime import datetime, timezone
-                from mytrader.market.broker import MarketClock
+                from mytrader.ports.broker import MarketClock
 
                 def at(t):
                     return datetime.fromtimestamp(t, timezone.utc).isoformat()
@@ -67,7 +67,7 @@ WRAPPED_CLI = textwrap.dedent(
         return Watched()
 
     services.open_broker = open_broker
-    from mytrader.cli import app
+    from mytrader.cli.main import app
 
     app(sys.argv[1:], prog_name="mytrader")
     """

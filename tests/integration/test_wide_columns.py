@@ -8,9 +8,9 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from mytrader.state.models import MAX_QUANTITY, OrderResult
-from mytrader.store import ArenaStore, CycleRecord, Snapshot, Usage
-from mytrader.store.schema import _TABLE_DDL, _TYPES, TABLES, bigint_columns
+from mytrader.adapters.store import ArenaStore, CycleRecord, Snapshot, Usage
+from mytrader.adapters.store.schema import _TABLE_DDL, _TYPES, TABLES, bigint_columns
+from mytrader.domain.models import MAX_QUANTITY, OrderResult
 from tests.helpers import make_settings
 
 BIG = 5_000_000_000  # over 2**31: `integer out of range` in a 32-bit PostgreSQL column

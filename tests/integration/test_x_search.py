@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import SecretStr
 
-from mytrader.services import agent_tools
-from mytrader.state.book import Book
+from mytrader.app.services import agent_tools
+from mytrader.domain.book import Book
 from mytrader.tools import XSearch
 from mytrader.tools.x_search import MAX_POSTS, POST_CHARS, UNTRUSTED, decision_instant
 from tests.helpers import make_settings
@@ -146,7 +146,7 @@ def test_bad_arguments_are_readable_errors(x):
 
 
 def tool_names(settings, agent: str) -> list[str]:
-    from mytrader.market.sim import SimulatedExchange
+    from mytrader.adapters.sim.exchange import SimulatedExchange
 
     factory = agent_tools(settings, SimulatedExchange())
     assert factory is not None

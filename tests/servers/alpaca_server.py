@@ -53,7 +53,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from mytrader.market.data import PriceHistory, SymbolSeries, load_bars, to_decimal
+from mytrader.adapters.bars import PriceHistory, SymbolSeries, load_bars, to_decimal
 from tests.servers._local import Handler, LocalServer, read_body
 
 NY = ZoneInfo("America/New_York")

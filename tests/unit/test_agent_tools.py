@@ -15,9 +15,11 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 from langchain_openai import ChatOpenAI
 
-from mytrader.market import AssetInfo, Bar, Broker, BrokerError, SimulatedExchange, load_bars
-from mytrader.state.book import Book, Position
-from mytrader.state.models import Movers, OrderRequest, OrderResult
+from mytrader.adapters.bars import load_bars
+from mytrader.adapters.sim.exchange import SimulatedExchange
+from mytrader.domain.book import Book, Position
+from mytrader.domain.models import Movers, OrderRequest, OrderResult
+from mytrader.ports.broker import AssetInfo, Bar, Broker, BrokerError
 from mytrader.tools import (
     TOOL_NAMES,
     FileNews,

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from mytrader.backtest.metrics import (
+from mytrader.domain.metrics import (
     bootstrap_sharpe_ci,
     figures,
     probabilistic_sharpe,

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from mytrader.adapters.bars import PriceHistory, load_bars, to_decimal
 from mytrader.backtest.benchmarks import equal_weight, spy_buy_and_hold
-from mytrader.market.data import PriceHistory, load_bars, to_decimal
 
 
 def marked_by_hand(history: PriceHistory, dates: list[str], cash: Decimal, fee: Decimal, first):

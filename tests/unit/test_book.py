@@ -4,7 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from mytrader.state import Book, BookError, OrderResult
+from mytrader.domain.book import Book, BookError
+from mytrader.domain.models import OrderResult
 
 D = Decimal
 

@@ -70,11 +70,11 @@ def test_graph_modules_build_no_settings_at_import(monkeypatch, tmp_path):
 
     monkeypatch.chdir(tmp_path)
     # A bad setting would fail any import that built Settings; the imports must pass.
-    code = "import mytrader.graph.app, mytrader.graph.builder, mytrader.cli; print('ok')"
+    code = "import mytrader.app.studio, mytrader.graph.builder, mytrader.cli.main; print('ok')"
     env = {"VOTE_MODE": "dictator", "PATH": "", "HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
-    assert importlib.import_module("mytrader.graph.app").graph is not None
+    assert importlib.import_module("mytrader.app.studio").graph is not None
 
 
 # --- roster ---------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mytrader.repair import CycleFailed, scrub_secrets
+from mytrader.app.repair import CycleFailed, scrub_secrets
 from tests.helpers import make_settings
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mytrader.market import MarketDataError, load_bars
+from mytrader.adapters.bars import MarketDataError, load_bars
 
 HEADER = "symbol,date,open,high,low,close,volume"
 GOOD = "A,2024-01-02,10,11,9,10.5,100"

@@ -10,8 +10,10 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from pydantic import ValidationError
 
+from mytrader.adapters.llm import HouseModel, house_critique, house_decision, parse_decision
 from mytrader.config import PERSONAS
-from mytrader.llm import HouseModel, house_critique, house_decision, parse_decision
+from mytrader.domain.book import Book, Position, TradeOutcome
+from mytrader.domain.models import CritiqueNote, Decision, MarketView, Mover, Movers, SymbolView
 from mytrader.prompts import (
     critique_messages,
     critique_payload,
@@ -19,8 +21,6 @@ from mytrader.prompts import (
     decision_payload,
     repair_message,
 )
-from mytrader.state.book import Book, Position, TradeOutcome
-from mytrader.state.models import CritiqueNote, Decision, MarketView, Mover, Movers, SymbolView
 
 # A quiet name that no persona trades: mid RSI, flat MACD, no drawdown, no move.
 NEUTRAL: dict[str, Any] = {

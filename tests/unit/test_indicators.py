@@ -8,7 +8,7 @@ import statistics
 import numpy as np
 import pytest
 
-from mytrader.market import indicators as ind
+from mytrader.domain import indicators as ind
 
 
 def nan_equal(a: np.ndarray, b: list[float]) -> bool:

@@ -7,13 +7,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mytrader.market import Bar, SimulatedExchange, build_market_view, load_bars
-from mytrader.market.data import PriceHistory
-from mytrader.state.models import Movers
+from mytrader.adapters.bars import PriceHistory, load_bars
+from mytrader.adapters.sim.exchange import SimulatedExchange
+from mytrader.domain.models import Movers
+from mytrader.ports.broker import Bar
+from mytrader.tools.market_view import build_market_view
 
-SAMPLE = (
-    Path(__file__).resolve().parents[2] / "mytrader" / "market" / "data" / "sample_daily.csv.gz"
-)
+SAMPLE = Path(__file__).resolve().parents[2] / "mytrader" / "data" / "sample_daily.csv.gz"
 EXTRA = ["AAPL", "MRNA", "SPY"]
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mytrader.llm.parsing import MAX_ANSWER_CHARS, DecisionParseError, parse_decision
-from mytrader.state.models import MAX_QUANTITY, Decision
+from mytrader.domain.models import MAX_QUANTITY, Decision
+from mytrader.domain.parsing import MAX_ANSWER_CHARS, DecisionParseError, parse_decision
 
 ALLOWED = {"AAPL", "MRNA", "NVDA"}
 

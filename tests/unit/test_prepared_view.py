@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mytrader.market import SimulatedExchange, build_market_view, load_bars
-from mytrader.market.data import PriceHistory
+from mytrader.adapters.bars import PriceHistory, load_bars
+from mytrader.adapters.sim.exchange import SimulatedExchange
+from mytrader.tools.market_view import build_market_view
 
 
 class BarsOnly:

@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from mytrader.config import PERSONAS
+from mytrader.domain.book import Book, Position, TradeOutcome
+from mytrader.domain.models import CritiqueNote, MarketView, Mover, Movers, SymbolView
+from mytrader.domain.prompt_format import _json_block
 from mytrader.prompts import (
     CRITIQUE_MARKER,
-    _json_block,
     critique_messages,
     critique_payload,
     decision_messages,
@@ -28,8 +30,6 @@ from mytrader.prompts import (
     repair_message,
     system_prompt,
 )
-from mytrader.state.book import Book, Position, TradeOutcome
-from mytrader.state.models import CritiqueNote, MarketView, Mover, Movers, SymbolView
 
 
 def symbol(sym: str, price: str, **indicators: Any) -> SymbolView:

@@ -2,8 +2,8 @@
 
 from decimal import Decimal
 
-from mytrader.graph.risk import Leg, buy_limit, check_leg, decision_leg, exit_legs
-from mytrader.state import Book, Position
+from mytrader.domain.book import Book, Position
+from mytrader.domain.risk import Leg, buy_limit, check_leg, decision_leg, exit_legs
 from tests.helpers import decision, make_settings
 
 D = Decimal
@@ -78,7 +78,7 @@ def test_sell_whose_proceeds_do_not_cover_the_fee_is_refused():
 
 
 def test_open_orders_reserve_cash_and_shares():
-    from mytrader.graph.risk import Reserved
+    from mytrader.domain.risk import Reserved
 
     book = book_with("1000", A=(5, "500"))
     reserved = Reserved()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mytrader.scheduler import ClockState, Scheduler, Tick, human, parse_interval
+from mytrader.app.scheduler import ClockState, Scheduler, Tick, human, parse_interval
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+from mytrader.domain.book import Book
+from mytrader.domain.models import OrderResult, OrderStatus, PendingOrder
 from mytrader.graph.settle import settle
-from mytrader.state import Book
-from mytrader.state.models import OrderResult, OrderStatus, PendingOrder
 
 
 class ScriptedBroker:

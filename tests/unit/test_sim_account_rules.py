@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from mytrader.market.ledger import InMemoryLedger
-from mytrader.market.sim import SimulatedExchange
-from mytrader.state.models import OrderRequest
+from mytrader.adapters.sim.exchange import SimulatedExchange
+from mytrader.domain.models import OrderRequest
+from mytrader.ports.ledger import InMemoryLedger
 from tests.helpers import order_request
 
 DAY = "2024-06-03"

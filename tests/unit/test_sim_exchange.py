@@ -9,17 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from mytrader.market import (
-    Broker,
-    DuplicateOrderError,
-    InMemoryLedger,
-    MarketDataError,
-    OrderLedger,
-    SimulatedExchange,
-    load_bars,
-)
-from mytrader.market.ledger import SimOrder
-from mytrader.state.models import OrderRequest
+from mytrader.adapters.bars import MarketDataError, load_bars
+from mytrader.adapters.sim.exchange import SimulatedExchange
+from mytrader.domain.models import OrderRequest
+from mytrader.ports.broker import Broker, DuplicateOrderError
+from mytrader.ports.ledger import InMemoryLedger, OrderLedger, SimOrder
 
 D1, D2, D3, D4, D5 = "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05", "2024-01-08"
 

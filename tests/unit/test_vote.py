@@ -2,7 +2,10 @@
 
 from decimal import Decimal
 
-from mytrader.graph.vote import (
+from mytrader.domain.book import Book, Position
+from mytrader.domain.models import AgentDecision, OrderResult, PendingOrder, Stance
+from mytrader.domain.stances import parse_stances, read_stances
+from mytrader.graph.nodes.vote import (
     affordable_qty,
     agent_stances,
     committed,
@@ -10,9 +13,6 @@ from mytrader.graph.vote import (
     tally_votes,
     track_weights,
 )
-from mytrader.llm.stances import parse_stances, read_stances
-from mytrader.state import AgentDecision, Book, OrderResult, Position, Stance
-from mytrader.state.models import PendingOrder
 from tests.helpers import decision, make_settings
 
 SETTINGS = make_settings(fee_per_trade=Decimal("1"), max_position_pct=Decimal("25"))
@@ -200,7 +200,7 @@ def test_agent_without_decision_or_stances_votes_hold_or_its_decision():
 
 
 def test_a_models_quantity_is_bounded_by_the_book_before_it_reaches_the_state():
-    from mytrader.graph.agent import bound_quantity
+    from mytrader.graph.nodes.agent import bound_quantity
 
     book = Book.open("grok", Decimal("1000"))
     book.positions["AAPL"] = Position(qty=3, cost_basis=Decimal("600"))

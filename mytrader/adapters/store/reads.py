@@ -1,0 +1,445 @@
+"""Paged reads of the arena's tables for the dashboard (never the checkpoints).
+
+`ArenaReader` is the store with the queries a reader of many arenas needs: the arenas
+present, keyset-paged lists (newest first), a downsampled equity series, and the rows of
+a range of cycles for the live stream. Rows come back as plain JSON-able dicts with money
+as exact decimal strings; `SELECT *` keeps them readable whatever columns a table gains.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from mytrader.adapters.store.db import (
+    _SNAPSHOT_COLUMNS,
+    ArenaStore,
+    Row,
+    _Backend,
+    _snapshot,
+)
+from mytrader.domain.records import Snapshot, Usage
+
+# Largest page any list returns, whatever the caller asks.
+MAX_PAGE = 500
+
+
+def plain(row: Row) -> dict[str, Any]:
+    """A row as JSON-able values: money as its exact decimal string, times as ISO text."""
+    out = dict(row)
+    for key, value in row.items():
+        kind = type(value)  # exact types: this runs for every value of every row
+        if kind is Decimal:
+            out[key] = str(value)
+        elif kind is datetime or kind is date:
+            out[key] = value.isoformat()
+    if type(out.get("positions")) is str:
+        out["positions"] = json.loads(out["positions"])
+    return out
+
+
+def _limit(limit: int) -> int:
+    return max(1, min(int(limit), MAX_PAGE))
+
+
+def _filters(arena: str, **filters: object) -> tuple[str, list[object]]:
+    clauses = ["arena = ?"]
+    params: list[object] = [arena]
+    for column, value in filters.items():
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return " AND ".join(clauses), params
+
+
+class ArenaReader(ArenaStore):
+    """The arena store plus the dashboard's read queries. Safe to share between threads."""
+
+    def __init__(self, backend: _Backend) -> None:
+        self._session = threading.local()
+        self._usage_lock = threading.Lock()
+        # arena -> (cycle, its recorded_at, totals up to that cycle)
+        self._usage_seen: dict[str, tuple[int, str, dict[str, Usage]]] = {}
+        # (arena, points) -> (last cycle, its recorded_at, the series)
+        self._equity_seen: dict[tuple[str, int], tuple[int, str, dict[str, Any]]] = {}
+        super().__init__(backend)
+
+    def setup(self) -> None:
+        super().setup()
+        # The live stream reads the orders booked in a range of cycles: an index of the
+        # reader's own, created after the store's migrations have added the column.
+        with self._tx() as tx:
+            tx.run("CREATE INDEX IF NOT EXISTS trades_arena_booked ON trades (arena, booked_cycle)")
+
+    def _last(self, arena: str) -> tuple[int, str] | None:
+        """The arena's last cycle and when it was recorded: a change of either means new
+        (or re-recorded, or reset) rows."""
+        rows = self._rows(
+            "SELECT cycle, recorded_at FROM cycles WHERE arena = ? ORDER BY cycle DESC LIMIT 1",
+            (arena,),
+        )
+        return (int(rows[0]["cycle"]), str(rows[0]["recorded_at"])) if rows else None
+
+    def usage_totals(self, arena: str) -> dict[str, Usage]:
+        """The same totals as `usage`, read incrementally: only the rows of cycles recorded
+        since the last call are read and added, so a 10,000-cycle arena costs what its
+        new cycles cost. A reset arena (its cycle row recorded anew) starts over."""
+        # The session first, then the lock: on SQLite the session holds the connection,
+        # so every thread takes the two in the same order.
+        with self.session(), self._usage_lock:
+            upto, stamp, totals = self._usage_seen.get(arena, (0, "", {}))
+            if upto:
+                row = self._rows(
+                    "SELECT recorded_at FROM cycles WHERE arena = ? AND cycle = ?", (arena, upto)
+                )
+                if not row or str(row[0]["recorded_at"]) != stamp:
+                    upto, stamp, totals = 0, "", {}
+            last = self._last(arena)
+            if last is None:
+                return {}
+            top, top_stamp = last
+            totals = {a: u.model_copy() for a, u in totals.items()}
+            for agent, part in self._usage_between(arena, upto, top).items():
+                total = totals.setdefault(agent, Usage(agent=agent, model=part.model))
+                total.model = part.model
+                total.calls += part.calls
+                total.tokens_in += part.tokens_in
+                total.tokens_out += part.tokens_out
+                total.cost_usd += part.cost_usd
+            self._usage_seen[arena] = (top, top_stamp, totals)
+            return {a: u.model_copy() for a, u in sorted(totals.items())}
+
+    def _rows(self, query: str, params: list[object] | tuple[object, ...] = ()) -> list[Row]:
+        tx = getattr(self._session, "tx", None)
+        if tx is not None:
+            return list(tx.rows(query, params))
+        with self._tx(write=False) as tx:
+            return tx.rows(query, params)
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Every read of this thread inside it in one read transaction: one snapshot of
+        the tables, and one connection instead of one per query (round trips add up on
+        PostgreSQL)."""
+        if getattr(self._session, "tx", None) is not None:
+            yield
+            return
+        with self._tx(write=False) as tx:
+            self._session.tx = tx
+            try:
+                yield
+            finally:
+                self._session.tx = None
+
+    def _distinct(self, table: str, column: str, arena: str) -> list[str]:
+        """The distinct values of an indexed (arena, column, ...) prefix by skip-scan: one
+        index seek per value instead of a scan of the arena's rows."""
+        rows = self._rows(
+            f"WITH RECURSIVE d(v) AS (SELECT MIN({column}) FROM {table} WHERE arena = ?"
+            f" UNION ALL SELECT (SELECT MIN({column}) FROM {table}"
+            f" WHERE arena = ? AND {column} > d.v) FROM d WHERE d.v IS NOT NULL)"
+            " SELECT v FROM d WHERE v IS NOT NULL",
+            (arena, arena),
+        )
+        return [r["v"] for r in rows]
+
+    def latest_books(self, arena: str) -> list[Snapshot]:
+        """The same rows as `latest_snapshots` (each account at its last cycle, by account),
+        by one index seek per account."""
+        books = []
+        for account in self._distinct("portfolio_snapshots", "account", arena):
+            rows = self._rows(
+                f"SELECT {', '.join(_SNAPSHOT_COLUMNS)} FROM portfolio_snapshots"
+                " WHERE arena = ? AND account = ? ORDER BY cycle DESC LIMIT 1",
+                (arena, account),
+            )
+            books += [_snapshot(r) for r in rows]
+        return books
+
+    def _usage_between(self, arena: str, after: int, upto: int) -> dict[str, Usage]:
+        """Each agent's usage over cycles (after, upto]: counts summed in SQL (integers,
+        exact); dollars summed here from the rows that cost anything (SQLite keeps money
+        as TEXT, and SUM would go through floats)."""
+        rng = (arena, after, upto)
+        where = "WHERE arena = ? AND cycle > ? AND cycle <= ?"
+        sums = self._rows(
+            "SELECT agent, SUM(calls) AS calls, SUM(tokens_in) AS tokens_in,"
+            f" SUM(tokens_out) AS tokens_out, MAX(cycle) AS last FROM llm_usage {where}"
+            " GROUP BY agent",
+            rng,
+        )
+        out: dict[str, Usage] = {}
+        for r in sums:
+            model = self._rows(
+                "SELECT model FROM llm_usage WHERE arena = ? AND cycle = ? AND agent = ?",
+                (arena, r["last"], r["agent"]),
+            )[0]["model"]
+            out[r["agent"]] = Usage(
+                agent=r["agent"],
+                model=model,
+                calls=int(r["calls"]),
+                tokens_in=int(r["tokens_in"]),
+                tokens_out=int(r["tokens_out"]),
+            )
+        zero = "0" if self.dialect == "sqlite" else Decimal("0")
+        for r in self._rows(
+            f"SELECT agent, cost_usd FROM llm_usage {where} AND cost_usd <> ?", (*rng, zero)
+        ):
+            out[r["agent"]].cost_usd += Decimal(r["cost_usd"])
+        return out
+
+    # arenas
+
+    def arenas(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Every arena with a recorded cycle (live arenas and backtest runs alike), found
+        by skip-scan of the cycles' primary key: one seek per arena, not a table scan."""
+        names = self._rows(
+            "WITH RECURSIVE d(v) AS (SELECT MIN(arena) FROM cycles"
+            " UNION ALL SELECT (SELECT MIN(arena) FROM cycles WHERE arena > d.v)"
+            " FROM d WHERE d.v IS NOT NULL)"
+            " SELECT v FROM d WHERE v IS NOT NULL ORDER BY v LIMIT ? OFFSET ?",
+            (_limit(limit), max(0, int(offset))),
+        )
+        out = []
+        for name in (r["v"] for r in names):
+            span = self._rows(
+                "SELECT COUNT(*) AS cycles, MIN(cycle) AS first_cycle, MAX(cycle) AS last_cycle"
+                " FROM cycles WHERE arena = ?",
+                (name,),
+            )[0]
+            ends = self._rows(
+                "SELECT cycle, as_of FROM cycles WHERE arena = ? AND cycle IN (?, ?)",
+                (name, span["first_cycle"], span["last_cycle"]),
+            )
+            as_of = {int(e["cycle"]): e["as_of"] for e in ends}
+            out.append(
+                {
+                    "arena": name,
+                    "cycles": int(span["cycles"]),
+                    "first_cycle": int(span["first_cycle"]),
+                    "last_cycle": int(span["last_cycle"]),
+                    "first_as_of": as_of.get(int(span["first_cycle"])),
+                    "last_as_of": as_of.get(int(span["last_cycle"])),
+                }
+            )
+        return out
+
+    def watermarks(self) -> dict[str, int]:
+        """Each arena's last recorded cycle: the live stream's cheap change detector."""
+        rows = self._rows("SELECT arena, MAX(cycle) AS last FROM cycles GROUP BY arena")
+        return {r["arena"]: int(r["last"]) for r in rows}
+
+    # cycles, and every row of a range of cycles (the live stream)
+
+    def cycle_rows(self, arena: str, after: int, upto: int) -> list[dict[str, Any]]:
+        rows = self._rows(
+            "SELECT * FROM cycles WHERE arena = ? AND cycle > ? AND cycle <= ? ORDER BY cycle",
+            (arena, after, upto),
+        )
+        return [plain(r) for r in rows]
+
+    def logs_between(
+        self, arena: str, after: int, upto: int, kinds: tuple[str, ...]
+    ) -> list[dict[str, Any]]:
+        marks = ", ".join("?" * len(kinds))
+        rows = self._rows(
+            "SELECT id, cycle, agent, kind, seq, content FROM agent_logs"
+            f" WHERE arena = ? AND cycle > ? AND cycle <= ? AND kind IN ({marks})"
+            " ORDER BY cycle, id",
+            (arena, after, upto, *kinds),
+        )
+        return [plain(r) for r in rows]
+
+    def trades_between(self, arena: str, after: int, upto: int) -> list[dict[str, Any]]:
+        """Orders placed in (after, upto], and earlier orders booked (filled, or ended) in
+        it: a row keeps its placement `cycle` and gains `booked_cycle`."""
+        placed = self._rows(
+            "SELECT * FROM trades WHERE arena = ? AND cycle > ? AND cycle <= ?",
+            (arena, after, upto),
+        )
+        booked = self._rows(
+            "SELECT * FROM trades WHERE arena = ? AND booked_cycle > ? AND booked_cycle <= ?"
+            " AND cycle <= ?",
+            (arena, after, upto, after),
+        )
+        rows = sorted(placed + booked, key=lambda r: (int(r["cycle"]), int(r["id"])))
+        return [plain(r) for r in rows]
+
+    def snapshots_between(self, arena: str, after: int, upto: int) -> list[dict[str, Any]]:
+        rows = self._rows(
+            "SELECT * FROM portfolio_snapshots WHERE arena = ? AND cycle > ? AND cycle <= ?"
+            " ORDER BY cycle, account",
+            (arena, after, upto),
+        )
+        return [plain(r) for r in rows]
+
+    # the equity chart
+
+    def equity_series(self, arena: str, points: int = 500) -> dict[str, Any]:
+        """Every account's equity and the benchmark's close, at most about `points` cycles.
+
+        Long runs are downsampled to every k-th cycle, always keeping the first and the
+        last, so the chart's ends are exact and the response size is bounded. The series
+        is kept until the arena's last cycle changes: every page opened between two
+        cycles shares one read.
+        """
+        last = self._last(arena)
+        key = (arena, points)
+        seen = self._equity_seen.get(key)
+        if last is not None and seen is not None and seen[:2] == last:
+            return seen[2]
+        series = self._equity_series(arena, points)
+        if last is not None and series["cycles"] and series["cycles"][-1] == last[0]:
+            if len(self._equity_seen) > 64:
+                self._equity_seen.clear()
+            self._equity_seen[key] = (*last, series)
+        return series
+
+    def _equity_series(self, arena: str, points: int) -> dict[str, Any]:
+        span = self._rows(
+            "SELECT MIN(cycle) AS first, MAX(cycle) AS last FROM cycles WHERE arena = ?",
+            (arena,),
+        )[0]
+        if span["last"] is None:
+            return {"step": 1, "cycles": [], "as_of": [], "equity": {}, "benchmark": None}
+        first, last = int(span["first"]), int(span["last"])
+        step = max(1, -(-(last - first + 1) // max(2, int(points))))
+        # Every step-th cycle number and both ends, read by key (primary key seeks).
+        keep = sorted({first, last, *range(first - first % step + step, last, step)})
+        marks = ", ".join("?" * len(keep))
+        cycles = self._rows(
+            f"SELECT * FROM cycles WHERE arena = ? AND cycle IN ({marks}) ORDER BY cycle",
+            (arena, *keep),
+        )
+        snaps = self._rows(
+            "SELECT cycle, account, equity FROM portfolio_snapshots"
+            f" WHERE arena = ? AND cycle IN ({marks}) ORDER BY cycle, account",
+            (arena, *keep),
+        )
+        index = {int(c["cycle"]): i for i, c in enumerate(cycles)}
+        equity: dict[str, list[str | None]] = {}
+        for s in snaps:
+            series = equity.setdefault(s["account"], [None] * len(cycles))
+            i = index.get(int(s["cycle"]))
+            if i is not None:
+                series[i] = str(s["equity"])
+        symbol = next(
+            (c.get("benchmark_symbol") for c in cycles if c.get("benchmark_symbol")), None
+        )
+        closes = [c.get("benchmark_close") for c in cycles]
+        benchmark = (
+            {"symbol": symbol, "close": [None if v is None else str(v) for v in closes]}
+            if any(v is not None for v in closes)
+            else None
+        )
+        return {
+            "step": step,
+            "cycles": [int(c["cycle"]) for c in cycles],
+            "as_of": [c["as_of"] for c in cycles],
+            "equity": dict(sorted(equity.items())),
+            "benchmark": benchmark,
+        }
+
+    # keyset-paged lists, newest first: `before` is the last row's (cycle, id) or
+    # (cycle, agent), the cursor of the next page
+
+    def trades_page(
+        self,
+        arena: str,
+        *,
+        account: str | None = None,
+        status: str | None = None,
+        before: tuple[int, int] | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        where, params = _filters(arena, account=account, status=status)
+        if before is not None:
+            # = (cycle, id) < (c, i), in a form both planners turn into an index range
+            where += " AND cycle <= ? AND (cycle < ? OR id < ?)"
+            params += [before[0], before[0], before[1]]
+        # (cycle, id) order: the order of the (arena, cycle, id) index, so a page is a seek.
+        rows = self._rows(
+            f"SELECT * FROM trades WHERE {where} ORDER BY cycle DESC, id DESC LIMIT ?",
+            (*params, _limit(limit)),
+        )
+        return [plain(r) for r in rows]
+
+    def logs_page(
+        self,
+        arena: str,
+        *,
+        agent: str | None = None,
+        kind: str | None = None,
+        before: tuple[int, int] | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        where, params = _filters(arena, agent=agent, kind=kind)
+        if before is not None:
+            # = (cycle, id) < (c, i), in a form both planners turn into an index range
+            where += " AND cycle <= ? AND (cycle < ? OR id < ?)"
+            params += [before[0], before[0], before[1]]
+        rows = self._rows(
+            "SELECT id, arena, cycle, agent, kind, seq, content, created_at FROM agent_logs"
+            f" WHERE {where} ORDER BY cycle DESC, id DESC LIMIT ?",
+            (*params, _limit(limit)),
+        )
+        return [plain(r) for r in rows]
+
+    def latest_logs(self, arena: str, kind: str) -> list[dict[str, Any]]:
+        """Each agent's last entry of `kind` (by agent), one index seek per agent."""
+        latest = []
+        for agent in self._distinct("agent_logs", "agent", arena):
+            # MAX over the (arena, agent, kind, cycle) index is one seek on either backend,
+            # whatever the planner's statistics; then that cycle's entries by unique key.
+            top = self._rows(
+                "SELECT MAX(cycle) AS cycle FROM agent_logs"
+                " WHERE arena = ? AND agent = ? AND kind = ?",
+                (arena, agent, kind),
+            )[0]["cycle"]
+            if top is None:
+                continue
+            rows = self._rows(
+                "SELECT id, cycle, agent, kind, seq, content FROM agent_logs"
+                " WHERE arena = ? AND cycle = ? AND agent = ? AND kind = ? ORDER BY seq",
+                (arena, top, agent, kind),
+            )
+            latest += rows[-1:]
+        return [plain(r) for r in latest]
+
+    def usage_page(
+        self,
+        arena: str,
+        *,
+        agent: str | None = None,
+        before: tuple[int, str] | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Per agent and cycle, newest cycle first; `before` is the last row's (cycle, agent)."""
+        where, params = _filters(arena, agent=agent)
+        if before is not None:
+            where += " AND cycle <= ? AND (cycle < ? OR agent > ?)"
+            params += [before[0], before[0], before[1]]
+        rows = self._rows(
+            f"SELECT * FROM llm_usage WHERE {where} ORDER BY cycle DESC, agent LIMIT ?",
+            (*params, _limit(limit)),
+        )
+        return [plain(r) for r in rows]
+
+    # one row in full (the dashboard's lists cut long texts and point here)
+
+    def log_entry(self, log_id: int) -> dict[str, Any] | None:
+        rows = self._rows(
+            "SELECT id, arena, cycle, agent, kind, seq, content, created_at FROM agent_logs"
+            " WHERE id = ?",
+            (log_id,),
+        )
+        return plain(rows[0]) if rows else None
+
+    def trade_row(self, trade_id: int) -> dict[str, Any] | None:
+        rows = self._rows("SELECT * FROM trades WHERE id = ?", (trade_id,))
+        return plain(rows[0]) if rows else None

@@ -1,0 +1,146 @@
+"""critique: one persona's self-critique, as its own node, when it is due.
+
+It is due when the persona's trade count has grown by CRITIQUE_INTERVAL since its last
+critique. In a cycle where some persona's critique is due, the screener's fan-out sends
+every persona here (one branch each, in parallel); a due persona asks the critique
+prompt, keeps the answer as its critique note, and is handed on to `agent` (a Send
+carrying the fresh note and the call's usage), so the decision that follows reads it. A
+persona not due passes straight on, without a call. So a cycle with critiques due costs
+one critique call plus one decision call per agent, in parallel across agents.
+
+A failed critique call keeps the old note and the turn goes on to its decision.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langgraph.errors import GraphBubbleUp
+from langgraph.types import Command, Send
+
+from mytrader.config import Settings
+from mytrader.domain.book import Book
+from mytrader.domain.models import CritiqueNote, MarketView
+from mytrader.domain.parsing import strip_thinking
+from mytrader.domain.records import LogEntry, Usage
+from mytrader.domain.text import scrub_secrets
+from mytrader.graph.context import ArenaServices
+from mytrader.graph.nodes.agent import UsageMeter, call_config, listening, over_budget, text_of
+from mytrader.graph.state import AgentTask
+from mytrader.prompts import critique_messages, critique_payload
+
+log = logging.getLogger(__name__)
+
+
+def trades_since(book: Book, note: CritiqueNote | None) -> int:
+    return book.trades - (note.trades_at if note else 0)
+
+
+def critique_due(book: Book, note: CritiqueNote | None, interval: int) -> bool:
+    return trades_since(book, note) >= interval
+
+
+def task_due(task: AgentTask, settings: Settings) -> bool:
+    """Whether this persona's turn starts with a critique (and its budget allows a call)."""
+    note = task.get("critique")
+    due = critique_due(
+        Book.model_validate(task["book"]),
+        CritiqueNote.model_validate(note) if note else None,
+        settings.critique_interval,
+    )
+    return due and over_budget(settings, task["agent"], Decimal(task["spent_today"])) is None
+
+
+def run_critique(services: ArenaServices, task: AgentTask) -> dict[str, Any]:
+    """The critique call; the state update (note, logs) and the usage of the call."""
+    agent, cycle = task["agent"], task["cycle"]
+    model_id = services.model_ids.get(agent, agent)
+    book = Book.model_validate(task["book"])
+    view = MarketView.model_validate(task["market"])
+    old = task.get("critique")
+    note = CritiqueNote.model_validate(old) if old else None
+    payload = critique_payload(
+        agent=agent,
+        cycle=cycle,
+        view=view,
+        book=book,
+        critique=note,
+        trades_since=trades_since(book, note),
+    )
+    messages = critique_messages(payload, agent, services.settings.personas_dir)
+    meter = UsageMeter(agent, model_id)
+    update: dict[str, Any] = {}
+    try:
+        answer = services.models[agent].invoke(
+            messages, config=call_config(agent, "critique", model_id, cycle)
+        )
+        meter.add(answer)
+        text = strip_thinking(text_of(answer)).strip() or "(empty critique)"
+        text = scrub_secrets(text, services.secrets)
+        made = CritiqueNote(text=text, cycle=cycle, trades_at=book.trades)
+        update["critiques"] = {agent: made.model_dump(mode="json")}
+        fresh: CritiqueNote | None = made
+    except GraphBubbleUp:
+        raise
+    except Exception as exc:  # a failed critique keeps the old note; the turn goes on
+        text = f"critique failed: {type(exc).__name__}: {exc}"
+        fresh = note
+    # A provider's error may echo its key; the note and its log are kept and traced.
+    entry = LogEntry(agent=agent, kind="CRITIQUE", content=scrub_secrets(text, services.secrets))
+    update["logs"] = [entry.model_dump(mode="json")]
+    return {"update": update, "note": fresh, "usage": meter.usage}
+
+
+def make_critique(services: ArenaServices) -> Callable[[AgentTask, RunnableConfig], Command[Any]]:
+    def turn(task: AgentTask) -> Command[Any]:
+        try:
+            done = run_critique(services, task)
+        except GraphBubbleUp:
+            raise
+        except Exception as exc:  # a bug here must not cost the persona its decision
+            log.exception("critique %s failed", task["agent"])
+            text = scrub_secrets(f"critique failed: {exc!r}", services.secrets)
+            entry = LogEntry(agent=task["agent"], kind="CRITIQUE", content=text)
+            old = task.get("critique")
+            done = {
+                "update": {"logs": [entry.model_dump(mode="json")]},
+                "note": CritiqueNote.model_validate(old) if old else None,
+                "usage": Usage(
+                    agent=task["agent"], model=services.model_ids.get(task["agent"], "")
+                ),
+            }
+        note: CritiqueNote | None = done["note"]
+        usage: Usage = done["usage"]
+        kept = None if note is None else note.model_dump(mode="json")
+        decide: AgentTask = {
+            **task,
+            "critique": kept,
+            "usage": usage.model_dump(mode="json"),
+        }
+        return Command(update=done["update"], goto=Send("agent", decide))
+
+    traced = RunnableLambda(turn)
+
+    def critique(task: AgentTask, config: RunnableConfig) -> Command[Any]:
+        if not task_due(task, services.settings):  # nothing to review: on to the decision
+            return Command(goto=Send("agent", task))
+        if not listening(config):
+            return turn(task)
+        # A run named after the persona inside the node, as in `agent`.
+        name = task["agent"]
+        model = services.model_ids.get(name, name)
+        result: Command[Any] = traced.invoke(
+            task,
+            config={
+                "run_name": name,
+                "tags": [f"agent:{name}", f"model:{model}", "critique"],
+                "metadata": {"agent": name, "model": model, "cycle": task["cycle"]},
+            },
+        )
+        return result
+
+    return critique
