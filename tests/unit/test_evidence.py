@@ -1,17 +1,28 @@
 """The evidence statistics (domain/evidence*.py) against independent computations: the block
 bootstrap on AR(1) series with a known Sharpe standard error, PSR and MinTRL against their
-formulas and a published worked value."""
+formulas and a published worked value, calibration and attribution on hand-made sets."""
 
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from statistics import NormalDist
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.signal import lfilter
 
 from mytrader.domain import evidence_sharpe as es
+from mytrader.domain.evidence_trades import (
+    ClosedTrade,
+    VotedTrade,
+    Voter,
+    attribution,
+    calibration,
+    split_pnl,
+)
 
 Z95 = NormalDist().inv_cdf(0.975)  # two-sided 95 %
 Z_ONE_SIDED = NormalDist().inv_cdf(0.95)
@@ -144,3 +155,116 @@ def test_at_its_minimum_track_record_length_the_psr_is_95_percent() -> None:
     assert normal == pytest.approx(1 + 1.005 * (Z_ONE_SIDED / 0.1) ** 2)
     assert normal == pytest.approx(272.91, abs=0.01)
     assert es.min_trl_of(0.1, 0.0, 3.0, benchmark=0.1) is None
+
+
+# --- 6. calibration --------------------------------------------------------------------------
+
+
+def test_brier_reliability_and_weighted_hit_rate_on_a_hand_made_set() -> None:
+    trades = [
+        ClosedTrade(confidence=90, won=True, pnl=Decimal("50")),
+        ClosedTrade(confidence=80, won=False, pnl=Decimal("-20")),
+        ClosedTrade(confidence=70, won=True, pnl=Decimal("30")),
+        ClosedTrade(confidence=60, won=False, pnl=Decimal("-10")),
+        ClosedTrade(confidence=30, won=True),
+        ClosedTrade(confidence=10, won=False, pnl=Decimal("-5")),
+        ClosedTrade(confidence=100, won=True, pnl=Decimal("40")),
+    ]
+    c = calibration(trades)
+    # (.01 + .64 + .09 + .36 + .49 + .01 + 0) / 7 = 1.60 / 7
+    assert c.trades == 7 and c.brier == pytest.approx(1.6 / 7, abs=1e-6)
+    assert c.win_rate == pytest.approx(4 / 7, abs=1e-6)
+    assert c.brier_of_base_rate == pytest.approx(12 / 49, abs=1e-6)
+    assert c.mean_stated == pytest.approx(440 / 700, abs=1e-6)
+    assert c.weighted_hit_rate == pytest.approx(290 / 440, abs=1e-6)  # 90 + 70 + 30 + 100
+    table = [(b.low, b.high, b.trades, b.mean_stated, b.win_rate, b.pnl) for b in c.bands]
+    assert table == [
+        (0, 20, 1, 0.1, 0.0, Decimal("-5")),
+        (20, 40, 1, 0.3, 1.0, None),
+        (40, 60, 0, None, None, None),
+        (60, 80, 2, 0.65, 0.5, Decimal("20")),
+        (80, 100, 3, 0.9, 0.666667, Decimal("70")),
+    ]
+
+
+def test_calibration_of_nothing_and_of_zero_confidence() -> None:
+    empty = calibration([])
+    assert empty.trades == 0 and empty.brier is None and len(empty.bands) == 5
+    zero = calibration([ClosedTrade(confidence=0, won=False)])
+    assert zero.brier == 0.0 and zero.weighted_hit_rate is None
+    with pytest.raises(ValueError):
+        ClosedTrade(confidence=101, won=True)
+
+
+# --- 7. attribution of the collaborative account ---------------------------------------------
+
+
+def voter(persona: str, weight: int, conviction: int) -> Voter:
+    return Voter(persona=persona, weight=Decimal(weight), conviction=Decimal(conviction))
+
+
+def test_attribution_on_a_hand_made_vote_history() -> None:
+    history = [
+        # 160 : 60 : 60 of 100.00 -> 57.142.., 21.428.., 21.428..: truncated 57.14 + 21.42 +
+        # 21.42 = 99.98; the 2 cents left go to claude (largest), then gpt (tie, alphabetical).
+        VotedTrade(
+            ref="AAPL 2024-03-01",
+            pnl=Decimal("100.00"),
+            voters=[voter("grok", 1, 60), voter("claude", 2, 80), voter("gpt", 1, 60)],
+        ),
+        # Equal shares of -10.00: -3.33 each, the cent left (-0.01) to deepseek (alphabetical).
+        VotedTrade(
+            ref="MSFT 2024-03-04",
+            pnl=Decimal("-10.00"),
+            voters=[voter("gpt", 1, 50), voter("grok", 1, 50), voter("deepseek", 1, 50)],
+        ),
+        VotedTrade(ref="stop exit, no vote named", pnl=Decimal("5.00")),
+    ]
+    a = attribution(history)
+    assert a.trades[0].parts == {
+        "claude": Decimal("57.15"),
+        "gpt": Decimal("21.43"),
+        "grok": Decimal("21.42"),
+    }
+    assert a.trades[1].parts == {
+        "deepseek": Decimal("-3.34"),
+        "gpt": Decimal("-3.33"),
+        "grok": Decimal("-3.33"),
+    }
+    assert a.by_persona == {
+        "claude": Decimal("57.15"),
+        "deepseek": Decimal("-3.34"),
+        "gpt": Decimal("18.10"),
+        "grok": Decimal("18.09"),
+    }
+    assert list(a.by_persona) == sorted(a.by_persona)
+    assert a.unattributed == Decimal("5.00") and a.total_pnl == Decimal("95.00")
+    assert sum(a.by_persona.values()) + a.unattributed == a.total_pnl
+
+
+def test_finer_pnl_and_zero_convictions() -> None:
+    fine = split_pnl(Decimal("1.005"), [voter("b", 1, 1), voter("a", 1, 1)])
+    assert fine == {"a": Decimal("0.503"), "b": Decimal("0.502")}
+    equal = split_pnl(Decimal("7"), [voter("x", 1, 0), voter("y", 2, 0)])
+    assert equal == {"x": Decimal("3.50"), "y": Decimal("3.50")}
+    with pytest.raises(ValueError, match="votes once"):
+        VotedTrade(pnl=Decimal(1), voters=[voter("x", 1, 1), voter("x", 1, 2)])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    cents=st.integers(-(10**9), 10**9),
+    votes=st.lists(st.tuples(st.integers(0, 16), st.integers(0, 100)), min_size=1, max_size=6),
+)
+def test_the_parts_always_sum_exactly_and_stay_within_a_cent_of_pro_rata(
+    cents: int, votes: list[tuple[int, int]]
+) -> None:
+    pnl = Decimal(cents).scaleb(-2)
+    voters = [voter(f"p{i}", w, c) for i, (w, c) in enumerate(votes)]
+    parts = split_pnl(pnl, voters)
+    assert sum(parts.values()) == pnl
+    products = [Decimal(w * c) for w, c in votes]
+    total = sum(products) or None
+    for v, product in zip(voters, products, strict=True):
+        exact = pnl * product / total if total else pnl / len(voters)
+        assert abs(parts[v.persona] - exact) <= Decimal("0.01")
