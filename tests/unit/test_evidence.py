@@ -1,10 +1,13 @@
 """The evidence statistics (domain/evidence*.py) against independent computations: the block
 bootstrap on AR(1) series with a known Sharpe standard error, PSR and MinTRL against their
-formulas and a published worked value, calibration and attribution on hand-made sets."""
+formulas and a published worked value, the words of "too early to tell", who beats whom, net of
+the LLM bill, calibration and attribution on hand-made sets."""
 
 from __future__ import annotations
 
+import json
 import math
+from datetime import date, timedelta
 from decimal import Decimal
 from statistics import NormalDist
 
@@ -15,6 +18,14 @@ from hypothesis import strategies as st
 from scipy.signal import lfilter
 
 from mytrader.domain import evidence_sharpe as es
+from mytrader.domain.evidence import (
+    Evidence,
+    EvidenceParams,
+    Point,
+    cost_on,
+    evidence_of,
+    status_of,
+)
 from mytrader.domain.evidence_trades import (
     ClosedTrade,
     VotedTrade,
@@ -26,6 +37,23 @@ from mytrader.domain.evidence_trades import (
 
 Z95 = NormalDist().inv_cdf(0.975)  # two-sided 95 %
 Z_ONE_SIDED = NormalDist().inv_cdf(0.95)
+
+
+def days(n: int) -> list[str]:
+    return [(date(2024, 1, 1) + timedelta(days=i)).isoformat() for i in range(n)]
+
+
+def curve(returns: np.ndarray, start: str = "100000") -> list[Point]:
+    """An equity curve (cents) whose daily returns are close to `returns`."""
+    values = [Decimal(start)]
+    for r in returns:
+        values.append((values[-1] * Decimal(1 + float(r))).quantize(Decimal("0.01")))
+    return [Point(day=d, value=v) for d, v in zip(days(len(values)), values, strict=True)]
+
+
+def curve_returns(points: list[Point]) -> np.ndarray:
+    x = np.array([float(p.value) for p in points])
+    return x[1:] / x[:-1] - 1.0
 
 
 # --- 1. the block bootstrap on series with known properties ----------------------------------
@@ -157,6 +185,140 @@ def test_at_its_minimum_track_record_length_the_psr_is_95_percent() -> None:
     assert es.min_trl_of(0.1, 0.0, 3.0, benchmark=0.1) is None
 
 
+# --- 3. too early to tell --------------------------------------------------------------------
+
+
+def drift(n: int, mu: float, seed: int = 1, sd: float = 0.01) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(n) * sd + mu
+
+
+def test_three_cycles_give_no_sharpe_only_words() -> None:
+    ev = evidence_of({"claude": curve(np.array([0.05, 0.04]))})
+    account = ev.accounts[0]
+    assert account.days == 2
+    assert account.gross.sharpe is None and account.gross.ci95_low is None
+    assert account.gross.psr_vs_zero is None and account.gross.min_track_record_days is None
+    assert account.status.text == "too early to tell: 2 of 20 days"
+    assert account.status.code == "too_early" and account.status.needed_days == 20
+    assert account.gross.return_pct == pytest.approx(9.2, abs=0.01)  # the return is a fact
+
+
+def test_the_minimum_of_days_is_the_line() -> None:
+    r = drift(20, 0.002)
+    assert evidence_of({"a": curve(r[:19])}).accounts[0].gross.sharpe is None
+    twenty = evidence_of({"a": curve(r)}).accounts[0]
+    assert twenty.days == 20 and twenty.gross.sharpe is not None
+    assert twenty.gross.ci95_low is not None and twenty.gross.block_length is not None
+
+
+def test_until_the_minimum_track_record_the_status_says_too_early_in_its_words() -> None:
+    points = curve(drift(60, 0.001, seed=2))
+    account = evidence_of({"a": points}).accounts[0]
+    needed = account.gross.min_track_record_days
+    assert needed is not None and needed > 60
+    assert needed == es.min_track_record(curve_returns(points))
+    assert account.status.text == f"too early to tell: 60 of {needed} days"
+    assert account.status.code == "short"
+
+
+def test_a_long_strong_record_is_long_enough_and_a_losing_one_shows_no_edge() -> None:
+    strong = evidence_of({"a": curve(drift(300, 0.003, seed=3))}).accounts[0]
+    assert strong.status.code == "enough"
+    needed = strong.gross.min_track_record_days
+    assert strong.status.text == f"long enough: 300 days of {needed} needed (95 %)"
+    assert strong.gross.psr_vs_zero is not None and strong.gross.psr_vs_zero > 0.95
+    assert strong.gross.ci95_low is not None and strong.gross.ci95_low > 0
+    losing = evidence_of({"a": curve(drift(100, -0.002, seed=4))}).accounts[0]
+    assert losing.status.text == "no edge shown: Sharpe not above 0 after 100 days"
+    flat = evidence_of({"a": curve(np.zeros(40))}).accounts[0]
+    assert flat.status.text == "no Sharpe: equity unchanged over 40 days"
+
+
+def test_status_words_are_a_function_of_the_days_and_the_gross_figures() -> None:
+    gross = evidence_of({"a": curve(drift(60, 0.0015, seed=2))}).accounts[0].gross
+    assert status_of(5, gross).text == "too early to tell: 5 of 20 days"
+    assert status_of(5, gross, min_days=30).needed_days == 30
+
+
+# --- 4. who beats whom -----------------------------------------------------------------------
+
+
+def test_the_matrix_is_paired_complementary_and_includes_spy() -> None:
+    base = drift(250, 0.0002, seed=8)
+    curves = {
+        "grok": curve(drift(250, 0.004, seed=9)),
+        "gpt": curve(base + 0.0005),  # SPY plus a constant edge a day
+        "claude": curve(drift(250, -0.003, seed=10)),
+    }
+    ev = evidence_of(curves, spy=curve(base))
+    m = ev.beats
+    assert m.names == ["claude", "gpt", "grok", "SPY"]
+    i = {name: k for k, name in enumerate(m.names)}
+    assert all(m.p[k][k] is None for k in range(4))
+    for a in range(4):
+        for b in range(4):
+            if a != b:
+                assert m.p[a][b] is not None and m.p[b][a] is not None
+                assert m.p[a][b] + m.p[b][a] == pytest.approx(1.0)  # type: ignore[operator]
+                assert m.days[a][b] == 250
+    # Same resampled days for both: SPY + c has SPY's risk and more return in every resample.
+    assert m.p[i["gpt"]][i["SPY"]] == 1.0
+    assert m.p[i["grok"]][i["claude"]] > 0.99  # type: ignore[operator]
+
+
+def test_pairs_are_over_the_common_days_only() -> None:
+    long, short = curve(drift(100, 0.001, seed=1)), curve(drift(100, 0.001, seed=2))
+    m = evidence_of({"a": long, "b": short[:15]}).beats
+    assert m.days[0][1] == 14 and m.p[0][1] is None  # below the minimum of days
+    r_a, r_b = drift(60, 0.001, seed=5), drift(60, 0.001, seed=6)
+    assert es.beat_probability(r_a, r_b) == es.beat_probability(r_a, r_b)
+    assert es.beat_probability(r_a, r_b) == pytest.approx(1 - es.beat_probability(r_b, r_a))  # type: ignore[operator]
+    with pytest.raises(ValueError):
+        es.beat_probability(r_a, r_b[:-1])
+
+
+# --- 5. net of the LLM bill ------------------------------------------------------------------
+
+
+def test_net_equity_return_and_sharpe_after_the_cumulative_bill() -> None:
+    gross = curve(drift(30, 0.002, seed=12))
+    d = [p.day for p in gross]
+    costs = [Point(day=d[0], value=Decimal("1.50")), Point(day=d[10], value=Decimal("40.25"))]
+    ev = evidence_of({"deepseek": gross}, costs={"deepseek": costs})
+    account = ev.accounts[0]
+    net_values = [
+        p.value - (Decimal("1.50") if i < 10 else Decimal("40.25")) for i, p in enumerate(gross)
+    ]
+    assert account.llm_cost_usd == Decimal("40.25") and account.pays_llm_bill
+    assert account.net.end_equity == net_values[-1] == gross[-1].value - Decimal("40.25")
+    expected_return = float(net_values[-1] / gross[0].value - 1) * 100
+    assert account.net.return_pct == pytest.approx(expected_return, abs=1e-6)
+    assert account.net.return_pct < account.gross.return_pct  # type: ignore[operator]
+    x = np.array([float(v) for v in net_values])
+    r = x[1:] / x[:-1] - 1
+    assert account.net.sharpe == pytest.approx(r.mean() / r.std(ddof=1) * math.sqrt(252), abs=1e-6)
+
+
+def test_the_cost_on_a_day_is_the_latest_point_on_or_before_it() -> None:
+    costs = [Point(day="2024-01-03", value=Decimal("2")), Point(day="2024-01-07", value=Decimal(5))]
+    assert cost_on(costs, "2024-01-02") == 0
+    assert cost_on(costs, "2024-01-03") == 2
+    assert cost_on(costs, "2024-01-06") == 2
+    assert cost_on(costs, "2024-02-01") == 5
+
+
+def test_the_collaborative_account_pays_nothing_and_house_models_are_net_equal_gross() -> None:
+    points = curve(drift(30, 0.001, seed=13))
+    ev = evidence_of({"collaborative": points, "claude": points})
+    collab = next(a for a in ev.accounts if a.account == "collaborative")
+    assert not collab.pays_llm_bill and collab.llm_cost_usd == 0
+    for account in ev.accounts:
+        assert account.net == account.gross
+    bill = {"collaborative": [Point(day=points[0].day, value=Decimal("1"))]}
+    with pytest.raises(ValueError, match="pays for nothing"):
+        evidence_of({"collaborative": points}, costs=bill)
+
+
 # --- 6. calibration --------------------------------------------------------------------------
 
 
@@ -268,3 +430,37 @@ def test_the_parts_always_sum_exactly_and_stay_within_a_cent_of_pro_rata(
     for v, product in zip(voters, products, strict=True):
         exact = pnl * product / total if total else pnl / len(voters)
         assert abs(parts[v.persona] - exact) <= Decimal("0.01")
+
+
+# --- 8. one call, one stable model -----------------------------------------------------------
+
+
+def test_evidence_of_is_one_stable_json_model() -> None:
+    base = drift(40, 0.0003, seed=20)
+    kwargs = {
+        "spy": curve(base),
+        "costs": {"claude": [Point(day=days(1)[0], value=Decimal("0.42"))]},
+        "trades": {"claude": [ClosedTrade(confidence=70, won=True)]},
+        "votes": [VotedTrade(pnl=Decimal("3.00"), voters=[voter("claude", 1, 70)])],
+        "params": EvidenceParams(samples=500),
+    }
+    equity = {"claude": curve(drift(40, 0.002, seed=21)), "collaborative": curve(base + 0.001)}
+    first = evidence_of(equity, **kwargs).model_dump(mode="json")  # type: ignore[arg-type]
+    again = evidence_of(equity, **kwargs).model_dump(mode="json")  # type: ignore[arg-type]
+    assert json.dumps(first) == json.dumps(again)
+    assert Evidence.model_validate(first).model_dump(mode="json") == first
+    assert set(first) == {"params", "accounts", "spy", "beats", "calibration", "attribution"}
+    claude = first["accounts"][0]
+    assert claude["account"] == "claude" and claude["llm_cost_usd"] == "0.42"
+    assert claude["status"]["text"].startswith(("too early to tell", "long enough", "no edge"))
+    assert first["spy"]["psr_vs_spy"] is None and first["params"]["samples"] == 500
+    assert first["attribution"]["by_persona"] == {"claude": "3.00"}
+    assert first["calibration"]["claude"]["brier"] == pytest.approx(0.09)
+
+
+def test_curves_must_run_forward_and_stay_positive() -> None:
+    points = curve(drift(5, 0.0))
+    with pytest.raises(ValueError, match="strictly increasing"):
+        evidence_of({"a": list(reversed(points))})
+    with pytest.raises(ValueError, match="positive"):
+        evidence_of({"a": [Point(day="2024-01-01", value=Decimal(0)), *points[1:]]})
