@@ -3,8 +3,8 @@
 from decimal import Decimal
 
 from mytrader.domain.book import Book, Position
-from mytrader.domain.risk import Leg, buy_limit, check_leg, decision_leg, exit_legs
-from tests.helpers import decision, make_settings
+from mytrader.domain.risk import Leg, check_leg, decision_leg, exit_legs
+from tests.helpers import decision, make_limits
 
 D = Decimal
 DAY = "2024-01-02"
@@ -18,13 +18,13 @@ def book_with(cash: str, **positions: tuple[int, str]) -> Book:
 
 
 def gate(leg, book, prices, open_=True, tradable=True, **settings):
-    s = make_settings(**settings)
+    s = make_limits(**settings)
     return check_leg(leg, book, prices, s, market_open=open_, tradable=tradable, day=DAY)
 
 
 def test_buy_beyond_cash_is_refused_counting_limit_buffer_and_fee():
-    s = make_settings(buy_limit_buffer_pct=D("3"), max_position_pct=D("0"))
-    assert buy_limit(D("100"), s) == D("103.00")
+    s = make_limits(buy_limit_buffer_pct=D("3"), max_position_pct=D("0"))
+    assert s.buy_limit(D("100")) == D("103.00")
     book = book_with("1031")
     # 10 * 103.00 + 1 = 1031: exactly affordable
     assert gate(Leg("A", "buy", 10, ""), book, {"A": D("100")}, max_position_pct=D("0")).approved
@@ -84,7 +84,7 @@ def test_open_orders_reserve_cash_and_shares():
     reserved = Reserved()
     reserved.add("buy", "B", 9, D("103"), D("1"))  # 928 of the 1000 committed
     reserved.add("sell", "A", 4, None, D("1"))
-    s = make_settings(max_position_pct=D("0"))
+    s = make_limits(max_position_pct=D("0"))
     common = {"market_open": True, "tradable": True, "day": DAY, "reserved": reserved}
     prices = {"A": D("100"), "B": D("100")}
     buy = check_leg(Leg("B", "buy", 1, ""), book, prices, s, **common)
@@ -130,13 +130,13 @@ def test_mark_keeps_the_opening_equity_of_the_day():
 
 def test_stop_loss_and_take_profit_exits():
     book = book_with("0", A=(10, "1000"), B=(5, "500"), C=(1, "100"))
-    s = make_settings(stop_loss_pct=D("10"), take_profit_pct=D("25"))
+    s = make_limits(stop_loss_pct=D("10"), take_profit_pct=D("25"))
     legs = exit_legs(book, {"A": D("89.99"), "B": D("125"), "C": D("95")}, s)
     assert [(leg.symbol, leg.qty, leg.reason.split(":")[0]) for leg in legs] == [
         ("A", 10, "stop-loss"),
         ("B", 5, "take-profit"),
     ]
-    off = make_settings(stop_loss_pct=D("0"), take_profit_pct=D("0"))
+    off = make_limits(stop_loss_pct=D("0"), take_profit_pct=D("0"))
     assert exit_legs(book, {"A": D("1"), "B": D("1000")}, off) == []
 
 
