@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mytrader.domain.endpoints import normalise_host
 from mytrader.domain.hosts import bare_host
 from mytrader.domain.models import COLLABORATIVE
+from mytrader.domain.money import CENT
 from mytrader.domain.personas import persona_prompt_path
 from mytrader.domain.symbols import normalise_symbol, normalise_symbols
 from mytrader.domain.warmup import MIN_WARMUP
@@ -65,7 +66,6 @@ class ConfigError(ValueError):
 # Cash a book may start with: beyond it, sums of shares x prices leave exact arithmetic
 # (and 1,000,000,000 shares, the largest order, of a $1 stock is as much).
 MAX_STARTING_CASH = Decimal("1000000000")
-_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,7 @@ class Bounds:
         if out_low or out_high:
             lo, hi = "(" if self.above else "[", ")" if self.below else "]"
             return f"must be in {lo}{self.low}, {self.high}{hi} ({self.meaning})"
-        if self.cents and isinstance(v, Decimal) and v != v.quantize(_CENT):
+        if self.cents and isinstance(v, Decimal) and v != v.quantize(CENT):
             return f"must be whole cents ({self.meaning})"
         return None
 

@@ -13,7 +13,7 @@ from decimal import ROUND_FLOOR, Decimal
 from mytrader.domain.book import Book
 from mytrader.domain.limits import RiskLimits
 from mytrader.domain.models import Decision, PendingOrder, Purpose
-from mytrader.domain.money import HUNDRED
+from mytrader.domain.money import HUNDRED, ZERO
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Reserved:
     """What a book's open orders already commit: cash for buys (at their limit, with the
     fee), shares for sells. The gate checks a new leg against what is left."""
 
-    cash: Decimal = Decimal("0")
+    cash: Decimal = ZERO
     buy_qty: dict[str, int] = field(default_factory=dict)
     sell_qty: dict[str, int] = field(default_factory=dict)
 

@@ -143,3 +143,19 @@ def test_stop_loss_and_take_profit_exits():
 def test_decision_leg():
     assert decision_leg(decision("HOLD")) is None
     assert decision_leg(decision("SELL", "A", 3)) == Leg("A", "sell", 3, "decision")
+
+
+def test_exit_trigger_is_the_cent_rounded_level_of_the_protective_orders() -> None:
+    """Where the two rules of old disagreed: cost 10.005, stop 10% -> the percent rule
+    fired only at <= 9.0045, the broker's stop (rounded to the cent) at <= 9.00. One rule
+    now, the cent level, for the vote's exits, the gate's and the protective orders."""
+    limits = make_limits(stop_loss_pct=D("10"), take_profit_pct=D("25"))
+    book = Book.open("grok", D("1000"))
+    book.positions["A"] = Position(qty=2, cost_basis=D("20.01"))  # avg cost 10.005
+    assert limits.protection.levels(D("10.005")) == (D("12.51"), D("9.00"))
+    assert exit_legs(book, {"A": D("9.0045")}, limits) == []  # above the stop of 9.00
+    legs = exit_legs(book, {"A": D("9.00")}, limits)
+    assert [(leg.symbol, leg.purpose) for leg in legs] == [("A", "stop_loss")]
+    # take-profit: 10.005 * 1.25 = 12.50625, the order's limit is 12.51
+    assert exit_legs(book, {"A": D("12.5063")}, limits) == []
+    assert [leg.purpose for leg in exit_legs(book, {"A": D("12.51")}, limits)] == ["take_profit"]
