@@ -25,12 +25,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mytrader.domain.endpoints import normalise_host
 from mytrader.domain.hosts import bare_host
+from mytrader.domain.models import COLLABORATIVE
+from mytrader.domain.money import CENT
+from mytrader.domain.personas import persona_prompt_path
 from mytrader.domain.symbols import normalise_symbol, normalise_symbols
 from mytrader.domain.warmup import MIN_WARMUP
 
 # The seed's roster: the default of ROSTER (settings.personas is the roster in use).
 PERSONAS: tuple[str, ...] = ("grok", "deepseek", "openai")
-COLLABORATIVE = "collaborative"
 ACCOUNTS: tuple[str, ...] = (*PERSONAS, COLLABORATIVE)
 
 
@@ -57,17 +59,6 @@ def _parse_pairs(value: str) -> dict[str, str]:
     return pairs
 
 
-def persona_prompt_path(persona: str, personas_dir: Path | None) -> Path | None:
-    """The persona's prompt file: the user's folder first, then the packaged prompts."""
-    filename = f"persona_{persona}.md"
-    if personas_dir is not None and (personas_dir / filename).is_file():
-        return personas_dir / filename
-    # The packaged texts are files beside this module (importing mytrader.prompts here
-    # would pull in langchain for every command).
-    packaged = Path(__file__).parent / "prompts" / filename
-    return packaged if packaged.is_file() else None
-
-
 class ConfigError(ValueError):
     """A setting has a wrong value; the message names the setting."""
 
@@ -75,7 +66,6 @@ class ConfigError(ValueError):
 # Cash a book may start with: beyond it, sums of shares x prices leave exact arithmetic
 # (and 1,000,000,000 shares, the largest order, of a $1 stock is as much).
 MAX_STARTING_CASH = Decimal("1000000000")
-_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +88,7 @@ class Bounds:
         if out_low or out_high:
             lo, hi = "(" if self.above else "[", ")" if self.below else "]"
             return f"must be in {lo}{self.low}, {self.high}{hi} ({self.meaning})"
-        if self.cents and isinstance(v, Decimal) and v != v.quantize(_CENT):
+        if self.cents and isinstance(v, Decimal) and v != v.quantize(CENT):
             return f"must be whole cents ({self.meaning})"
         return None
 
@@ -396,7 +386,10 @@ class Settings(BaseSettings):
         if self.personas_dir is not None and not self.personas_dir.is_dir():
             raise ValueError(f"PERSONAS_DIR: {self.personas_dir} is not a folder")
         for name in roster:
-            if persona_prompt_path(name, self.personas_dir) is None:
+            # The packaged texts are files beside the prompts module (importing it here
+            # would pull in langchain for every command).
+            packaged = Path(__file__).parent / "prompts"
+            if persona_prompt_path(name, self.personas_dir, packaged) is None:
                 where = self.personas_dir or "a folder and set PERSONAS_DIR to it"
                 raise ValueError(
                     f"ROSTER: no prompt file for persona {name!r}: add persona_{name}.md to {where}"

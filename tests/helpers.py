@@ -184,3 +184,20 @@ def seed_position(
     assert broker.submit_order(request).status == "pending"
     filled = broker.get_order(cid, before)
     assert filled is not None and filled.status == "filled", filled
+
+
+def run_executor(services: Any, state: Any, config: Any) -> dict[str, Any]:
+    """The executor node's work outside a graph run: the services' context (the
+    settings') and the arena named by `config`'s thread."""
+    from mytrader.graph.context import arena_key
+    from mytrader.graph.nodes.executor import execute
+
+    knobs = services.context
+    return execute(services.broker, knobs, arena_key(config, knobs.arena_id), state)
+
+
+def make_limits(**overrides: Any) -> Any:
+    """The RiskLimits of `make_settings(**overrides)`, as the application builds them."""
+    from mytrader.app.context import risk_limits
+
+    return risk_limits(make_settings(**overrides))

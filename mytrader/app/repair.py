@@ -49,7 +49,7 @@ from mytrader.config import Settings
 from mytrader.domain.records import CycleRecord
 from mytrader.domain.text import scrub_secrets as scrub
 from mytrader.graph.context import arena_key
-from mytrader.graph.nodes.record import make_record
+from mytrader.graph.nodes.record import record_cycle
 
 if TYPE_CHECKING:
     from mytrader.app.runner import Arena
@@ -207,6 +207,13 @@ def to_repair(arena: Arena) -> str | None:
     return arena.pending_failure() or lost_record(arena)
 
 
+def _record(arena: Arena, salvage: SalvagingStore, values: dict[str, Any]) -> dict[str, Any]:
+    """The record step's own code on `values`, writing through `salvage`."""
+    services = replace(arena.services, store=salvage)  # type: ignore[arg-type]
+    key = arena_key(arena.config, services.context.arena_id)
+    return record_cycle(services, services.context, key, values)  # type: ignore[arg-type]
+
+
 def _record_again(arena: Arena, values: dict[str, Any]) -> RepairReport:
     """Write the checkpoint's last finished cycle into the tables again (they lost it):
     the record step's own code on the state it left, with no state update (the books
@@ -217,7 +224,7 @@ def _record_again(arena: Arena, values: dict[str, Any]) -> RepairReport:
             cycle=cycle, node="", done=False, message="nothing to repair: no cycle is pending"
         )
     salvage = SalvagingStore(arena.services.store)
-    make_record(replace(arena.services, store=salvage))(values, arena.config)  # type: ignore[arg-type]
+    _record(arena, salvage, values)
     message = f"cycle {cycle} recorded again from the checkpoint: {salvage.recorded} record(s)"
     if salvage.unrecorded:
         message += f", {len(salvage.unrecorded)} refused: " + "; ".join(
@@ -250,11 +257,10 @@ def repair(arena: Arena) -> RepairReport:
             cycle=cycle, node=node, done=False, message=f"cycle {cycle} stops at {node}: {why}"
         )
     salvage = SalvagingStore(arena.services.store)
-    record = make_record(replace(arena.services, store=salvage))  # type: ignore[arg-type]
     if node != "record":
         # No order was placed: the cycle ends without trading (the executor's legs unused).
         values = {**values, "orders": [], "vote": None}
-    update = record(values, arena.config)
+    update = _record(arena, salvage, values)
     arena.graph.update_state(arena.config, update, as_node="record")
     how = f"ended at {node} by `mytrader repair`"
     unrecorded = (

@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Durability
 from pydantic import BaseModel, Field
 
@@ -35,14 +34,14 @@ from mytrader.adapters.store.lock import arena_lock
 from mytrader.app.halves import check_halves, checkpoint_at
 from mytrader.app.repair import ERROR_CHARS, CycleFailed, scrub_secrets
 from mytrader.app.scheduler import iso_utc
-from mytrader.app.services import open_services
+from mytrader.app.services import AppServices, open_services
 from mytrader.config import ConfigError, Settings
 from mytrader.domain.halves import CheckpointAt
 from mytrader.domain.models import AgentDecision, OrderResult, PendingOrder, VoteResult
 from mytrader.domain.order_ids import arena_prefix
 from mytrader.domain.warmup import MIN_WARMUP, warmup_shortfall
-from mytrader.graph.builder import GRAPH_NAME, build_builder
-from mytrader.graph.context import ArenaServices, arena_key
+from mytrader.graph.builder import GRAPH_NAME, ArenaGraph, build_builder
+from mytrader.graph.context import arena_key
 from mytrader.graph.inline import CONFIG_KEY_RUNNER_SUBMIT, inline_submit
 
 log = logging.getLogger(__name__)
@@ -72,7 +71,7 @@ class CycleSummary(BaseModel):
 class Arena:
     def __init__(
         self,
-        services: ArenaServices,
+        services: AppServices,
         checkpointer: BaseCheckpointSaver,
         durability: Durability = "sync",
         inline_turns: bool | None = None,
@@ -91,7 +90,7 @@ class Arena:
         self.thread_id = services.settings.arena_id
         self.interval_s: int | None = None  # set by the scheduler: kept in the heartbeats
         self.last_failure: CycleFailed | None = None  # why the last run_cycle raised
-        self.graph: CompiledStateGraph = build_builder(services).compile(
+        self.graph: ArenaGraph = build_builder(services).compile(
             checkpointer=checkpointer, name=GRAPH_NAME
         )
 
@@ -149,7 +148,11 @@ class Arena:
         )
         try:
             out = self.graph.invoke(
-                None if pending else {}, config, durability=self.durability, **invoke_kwargs
+                None if pending else {},
+                config,
+                context=self.services.context,
+                durability=self.durability,
+                **invoke_kwargs,
             )
         except Exception as exc:  # recorded, then raised: the caller decides what follows
             if is_lost(exc):  # the database is gone: another call would only wait again
@@ -321,10 +324,10 @@ def failed_step(exc: BaseException) -> str | None:
     return "checkpoint" if isinstance(exc, DATABASE_ERRORS) else None
 
 
-def only_house_models(services: ArenaServices) -> bool:
+def only_house_models(services: AppServices) -> bool:
     """Whether every persona's model is a house model (pure Python, no network wait)."""
-    settings = services.settings
-    return all(settings.llm_kind(p) == "house" for p in settings.personas)
+    context = services.context
+    return set(context.personas) <= set(context.house_personas)
 
 
 def utc_now() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,16 +11,24 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
 from mytrader.adapters.bars import PriceHistory, load_bars
-from mytrader.adapters.llm.factory import build_models, model_id
+from mytrader.adapters.llm.factory import build_models
 from mytrader.adapters.news import NewsSource
 from mytrader.adapters.sim.exchange import SimulatedExchange
 from mytrader.adapters.store.db import ArenaStore, StoreLedger
+from mytrader.app.context import arena_context
 from mytrader.app.repair import secret_values
 from mytrader.config import Settings
 from mytrader.domain.book import Book
 from mytrader.graph.context import ArenaServices, ToolFactory
 from mytrader.ports.broker import Broker
 from mytrader.tools import FileNews, XSearch, tool_factory
+
+
+@dataclass(kw_only=True)
+class AppServices(ArenaServices):
+    """The graph's services and the settings they were built from (the application's)."""
+
+    settings: Settings
 
 
 @lru_cache(maxsize=4)
@@ -47,15 +56,15 @@ def open_services(
     broker: Broker | None = None,
     models: Mapping[str, BaseChatModel] | None = None,
     store: ArenaStore | None = None,
-) -> ArenaServices:
+) -> AppServices:
     store = store or ArenaStore.from_settings(settings)
     broker = broker or open_broker(settings, store)
-    return ArenaServices(
+    return AppServices(
         settings=settings,
         broker=broker,
         models=models or build_models(settings),
         store=store,
-        model_ids={p: model_id(settings, p) for p in settings.personas},
+        context=arena_context(settings),
         tools=agent_tools(settings, broker),
         secrets=secret_values(settings),
     )

@@ -24,6 +24,7 @@ from mytrader.domain.open_orders import OpenOrdersReport
 from mytrader.domain.records import Heartbeat
 from mytrader.domain.text import for_terminal as shown
 from mytrader.graph.account_check import arena_open_orders, compare_orders
+from mytrader.graph.compat import checkpoint_values
 from mytrader.ports.broker import Broker, MarketClock
 
 STALE_INTERVALS = 3
@@ -294,7 +295,7 @@ def latest_values(settings: Settings, arena: str) -> dict[str, Any]:
     config: Any = {"configurable": {"thread_id": arena, "checkpoint_ns": ""}}
     with open_checkpointer(settings) as saver:
         found = saver.get_tuple(config)
-    return dict(found.checkpoint["channel_values"]) if found is not None else {}
+    return checkpoint_values(found)
 
 
 def pending_reader(settings: Settings, arena: str) -> PendingReader:

@@ -12,15 +12,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.graph.state import CompiledStateGraph
 
 from mytrader.app.services import open_services
 from mytrader.config import load_settings
-from mytrader.graph.builder import GRAPH_NAME, build_builder
+from mytrader.graph.builder import GRAPH_NAME, ArenaGraph, build_builder
 
 
 @asynccontextmanager
-async def graph(config: RunnableConfig) -> AsyncIterator[CompiledStateGraph]:
+async def graph(config: RunnableConfig) -> AsyncIterator[ArenaGraph]:
     # Opening files and clients blocks: keep it off the server's event loop.
     services = await asyncio.to_thread(lambda: open_services(load_settings()))
     try:

@@ -17,9 +17,8 @@ from decimal import ROUND_FLOOR, Decimal
 import numpy as np
 
 from mytrader.adapters.bars import PriceHistory, SymbolSeries, to_decimal
+from mytrader.domain.money import CENT, HUNDRED
 
-HUNDRED = Decimal("100")
-CENT = Decimal("0.01")
 BPS = Decimal("10000")
 SPY = "SPY"
 

@@ -40,6 +40,7 @@ from mytrader.backtest.cache import SQLiteLLMCache, with_cache
 from mytrader.backtest.data import load_history, trading_range
 from mytrader.config import PERSONAS, Bounds, Settings, load_settings
 from mytrader.domain.records import CycleRecord
+from mytrader.graph.compat import keep_latest
 from mytrader.ports.ledger import InMemoryLedger
 
 # Slippage moves a SELL's fill down by its share of the price: 10,000 bps would be $0.
@@ -133,32 +134,6 @@ class BatchingStore:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
-
-
-def keep_latest(saver: InMemorySaver, thread_id: str) -> None:
-    """Drop all but the latest checkpoint of each namespace of the thread, with its pending
-    writes and the channel values it points to: the next cycle reads only that one, and
-    20 years of daily checkpoints would otherwise stay in memory (InMemorySaver has no
-    prune of its own). Called between cycles, when nothing else touches the saver."""
-    kept: dict[str, str] = {}
-    for ns, checkpoints in saver.storage[thread_id].items():
-        if not checkpoints:
-            continue
-        latest = max(checkpoints)  # checkpoint ids are time-ordered (uuid6)
-        for cid in [c for c in checkpoints if c != latest]:
-            del checkpoints[cid]
-        kept[ns] = latest
-        versions = saver.serde.loads_typed(checkpoints[latest][0])["channel_versions"]
-        stale = [
-            k
-            for k in saver.blobs
-            if k[0] == thread_id and k[1] == ns and versions.get(k[2]) != k[3]
-        ]
-        for key in stale:
-            del saver.blobs[key]
-    old = [w for w in saver.writes if w[0] == thread_id and kept.get(w[1]) != w[2]]
-    for write_key in old:
-        del saver.writes[write_key]
 
 
 @dataclass

@@ -7,11 +7,9 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from mytrader.domain.models import OrderResult
+from mytrader.domain.money import ZERO
 
 RECENT_OUTCOMES = 5  # trade outcomes kept in the book for the next prompts
-
-ZERO = Decimal("0")
-
 
 CENT4 = Decimal("0.0001")
 

@@ -13,6 +13,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from mytrader.domain.text import for_storage
 
+# The account that trades what the agents agree on by vote (beside one per persona).
+COLLABORATIVE = "collaborative"
+
 Action = Literal["BUY", "SELL", "HOLD"]
 Side = Literal["buy", "sell"]
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
-from mytrader.config import Settings
 from mytrader.domain.book import Book
+from mytrader.domain.limits import RiskLimits
 from mytrader.domain.models import Decision, PendingOrder, Purpose
-
-HUNDRED = Decimal("100")
-CENT = Decimal("0.01")
+from mytrader.domain.money import HUNDRED, ZERO
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,7 @@ class Reserved:
     """What a book's open orders already commit: cash for buys (at their limit, with the
     fee), shares for sells. The gate checks a new leg against what is left."""
 
-    cash: Decimal = Decimal("0")
+    cash: Decimal = ZERO
     buy_qty: dict[str, int] = field(default_factory=dict)
     sell_qty: dict[str, int] = field(default_factory=dict)
 
@@ -68,20 +66,25 @@ class GateResult:
     limit_price: Decimal | None = None
 
 
-def exit_legs(book: Book, prices: dict[str, Decimal], settings: Settings) -> list[Leg]:
-    """Stop-loss and take-profit: whole-position sells, in symbol order."""
+def exit_legs(book: Book, prices: dict[str, Decimal], limits: RiskLimits) -> list[Leg]:
+    """Stop-loss and take-profit: whole-position sells, in symbol order. A position exits
+    when its price reaches a level rounded to the cent (`ProtectionRule`), the same rule
+    the protective orders at the broker carry."""
     legs = []
+    rule = limits.protection
     for sym in sorted(book.positions):
         pos, price = book.positions[sym], prices.get(sym)
         if price is None or pos.qty <= 0:
             continue
+        purpose = rule.trigger(pos.avg_cost, price)
+        if purpose is None:
+            continue
         change = (price - pos.avg_cost) / pos.avg_cost * HUNDRED
-        if settings.stop_loss_pct and change <= -settings.stop_loss_pct:
+        if purpose == "stop_loss":
             reason = f"stop-loss: {change:.2f}% from cost"
-            legs.append(Leg(sym, "sell", pos.qty, reason, "stop_loss"))
-        elif settings.take_profit_pct and change >= settings.take_profit_pct:
+        else:
             reason = f"take-profit: +{change:.2f}% from cost"
-            legs.append(Leg(sym, "sell", pos.qty, reason, "take_profit"))
+        legs.append(Leg(sym, "sell", pos.qty, reason, purpose))
     return legs
 
 
@@ -92,21 +95,32 @@ def decision_leg(decision: Decision) -> Leg | None:
     return Leg(decision.symbol, side, decision.quantity, "decision")
 
 
-def buy_limit(price: Decimal, settings: Settings) -> Decimal:
-    """BUYs go out as marketable limits so the cash check below holds at any fill."""
-    return (price * (1 + settings.buy_limit_buffer_pct / HUNDRED)).quantize(CENT)
+def _floor(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_FLOOR))
 
 
-def worst_sell_price(price: Decimal, settings: Settings) -> Decimal:
-    """What the gate assumes a market SELL may fetch: the last price less the buffer."""
-    return (price * (1 - settings.buy_limit_buffer_pct / HUNDRED)).quantize(CENT)
+def max_buy_qty(
+    *, cash: Decimal, price: Decimal, equity: Decimal, held: int, limits: RiskLimits
+) -> int:
+    """The one BUY sizing: the largest whole quantity the gate lets through. `cash` is
+    the free cash (what open orders do not commit), paying the shares at the BUY limit
+    price plus the fee; `held` the shares held and on order, which with the buy stay
+    within max_position_pct of `equity` at the limit price (0: no cap). The limit is never
+    below the price itself (a sub-cent price must not round it to 0)."""
+    if price <= 0:
+        return 0
+    limit = max(price, limits.buy_limit(price))
+    qty = _floor((cash - limits.fee_per_trade) / limit)
+    if limits.max_position_pct > 0:
+        qty = min(qty, _floor(equity * limits.max_position_pct / HUNDRED / limit) - held)
+    return max(qty, 0)
 
 
 def check_leg(
     leg: Leg,
     book: Book,
     prices: dict[str, Decimal],
-    settings: Settings,
+    limits: RiskLimits,
     *,
     market_open: bool,
     tradable: bool,
@@ -128,16 +142,16 @@ def check_leg(
         held = book.qty(leg.symbol) - reserved.sell_qty.get(leg.symbol, 0)
         if leg.qty > held:
             return GateResult(False, f"sell {leg.qty} {leg.symbol} but holds {held} free")
-        proceeds = leg.qty * worst_sell_price(price, settings)
-        if cash + proceeds < settings.fee_per_trade:
+        proceeds = leg.qty * limits.worst_sell_price(price)
+        if cash + proceeds < limits.fee_per_trade:
             return GateResult(
                 False,
                 f"sell {leg.qty} {leg.symbol}: proceeds (~{proceeds}) and cash ({cash:.2f}) "
-                f"do not cover the {settings.fee_per_trade} fee",
+                f"do not cover the {limits.fee_per_trade} fee",
             )
         return GateResult(True)
     pending_buys = reserved.buy_qty.get(leg.symbol, 0)
-    return _check_buy(leg, book, cash, pending_buys, price, prices, settings, day)
+    return _check_buy(leg, book, cash, pending_buys, price, prices, limits, day)
 
 
 def _check_buy(
@@ -147,25 +161,25 @@ def _check_buy(
     pending_buys: int,
     price: Decimal,
     prices: dict[str, Decimal],
-    settings: Settings,
+    limits: RiskLimits,
     day: str,
 ) -> GateResult:
-    limit = buy_limit(price, settings)
-    cost = leg.qty * limit + settings.fee_per_trade
+    limit = limits.buy_limit(price)
+    cost = leg.qty * limit + limits.fee_per_trade
     if cost > cash:
         return GateResult(
             False, f"buy {leg.qty} {leg.symbol} needs up to {cost} but free cash is {cash:.2f}"
         )
     equity = book.equity(prices)
     opening = book.opening_equity(day)
-    if settings.daily_loss_limit_pct and opening:
-        floor = opening * (1 - settings.daily_loss_limit_pct / HUNDRED)
+    if limits.daily_loss_limit_pct and opening:
+        floor = opening * (1 - limits.daily_loss_limit_pct / HUNDRED)
         if equity < floor:
             return GateResult(False, f"daily loss limit: equity {equity:.2f} below {floor:.2f}")
-    if settings.max_position_pct:
+    if limits.max_position_pct:
         # At the limit: the worst price the order may fill at.
         after = (book.qty(leg.symbol) + pending_buys + leg.qty) * limit
-        cap = equity * settings.max_position_pct / HUNDRED
+        cap = equity * limits.max_position_pct / HUNDRED
         if after > cap:
             return GateResult(
                 False, f"position cap: {leg.symbol} would be {after:.2f} > {cap:.2f} of equity"

@@ -26,11 +26,11 @@ from pydantic import BaseModel, Field
 
 from mytrader.domain.book import Book
 from mytrader.domain.models import OrderResult, PendingOrder
+from mytrader.domain.money import CENT
 from mytrader.domain.open_orders import OpenOrdersReport, Views, compare_open_orders
 from mytrader.domain.order_ids import arena_prefix
 from mytrader.ports.broker import Broker
 
-CENT = Decimal("0.01")
 BASE_KEY = "broker_base"  # graph state key of the account's Base
 DIFF_KEY = "reconcile"  # graph state key of this cycle's differences (list of text)
 

@@ -18,10 +18,7 @@ from concurrent.futures import Future
 from contextvars import copy_context
 from typing import Any
 
-try:  # a private module: the hook's name is also spelled out below for a later release
-    from langgraph._internal._constants import CONFIG_KEY_RUNNER_SUBMIT
-except ImportError:  # pragma: no cover - depends on the installed LangGraph
-    CONFIG_KEY_RUNNER_SUBMIT = "__pregel_runner_submit"
+from mytrader.graph.compat import CONFIG_KEY_RUNNER_SUBMIT
 
 __all__ = ["CONFIG_KEY_RUNNER_SUBMIT", "inline_submit", "submit_inline"]
 

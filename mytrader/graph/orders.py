@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from mytrader.config import Settings
 from mytrader.domain.book import Book
+from mytrader.domain.limits import RiskLimits
 from mytrader.domain.models import OrderRequest, OrderResult
 from mytrader.domain.risk import GateResult, Leg, Reserved, check_leg
 from mytrader.ports.broker import Broker, DuplicateOrderError
@@ -60,7 +60,7 @@ def gate_at_broker(
     leg: Leg,
     book: Book,
     prices: dict[str, Decimal],
-    settings: Settings,
+    limits: RiskLimits,
     as_of: str,
     reserved: Reserved | None,
 ) -> GateResult:
@@ -70,7 +70,7 @@ def gate_at_broker(
         leg,
         book,
         prices,
-        settings,
+        limits,
         market_open=broker.is_open(as_of),
         tradable=broker.asset(leg.symbol) is not None,
         day=as_of[:10],

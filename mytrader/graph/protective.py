@@ -26,26 +26,16 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from mytrader.config import Settings
 from mytrader.domain.book import Book
+from mytrader.domain.limits import RiskLimits
 from mytrader.domain.models import OrderRequest, OrderResult, PendingOrder, Purpose
 from mytrader.domain.order_ids import arena_prefix, order_id
-from mytrader.domain.risk import CENT, HUNDRED, Leg, Reserved
+from mytrader.domain.risk import Leg, Reserved
 from mytrader.graph.orders import adopt, gate_at_broker, place
 from mytrader.graph.settle import ended
 from mytrader.ports.broker import Broker, BrokerError
 
 log = logging.getLogger(__name__)
-
-
-def levels(avg_cost: Decimal, settings: Settings) -> tuple[Decimal | None, Decimal | None]:
-    """(take-profit limit, stop-loss stop) of a position bought at `avg_cost`, in cents."""
-    tp = sl = None
-    if settings.take_profit_pct:
-        tp = (avg_cost * (1 + settings.take_profit_pct / HUNDRED)).quantize(CENT)
-    if settings.stop_loss_pct:
-        sl = (avg_cost * (1 - settings.stop_loss_pct / HUNDRED)).quantize(CENT)
-    return tp, sl
 
 
 def protection_of(pending: list[PendingOrder], account: str, symbol: str) -> list[PendingOrder]:
@@ -92,7 +82,7 @@ def cancel(
 
 def protect(
     broker: Broker,
-    settings: Settings,
+    limits: RiskLimits,
     arena: str,
     cycle: int,
     book: Book,
@@ -112,7 +102,7 @@ def protect(
     found at the broker after a restart: they are adopted, never doubled. Symbols in
     `wait` (a BUY of them is open on the account) are left alone; `only` restricts the
     symbols looked at."""
-    if not (settings.stop_loss_pct or settings.take_profit_pct):
+    if not limits.protection.active:
         return pending, []
     legs: list[OrderResult] = []
     account = book.account
@@ -133,7 +123,7 @@ def protect(
         guards = protection_of(pending, account, symbol)
         if len(guards) == 1 and guards[0].order.qty - guards[0].booked_qty == held:
             continue  # protected already
-        request = protective_request(arena, cycle, book, symbol, held, prices, settings, as_of)
+        request = protective_request(arena, cycle, book, symbol, held, prices, limits, as_of)
         if request is None:
             continue
         # Named by its id after the arena's prefix: a backtest's rows stay the same whatever
@@ -144,7 +134,7 @@ def protect(
         if existing is not None:
             result, stray = adopt(existing, request)
         else:
-            result, stray = submit(broker, settings, book, request, prices, pending)
+            result, stray = submit(broker, limits, book, request, prices, pending)
         legs += [result] if stray is None else [result, stray]
     return pending, legs
 
@@ -156,15 +146,15 @@ def protective_request(
     symbol: str,
     qty: int,
     prices: dict[str, Decimal],
-    settings: Settings,
+    limits: RiskLimits,
     as_of: str,
 ) -> OrderRequest | None:
     """The protective order of a position, or a market exit when the price is beyond a
     level already."""
     pos = book.positions[symbol]
-    tp, sl = levels(pos.avg_cost, settings)
+    tp, sl = limits.protection.levels(pos.avg_cost)
     common = {"account": book.account, "symbol": symbol, "side": "sell", "qty": qty}
-    purpose = exit_purpose(book, symbol, prices, settings)
+    purpose = exit_purpose(book, symbol, prices, limits)
     if purpose is not None:
         cid = order_id(arena, cycle, book.account, purpose, symbol, "sell")
         return OrderRequest(client_order_id=cid, **common, purpose=purpose, as_of=as_of)  # type: ignore[arg-type]
@@ -182,25 +172,15 @@ def protective_request(
 
 
 def exit_purpose(
-    book: Book, symbol: str, prices: dict[str, Decimal], settings: Settings
+    book: Book, symbol: str, prices: dict[str, Decimal], limits: RiskLimits
 ) -> Purpose | None:
     """The exit a held position needs now (its price is beyond a level), or None."""
-    if not (settings.stop_loss_pct or settings.take_profit_pct):
-        return None
-    tp, sl = levels(book.positions[symbol].avg_cost, settings)
-    price = prices.get(symbol)
-    if price is None:
-        return None
-    if sl is not None and price <= sl:
-        return "stop_loss"
-    if tp is not None and price >= tp:
-        return "take_profit"
-    return None
+    return limits.protection.trigger(book.positions[symbol].avg_cost, prices.get(symbol))
 
 
 def submit(
     broker: Broker,
-    settings: Settings,
+    limits: RiskLimits,
     book: Book,
     request: OrderRequest,
     prices: dict[str, Decimal],
@@ -209,10 +189,10 @@ def submit(
     """Through the same gate as every leg (tradable, market open, shares free)."""
     reserved = Reserved.of(
         (p for p in pending if p.order.account == book.account and p.order.is_open),
-        settings.fee_per_trade,
+        limits.fee_per_trade,
     )
     leg = Leg(request.symbol, "sell", request.qty, request.purpose, request.purpose)
-    gate = gate_at_broker(broker, leg, book, prices, settings, request.as_of, reserved)
+    gate = gate_at_broker(broker, leg, book, prices, limits, request.as_of, reserved)
     base = request.model_dump(exclude={"as_of", "time_in_force"})
     if not gate.approved:
         return OrderResult(**base, status="refused", reason=gate.reason), None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -19,9 +19,11 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from mytrader.config import persona_prompt_path
 from mytrader.domain.book import Book, TradeOutcome
+from mytrader.domain.limits import RiskLimits
 from mytrader.domain.models import CritiqueNote, MarketView, Mover, SymbolView
+from mytrader.domain.money import CENT, HUNDRED
+from mytrader.domain.personas import persona_prompt_path as persona_file
 from mytrader.domain.prompt_format import (
     BIG_GAIN_PCT,
     BIG_LOSS_PCT,
@@ -29,6 +31,7 @@ from mytrader.domain.prompt_format import (
     OVERBOUGHT_RSI,
     extract_payload,
 )
+from mytrader.domain.risk import max_buy_qty
 
 __all__ = [
     "CRITIQUE_MARKER",
@@ -38,16 +41,11 @@ __all__ = [
     "decision_payload",
     "extract_payload",
     "load_prompt",
-    "max_buy_qty",
+    "persona_prompt_path",
     "render",
     "repair_message",
     "system_prompt",
 ]
-
-
-CENT = Decimal("0.01")
-HUNDRED = Decimal("100")
-ZERO = Decimal("0")
 
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
@@ -78,7 +76,12 @@ def render(name: str, **values: object) -> str:
     return _PLACEHOLDER.sub(fill, text)
 
 
-def system_prompt(persona: str, personas_dir: Path | None = None) -> str:
+def persona_prompt_path(persona: str, personas_dir: str | Path | None) -> Path | None:
+    """The persona's prompt file: PERSONAS_DIR first, then the texts beside this module."""
+    return persona_file(persona, personas_dir, Path(__file__).parent)
+
+
+def system_prompt(persona: str, personas_dir: str | Path | None = None) -> str:
     """The shared system text and the persona's own (PERSONAS_DIR first, then packaged)."""
     path = persona_prompt_path(persona, personas_dir)
     if path is None:
@@ -148,38 +151,6 @@ def _held_prices(view: MarketView, book: Book) -> dict[str, Decimal]:
     """Held symbols priced from the view; a symbol the view lacks is left out (marked at cost)."""
     prices = {sym: view.price(sym) for sym in book.positions}
     return {sym: price for sym, price in prices.items() if price is not None}
-
-
-def max_buy_qty(
-    *,
-    cash: Decimal,
-    price: Decimal,
-    fee: Decimal,
-    equity: Decimal,
-    held_value: Decimal,
-    max_position_pct: Decimal,
-    buy_limit_buffer_pct: Decimal = ZERO,
-) -> int:
-    """The largest whole quantity that the cash pays for (fee included) and that keeps the
-    position (what is held plus the buy) within max_position_pct of equity (0: no cap).
-
-    BUYs go out as marketable limits `buy_limit_buffer_pct` above the price, and the risk
-    gate checks cash at that limit (rounded to the cent, as here), so the cash side does too.
-    """
-    if price <= 0:
-        return 0
-    # Never below the price itself (a sub-cent price must not round the limit to 0).
-    limit = max(price, (price * (1 + buy_limit_buffer_pct / HUNDRED)).quantize(CENT))
-    qty = _floor((cash - fee) / limit)
-    if max_position_pct > 0:
-        # The gate checks the cap at the limit too: the worst price the BUY may fill at.
-        shares_held = held_value / price
-        qty = min(qty, _floor(equity * max_position_pct / HUNDRED / limit - shares_held))
-    return max(qty, 0)
-
-
-def _floor(value: Decimal) -> int:
-    return int(value.to_integral_value(rounding=ROUND_FLOOR))
 
 
 def _positions(book: Book, prices: dict[str, Decimal]) -> dict[str, dict[str, Any]]:
@@ -305,26 +276,18 @@ def decision_payload(
     view: MarketView,
     book: Book,
     critique: CritiqueNote | None,
-    fee: Decimal,
-    max_position_pct: Decimal,
-    buy_limit_buffer_pct: Decimal = ZERO,
+    limits: RiskLimits,
 ) -> dict[str, Any]:
     """Every fact of one decision prompt, JSON-able (Decimals as strings).
 
-    Pass the settings' buy_limit_buffer_pct so max_buy_qty never exceeds what the risk gate
-    lets through (it checks cash at the marketable limit price)."""
+    max_buy_qty is the risk gate's own sizing (`risk.max_buy_qty`), so a BUY of it passes
+    the gate (cash checked at the marketable limit price, the position within the cap)."""
     prices = _held_prices(view, book)
     equity = book.equity(prices)
     positions = _positions(book, prices)
     affordable = {
         sym: max_buy_qty(
-            cash=book.cash,
-            price=sv.price,
-            fee=fee,
-            equity=equity,
-            held_value=book.qty(sym) * sv.price,
-            max_position_pct=max_position_pct,
-            buy_limit_buffer_pct=buy_limit_buffer_pct,
+            cash=book.cash, price=sv.price, equity=equity, held=book.qty(sym), limits=limits
         )
         for sym, sv in sorted(view.symbols.items())
     }
@@ -333,8 +296,8 @@ def decision_payload(
         "agent": agent,
         "cycle": cycle,
         "as_of": view.as_of,
-        "fee_per_trade": _money(fee),
-        "max_position_pct": str(max_position_pct),
+        "fee_per_trade": _money(limits.fee_per_trade),
+        "max_position_pct": str(limits.max_position_pct),
         "book": {**summary, "positions": positions},
         "max_buy_qty": affordable,
         # the symbols the collaborative vote asks a stance on
@@ -346,7 +309,7 @@ def decision_payload(
 
 
 def decision_messages(
-    payload: dict[str, Any], persona: str, personas_dir: Path | None = None
+    payload: dict[str, Any], persona: str, personas_dir: str | Path | None = None
 ) -> list[BaseMessage]:
     human = render(
         "decision",
@@ -430,7 +393,7 @@ def critique_payload(
 
 
 def critique_messages(
-    payload: dict[str, Any], persona: str, personas_dir: Path | None = None
+    payload: dict[str, Any], persona: str, personas_dir: str | Path | None = None
 ) -> list[BaseMessage]:
     human = render(
         "critique",

@@ -20,10 +20,9 @@ from mytrader.config import ACCOUNTS, Settings
 from mytrader.domain.book import Book
 from mytrader.domain.models import AgentDecision, OrderRequest, OrderResult, PendingOrder
 from mytrader.domain.order_ids import order_id
-from mytrader.graph.nodes.executor import make_executor
 from mytrader.graph.settle import settle
 from mytrader.tools.market_view import build_market_view
-from tests.helpers import cycle_state, decision, make_settings
+from tests.helpers import cycle_state, decision, make_settings, run_executor
 from tests.integration import test_broker_contract as contract
 from tests.integration.test_broker_contract import START, Market
 from tests.servers.alpaca_server import AlpacaServer, Fault
@@ -79,7 +78,7 @@ class Desk:
         view = build_market_view(broker, now, sorted(symbols), 1)
         state = cycle_state(self.cycle, view, self.books, wanted)
         state["pending"] = [p.model_dump(mode="json") for p in self.pending]
-        out = make_executor(self.services)(state, CONFIG)
+        out = run_executor(self.services, state, CONFIG)
         self.pending = [PendingOrder.model_validate(p) for p in out["pending"]]
         orders = [OrderResult.model_validate(o) for o in out["orders"]]
         assert len([o for o in orders if o.status == "rejected"]) == refused, orders

@@ -16,19 +16,18 @@ from typer.testing import CliRunner
 from mytrader.adapters.alpaca.broker import AlpacaBroker
 from mytrader.adapters.sim.exchange import SimulatedExchange
 from mytrader.adapters.store import ArenaStore, StoreLedger
+from mytrader.app.context import risk_limits
 from mytrader.app.reconcile import pending_of
 from mytrader.app.runner import Arena, open_arena
 from mytrader.app.services import cached_history, open_services
 from mytrader.cli import main as cli
 from mytrader.domain.book import Book
 from mytrader.domain.models import AgentDecision
-from mytrader.domain.risk import buy_limit
 from mytrader.graph.account_check import compare_orders
-from mytrader.graph.nodes.executor import make_executor
 from mytrader.tools.market_view import build_market_view
 from mytrader.web.serve import build
 from tests.dashboard_support import live_server
-from tests.helpers import cycle_state, decision, make_settings
+from tests.helpers import cycle_state, decision, make_settings, run_executor
 from tests.integration.test_cli import env_for
 from tests.servers.alpaca_server import OPEN_STATUSES, AlpacaServer, OrderScript
 
@@ -122,10 +121,10 @@ def test_a_refused_buy_keeps_the_limit_it_was_priced_at(settings) -> None:
         books = {a: Book.open(a, settings.starting_cash) for a in settings.accounts}
         too_many = AgentDecision(agent="grok", decision=decision("BUY", "AAPL", 100_000, 90))
         state = cycle_state(3, view, books, {"grok": too_many})
-        out = make_executor(services)(state, CONFIG)
+        out = run_executor(services, state, CONFIG)
     (leg,) = [o for o in out["orders"] if o["account"] == "grok"]
     assert leg["status"] == "refused"
-    limit = buy_limit(view.symbols["AAPL"].price, settings)
+    limit = risk_limits(settings).buy_limit(view.symbols["AAPL"].price)
     assert (leg["type"], Decimal(leg["limit_price"])) == ("limit", limit)
 
 

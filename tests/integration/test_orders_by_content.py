@@ -16,10 +16,9 @@ from mytrader.config import ACCOUNTS, Settings
 from mytrader.domain.book import Book, Position
 from mytrader.domain.models import AgentDecision, OrderRequest
 from mytrader.domain.order_ids import MAX_ID, account_of, cycle_prefix, order_id
-from mytrader.graph.nodes.executor import make_executor
 from mytrader.ports.broker import Broker
 from mytrader.tools.market_view import build_market_view
-from tests.helpers import cycle_state, decision, seed_position
+from tests.helpers import cycle_state, decision, run_executor, seed_position
 
 AS_OF = "2024-06-03"
 CONFIG: Any = {"configurable": {"thread_id": "arena"}}
@@ -77,13 +76,13 @@ def test_settings_changed_between_crash_and_resume(settings: Settings) -> None:
         state = state_for(settings, real)
         crashing = services_for(settings, store, DiesAfterFirstSubmit(real))
         with pytest.raises(Crash) as crash:
-            make_executor(crashing)(state, CONFIG)
+            run_executor(crashing, state, CONFIG)
         stop_id = str(crash.value)
         assert stop_id == "arena-7-grok-sl-MSFT-s"  # the stop-loss went first
 
         # The resume runs with the stop-loss disabled: its legs are the BUY alone.
         changed = settings.model_copy(update={"stop_loss_pct": Decimal("0")})
-        out = make_executor(services_for(changed, store, real))(state, CONFIG)
+        out = run_executor(services_for(changed, store, real), state, CONFIG)
         at_broker = real.find_orders(cycle_prefix("arena", 7), AS_OF)
 
     orders = {o["client_order_id"]: o for o in out["orders"]}
@@ -113,7 +112,7 @@ def test_a_stored_order_that_differs_is_never_adopted(settings: Settings) -> Non
                 as_of=AS_OF,
             )
         )
-        out = make_executor(services)(state, CONFIG)
+        out = run_executor(services, state, CONFIG)
     orders = {o["client_order_id"]: o for o in out["orders"]}
     refused = orders[f"{cid}!mismatch"]
     assert refused["status"] == "rejected" and "different order" in refused["reason"]

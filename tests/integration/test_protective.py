@@ -10,15 +10,14 @@ from typing import Any
 
 from mytrader.adapters.sim.exchange import SimulatedExchange
 from mytrader.adapters.store import ArenaStore, StoreLedger
+from mytrader.app.context import risk_limits
 from mytrader.app.services import cached_history, open_services
 from mytrader.config import ACCOUNTS, Settings
 from mytrader.domain.book import Book, Position
 from mytrader.domain.models import AgentDecision, PendingOrder
-from mytrader.graph.nodes.executor import make_executor
-from mytrader.graph.protective import levels
 from mytrader.graph.settle import settle
 from mytrader.tools.market_view import build_market_view
-from tests.helpers import cycle_state, decision, seed_position
+from tests.helpers import cycle_state, decision, run_executor, seed_position
 
 AS_OF = "2024-06-03"
 CONFIG: Any = {"configurable": {"thread_id": "arena"}}
@@ -44,25 +43,25 @@ def test_protect_once_cancel_before_sell_and_book_the_stop(settings: Settings) -
         sim = SimulatedExchange(cached_history(None), ledger=StoreLedger(store), warmup_days=60)
         services = open_services(settings, broker=sim, store=store)
         state = state_for(sim, settings)
-        out = make_executor(services)(state, CONFIG)
+        out = run_executor(services, state, CONFIG)
         guards = [o for o in out["orders"] if o["purpose"] == "protect"]
         assert len(guards) == 1
         guard = guards[0]
         cost = Book.model_validate(state["books"]["grok"]).positions["AAPL"].avg_cost
-        tp, sl = levels(cost, settings)
+        tp, sl = risk_limits(settings).protection.levels(cost)
         assert (guard["order_class"], guard["side"], guard["qty"]) == ("oco", "sell", 10)
         assert Decimal(guard["limit_price"]) == tp and Decimal(guard["stop_price"]) == sl
         assert guard["status"] == "pending"
 
         # The same cycle again (a resume): the order at the broker is adopted, not doubled.
-        again = make_executor(services)(state, CONFIG)
+        again = run_executor(services, state, CONFIG)
         assert [o["client_order_id"] for o in again["orders"]] == [guard["client_order_id"]]
         assert len(sim.find_orders("arena-3-", AS_OF)) == 1
 
         # Next cycle the agent sells: the protective order is canceled first, so the
         # shares are free and the SELL goes out.
         nxt = {**state_for(sim, settings, sell=True), "cycle": 4, "pending": out["pending"]}
-        sold = make_executor(services)(nxt, CONFIG)
+        sold = run_executor(services, nxt, CONFIG)
         sells = [o for o in sold["orders"] if o["purpose"] == "decision"]
         assert len(sells) == 1 and sells[0]["status"] == "pending", sold["orders"]
         canceled = sim.get_order(guard["client_order_id"], AS_OF)
@@ -77,7 +76,7 @@ def test_a_stop_filled_at_the_broker_is_booked_to_its_book(settings: Settings) -
         sim = SimulatedExchange(cached_history(None), ledger=StoreLedger(store), warmup_days=60)
         services = open_services(tight, broker=sim, store=store)
         state = state_for(sim, tight, symbol="MRNA")  # MRNA fell in June 2024
-        out = make_executor(services)(state, CONFIG)
+        out = run_executor(services, state, CONFIG)
         books = {a: Book.model_validate(b) for a, b in state["books"].items()}
         pending = [PendingOrder.model_validate(p) for p in out["pending"]]
         day, cycle = AS_OF, 3

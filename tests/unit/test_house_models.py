@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from mytrader.adapters.llm import HouseModel, house_critique, house_decision, parse_decision
 from mytrader.config import PERSONAS
 from mytrader.domain.book import Book, Position, TradeOutcome
+from mytrader.domain.limits import RiskLimits
 from mytrader.domain.models import CritiqueNote, Decision, MarketView, Mover, Movers, SymbolView
 from mytrader.prompts import (
     critique_messages,
@@ -97,8 +98,11 @@ def payload(view: MarketView, b: Book, critique: str | None = None) -> dict[str,
         view=view,
         book=b,
         critique=note,
-        fee=Decimal("1"),
-        max_position_pct=Decimal("25"),
+        limits=RiskLimits(
+            fee_per_trade=Decimal("1"),
+            max_position_pct=Decimal("25"),
+            buy_limit_buffer_pct=Decimal("0"),
+        ),
     )
 
 

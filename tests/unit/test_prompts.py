@@ -15,8 +15,10 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from mytrader.config import PERSONAS
 from mytrader.domain.book import Book, Position, TradeOutcome
+from mytrader.domain.limits import RiskLimits
 from mytrader.domain.models import CritiqueNote, MarketView, Mover, Movers, SymbolView
 from mytrader.domain.prompt_format import _json_block
+from mytrader.domain.risk import max_buy_qty
 from mytrader.prompts import (
     CRITIQUE_MARKER,
     critique_messages,
@@ -26,7 +28,6 @@ from mytrader.prompts import (
     dump_json,
     extract_payload,
     load_prompt,
-    max_buy_qty,
     repair_message,
     system_prompt,
 )
@@ -50,8 +51,11 @@ def payload_for(book: Book, view: MarketView, pct: str = "25", **kw: Any) -> dic
         view=view,
         book=book,
         critique=kw.get("critique"),
-        fee=Decimal("1"),
-        max_position_pct=Decimal(pct),
+        limits=RiskLimits(
+            fee_per_trade=Decimal("1"),
+            max_position_pct=Decimal(pct),
+            buy_limit_buffer_pct=Decimal("0"),
+        ),
     )
 
 
@@ -66,10 +70,13 @@ def test_max_buy_qty_pays_the_fee_from_cash() -> None:
     exact = max_buy_qty(
         cash=Decimal("1000"),
         price=Decimal("99.90"),
-        fee=Decimal("1"),
         equity=Decimal("1000"),
-        held_value=Decimal("0"),
-        max_position_pct=Decimal("0"),
+        held=0,
+        limits=RiskLimits(
+            fee_per_trade=Decimal("1"),
+            max_position_pct=Decimal("0"),
+            buy_limit_buffer_pct=Decimal("0"),
+        ),
     )
     assert exact == 10  # 10 * 99.90 + 1 = 1000: exactly affordable
     # At 100 a share, ten would leave nothing for the fee: nine.
@@ -100,9 +107,11 @@ def test_max_buy_qty_pays_cash_at_the_marketable_limit_price() -> None:
         view=view,
         book=book,
         critique=None,
-        fee=Decimal("1"),
-        max_position_pct=Decimal("100"),
-        buy_limit_buffer_pct=Decimal("3"),
+        limits=RiskLimits(
+            fee_per_trade=Decimal("1"),
+            max_position_pct=Decimal("100"),
+            buy_limit_buffer_pct=Decimal("3"),
+        ),
     )
     assert payload["max_buy_qty"] == {"ABC": 9}
 

@@ -3,8 +3,8 @@
 from decimal import Decimal
 
 from mytrader.domain.book import Book, Position
-from mytrader.domain.risk import Leg, buy_limit, check_leg, decision_leg, exit_legs
-from tests.helpers import decision, make_settings
+from mytrader.domain.risk import Leg, check_leg, decision_leg, exit_legs
+from tests.helpers import decision, make_limits
 
 D = Decimal
 DAY = "2024-01-02"
@@ -18,13 +18,13 @@ def book_with(cash: str, **positions: tuple[int, str]) -> Book:
 
 
 def gate(leg, book, prices, open_=True, tradable=True, **settings):
-    s = make_settings(**settings)
+    s = make_limits(**settings)
     return check_leg(leg, book, prices, s, market_open=open_, tradable=tradable, day=DAY)
 
 
 def test_buy_beyond_cash_is_refused_counting_limit_buffer_and_fee():
-    s = make_settings(buy_limit_buffer_pct=D("3"), max_position_pct=D("0"))
-    assert buy_limit(D("100"), s) == D("103.00")
+    s = make_limits(buy_limit_buffer_pct=D("3"), max_position_pct=D("0"))
+    assert s.buy_limit(D("100")) == D("103.00")
     book = book_with("1031")
     # 10 * 103.00 + 1 = 1031: exactly affordable
     assert gate(Leg("A", "buy", 10, ""), book, {"A": D("100")}, max_position_pct=D("0")).approved
@@ -84,7 +84,7 @@ def test_open_orders_reserve_cash_and_shares():
     reserved = Reserved()
     reserved.add("buy", "B", 9, D("103"), D("1"))  # 928 of the 1000 committed
     reserved.add("sell", "A", 4, None, D("1"))
-    s = make_settings(max_position_pct=D("0"))
+    s = make_limits(max_position_pct=D("0"))
     common = {"market_open": True, "tradable": True, "day": DAY, "reserved": reserved}
     prices = {"A": D("100"), "B": D("100")}
     buy = check_leg(Leg("B", "buy", 1, ""), book, prices, s, **common)
@@ -130,16 +130,32 @@ def test_mark_keeps_the_opening_equity_of_the_day():
 
 def test_stop_loss_and_take_profit_exits():
     book = book_with("0", A=(10, "1000"), B=(5, "500"), C=(1, "100"))
-    s = make_settings(stop_loss_pct=D("10"), take_profit_pct=D("25"))
+    s = make_limits(stop_loss_pct=D("10"), take_profit_pct=D("25"))
     legs = exit_legs(book, {"A": D("89.99"), "B": D("125"), "C": D("95")}, s)
     assert [(leg.symbol, leg.qty, leg.reason.split(":")[0]) for leg in legs] == [
         ("A", 10, "stop-loss"),
         ("B", 5, "take-profit"),
     ]
-    off = make_settings(stop_loss_pct=D("0"), take_profit_pct=D("0"))
+    off = make_limits(stop_loss_pct=D("0"), take_profit_pct=D("0"))
     assert exit_legs(book, {"A": D("1"), "B": D("1000")}, off) == []
 
 
 def test_decision_leg():
     assert decision_leg(decision("HOLD")) is None
     assert decision_leg(decision("SELL", "A", 3)) == Leg("A", "sell", 3, "decision")
+
+
+def test_exit_trigger_is_the_cent_rounded_level_of_the_protective_orders() -> None:
+    """Where the two rules of old disagreed: cost 10.005, stop 10% -> the percent rule
+    fired only at <= 9.0045, the broker's stop (rounded to the cent) at <= 9.00. One rule
+    now, the cent level, for the vote's exits, the gate's and the protective orders."""
+    limits = make_limits(stop_loss_pct=D("10"), take_profit_pct=D("25"))
+    book = Book.open("grok", D("1000"))
+    book.positions["A"] = Position(qty=2, cost_basis=D("20.01"))  # avg cost 10.005
+    assert limits.protection.levels(D("10.005")) == (D("12.51"), D("9.00"))
+    assert exit_legs(book, {"A": D("9.0045")}, limits) == []  # above the stop of 9.00
+    legs = exit_legs(book, {"A": D("9.00")}, limits)
+    assert [(leg.symbol, leg.purpose) for leg in legs] == [("A", "stop_loss")]
+    # take-profit: 10.005 * 1.25 = 12.50625, the order's limit is 12.51
+    assert exit_legs(book, {"A": D("12.5063")}, limits) == []
+    assert [leg.purpose for leg in exit_legs(book, {"A": D("12.51")}, limits)] == ["take_profit"]

@@ -13,9 +13,9 @@ from mytrader.graph.nodes.vote import (
     tally_votes,
     track_weights,
 )
-from tests.helpers import decision, make_settings
+from tests.helpers import decision, make_limits
 
-SETTINGS = make_settings(fee_per_trade=Decimal("1"), max_position_pct=Decimal("25"))
+SETTINGS = make_limits(fee_per_trade=Decimal("1"), max_position_pct=Decimal("25"))
 PRICES = {"MRNA": Decimal("100"), "AAPL": Decimal("200")}
 BUY, SELL, HOLD = "BUY", "SELL", "HOLD"
 
@@ -35,7 +35,7 @@ def fresh_book(cash: str = "100000") -> Book:
 def vote(given, weights=None, mode="majority", book=None):  # type: ignore[no-untyped-def]
     weights = weights or {a: 1 for a in given}
     return tally_votes(
-        given, weights, mode, book=book or fresh_book(), prices=PRICES, settings=SETTINGS
+        given, weights, mode, book=book or fresh_book(), prices=PRICES, limits=SETTINGS
     )
 
 
@@ -250,7 +250,7 @@ def test_a_protective_order_does_not_keep_the_account_from_selling_by_vote():
             "majority",
             book=book,
             prices=PRICES,
-            settings=SETTINGS,
+            limits=SETTINGS,
             reserved=committed(pending, SETTINGS.fee_per_trade),
         )
         return result.decision.decision, result.decision.quantity

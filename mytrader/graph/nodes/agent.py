@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,16 +19,17 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool
+from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
+from langgraph.runtime import Runtime, get_runtime
 
-from mytrader.config import Settings
 from mytrader.domain.book import Book
 from mytrader.domain.models import AgentDecision, CritiqueNote, Decision, MarketView, Stance
 from mytrader.domain.parsing import DecisionParseError, parse_decision
 from mytrader.domain.records import LogEntry, Usage
 from mytrader.domain.stances import default_stances, parse_stances
 from mytrader.domain.text import scrub_secrets
-from mytrader.graph.context import ArenaServices
+from mytrader.graph.context import ArenaContext, ArenaServices, TaskNode
 from mytrader.graph.state import AgentTask
 from mytrader.prompts import decision_messages, decision_payload, repair_message
 
@@ -75,10 +76,10 @@ def call_config(agent: str, step: str, model_id: str, cycle: int) -> RunnableCon
 TOOL_LOG_CHARS = 500  # a tool result in agent_logs is cut here; the model got it whole
 
 
-def over_budget(settings: Settings, agent: str, spent_today: Decimal) -> str | None:
+def over_budget(knobs: ArenaContext, agent: str, spent_today: Decimal) -> str | None:
     """Why the agent may not call its model today (None: it may)."""
-    budget = settings.llm_daily_budget_usd
-    if settings.llm_kind(agent) == "house":
+    budget = knobs.llm_daily_budget_usd
+    if agent in knobs.house_personas:
         return None  # a house model costs nothing: no budget to exhaust
     if budget is not None and spent_today >= budget:
         return f"daily LLM budget reached: spent ${spent_today} of ${budget}"
@@ -135,9 +136,9 @@ def tool_error(message: str) -> str:
 class AgentTurn:
     """One persona's critique-and-decide turn; keeps its logs and usage as it goes."""
 
-    def __init__(self, services: ArenaServices, task: AgentTask) -> None:
+    def __init__(self, services: ArenaServices, knobs: ArenaContext, task: AgentTask) -> None:
         self.services = services
-        self.settings = services.settings
+        self.knobs = knobs
         self.agent = task["agent"]
         self.cycle = task["cycle"]
         self.view = MarketView.model_validate(task["market"])
@@ -145,7 +146,7 @@ class AgentTurn:
         note = task.get("critique")
         self.critique = CritiqueNote.model_validate(note) if note else None
         self.model: BaseChatModel = services.models[self.agent]
-        self.model_id = services.model_ids.get(self.agent, self.agent)
+        self.model_id = knobs.model_id(self.agent)
         factory = services.tools
         self.tools: Sequence[BaseTool] = (
             factory(self.agent, task["as_of"], self.book) if factory else []
@@ -168,7 +169,7 @@ class AgentTurn:
             "metadata": {"agent": self.agent, "cycle": self.cycle, "step": "tool"},
         }
         by_name = {t.name: t for t in self.tools}
-        for _ in range(self.settings.max_tool_rounds + 1):
+        for _ in range(self.knobs.max_tool_rounds + 1):
             answer = model.invoke(messages, config=config)
             self.meter.add(answer)
             calls = getattr(answer, "tool_calls", None) or []
@@ -208,12 +209,10 @@ class AgentTurn:
             view=self.view,
             book=self.book,
             critique=critique,
-            fee=self.settings.fee_per_trade,
-            max_position_pct=self.settings.max_position_pct,
             # max_buy_qty must pass the risk gate, which checks cash at the BUY limit price
-            buy_limit_buffer_pct=self.settings.buy_limit_buffer_pct,
+            limits=self.knobs.limits,
         )
-        messages = decision_messages(payload, self.agent, self.settings.personas_dir)
+        messages = decision_messages(payload, self.agent, self.knobs.personas_dir)
         allowed = set(self.view.symbols) | set(self.book.positions)
         affordable: dict[str, int] = payload["max_buy_qty"]
         # More than the book could ever buy or sell of anything is not a quantity but a
@@ -227,7 +226,7 @@ class AgentTurn:
                 error = f"model error: {type(exc).__name__}: {exc}"
                 break
             if answer is None:
-                error = f"tool loop exceeded {self.settings.max_tool_rounds} rounds"
+                error = f"tool loop exceeded {self.knobs.max_tool_rounds} rounds"
                 break
             raw = text_of(answer)
             self._log("THOUGHT", raw)
@@ -258,7 +257,7 @@ class AgentTurn:
             return default_stances(decision, self.view.symbols)
 
     def run(self) -> dict[str, Any]:
-        stop = over_budget(self.settings, self.agent, self.spent_today)
+        stop = over_budget(self.knobs, self.agent, self.spent_today)
         if stop is not None:
             result = AgentDecision(
                 agent=self.agent, decision=Decision.hold(stop), error=stop, model=self.model_id
@@ -275,14 +274,18 @@ class AgentTurn:
 
 
 def failed_turn(
-    services: ArenaServices, task: AgentTask, exc: Exception, turn: AgentTurn | None = None
+    services: ArenaServices,
+    knobs: ArenaContext,
+    task: AgentTask,
+    exc: Exception,
+    turn: AgentTurn | None = None,
 ) -> dict[str, Any]:
     """The HOLD of a turn that broke outside the model calls (a bug, a broken tool factory):
     one agent's failure never fails the cycle, and what its calls used is still recorded
     (the turn's meter, or the critique's usage when the turn broke before any call)."""
     agent = task["agent"]
     error = f"agent turn failed: {type(exc).__name__}: {exc}"
-    result = held(agent, error, services.model_ids.get(agent, agent), services.secrets)
+    result = held(agent, error, knobs.model_id(agent), services.secrets)
     logs = list(turn.logs) if turn else []
     logs.append(
         LogEntry(agent=agent, kind="DECISION", content=result.model_dump_json(exclude={"raw"}))
@@ -306,27 +309,29 @@ def listening(config: RunnableConfig) -> bool:
     return bool(handlers)
 
 
-def make_agent(services: ArenaServices) -> Callable[[AgentTask, RunnableConfig], dict[str, Any]]:
+def make_agent(services: ArenaServices) -> TaskNode:
     def run_turn(task: AgentTask) -> dict[str, Any]:
+        knobs = services.knobs(get_runtime(ArenaContext))
         turn: AgentTurn | None = None
         try:
-            turn = AgentTurn(services, task)
+            turn = AgentTurn(services, knobs, task)
             return turn.run()
         except GraphBubbleUp:  # interrupts and the like are LangGraph's control flow
             raise
         except Exception as exc:
             log.exception("agent %s: turn failed", task["agent"])
-            return failed_turn(services, task, exc, turn)
+            return failed_turn(services, knobs, task, exc, turn)
 
     # All three branches are the node `agent`; a run named after the persona inside it
     # lets a trace reader find `grok` at a glance.
     turn = RunnableLambda(run_turn)
 
-    def agent(task: AgentTask, config: RunnableConfig) -> dict[str, Any]:
-        if not listening(config):  # no tracer, no stream: the named run shows nowhere
+    def agent(state: AgentTask, runtime: Runtime[ArenaContext]) -> dict[str, Any]:
+        task = state
+        if not listening(get_config()):  # no tracer, no stream: the named run shows nowhere
             return run_turn(task)
         name = task["agent"]
-        model = services.model_ids.get(name, name)
+        model = services.knobs(runtime).model_id(name)
         return turn.invoke(
             task,
             config={

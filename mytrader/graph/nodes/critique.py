@@ -14,21 +14,21 @@ A failed critique call keeps the old note and the turn goes on to its decision.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import RunnableLambda
+from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
+from langgraph.runtime import Runtime, get_runtime
 from langgraph.types import Command, Send
 
-from mytrader.config import Settings
 from mytrader.domain.book import Book
 from mytrader.domain.models import CritiqueNote, MarketView
 from mytrader.domain.parsing import strip_thinking
 from mytrader.domain.records import LogEntry, Usage
 from mytrader.domain.text import scrub_secrets
-from mytrader.graph.context import ArenaServices
+from mytrader.graph.context import ArenaContext, ArenaServices, TaskNode
 from mytrader.graph.nodes.agent import UsageMeter, call_config, listening, over_budget, text_of
 from mytrader.graph.state import AgentTask
 from mytrader.prompts import critique_messages, critique_payload
@@ -44,21 +44,21 @@ def critique_due(book: Book, note: CritiqueNote | None, interval: int) -> bool:
     return trades_since(book, note) >= interval
 
 
-def task_due(task: AgentTask, settings: Settings) -> bool:
+def task_due(task: AgentTask, knobs: ArenaContext) -> bool:
     """Whether this persona's turn starts with a critique (and its budget allows a call)."""
     note = task.get("critique")
     due = critique_due(
         Book.model_validate(task["book"]),
         CritiqueNote.model_validate(note) if note else None,
-        settings.critique_interval,
+        knobs.critique_interval,
     )
-    return due and over_budget(settings, task["agent"], Decimal(task["spent_today"])) is None
+    return due and over_budget(knobs, task["agent"], Decimal(task["spent_today"])) is None
 
 
-def run_critique(services: ArenaServices, task: AgentTask) -> dict[str, Any]:
+def run_critique(services: ArenaServices, knobs: ArenaContext, task: AgentTask) -> dict[str, Any]:
     """The critique call; the state update (note, logs) and the usage of the call."""
     agent, cycle = task["agent"], task["cycle"]
-    model_id = services.model_ids.get(agent, agent)
+    model_id = knobs.model_id(agent)
     book = Book.model_validate(task["book"])
     view = MarketView.model_validate(task["market"])
     old = task.get("critique")
@@ -71,7 +71,7 @@ def run_critique(services: ArenaServices, task: AgentTask) -> dict[str, Any]:
         critique=note,
         trades_since=trades_since(book, note),
     )
-    messages = critique_messages(payload, agent, services.settings.personas_dir)
+    messages = critique_messages(payload, agent, knobs.personas_dir)
     meter = UsageMeter(agent, model_id)
     update: dict[str, Any] = {}
     try:
@@ -95,10 +95,11 @@ def run_critique(services: ArenaServices, task: AgentTask) -> dict[str, Any]:
     return {"update": update, "note": fresh, "usage": meter.usage}
 
 
-def make_critique(services: ArenaServices) -> Callable[[AgentTask, RunnableConfig], Command[Any]]:
+def make_critique(services: ArenaServices) -> TaskNode:
     def turn(task: AgentTask) -> Command[Any]:
+        knobs = services.knobs(get_runtime(ArenaContext))
         try:
-            done = run_critique(services, task)
+            done = run_critique(services, knobs, task)
         except GraphBubbleUp:
             raise
         except Exception as exc:  # a bug here must not cost the persona its decision
@@ -109,9 +110,7 @@ def make_critique(services: ArenaServices) -> Callable[[AgentTask, RunnableConfi
             done = {
                 "update": {"logs": [entry.model_dump(mode="json")]},
                 "note": CritiqueNote.model_validate(old) if old else None,
-                "usage": Usage(
-                    agent=task["agent"], model=services.model_ids.get(task["agent"], "")
-                ),
+                "usage": Usage(agent=task["agent"], model=knobs.model_ids.get(task["agent"], "")),
             }
         note: CritiqueNote | None = done["note"]
         usage: Usage = done["usage"]
@@ -125,14 +124,16 @@ def make_critique(services: ArenaServices) -> Callable[[AgentTask, RunnableConfi
 
     traced = RunnableLambda(turn)
 
-    def critique(task: AgentTask, config: RunnableConfig) -> Command[Any]:
-        if not task_due(task, services.settings):  # nothing to review: on to the decision
+    def critique(state: AgentTask, runtime: Runtime[ArenaContext]) -> Command[Any]:
+        task = state
+        knobs = services.knobs(runtime)
+        if not task_due(task, knobs):  # nothing to review: on to the decision
             return Command(goto=Send("agent", task))
-        if not listening(config):
+        if not listening(get_config()):
             return turn(task)
         # A run named after the persona inside the node, as in `agent`.
         name = task["agent"]
-        model = services.model_ids.get(name, name)
+        model = knobs.model_id(name)
         result: Command[Any] = traced.invoke(
             task,
             config={

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
+from langgraph.runtime import Runtime
 
-from mytrader.config import COLLABORATIVE, Settings
 from mytrader.domain.book import Book
 from mytrader.domain.models import (
+    COLLABORATIVE,
     AgentDecision,
     Decision,
     MarketView,
@@ -38,13 +38,13 @@ from mytrader.domain.models import (
 )
 from mytrader.domain.order_ids import cycle_prefix, order_id
 from mytrader.domain.order_plan import AccountPlan, Intent, Standing, plan_account
-from mytrader.domain.risk import Leg, Reserved, buy_limit, decision_leg
+from mytrader.domain.risk import Leg, Reserved, decision_leg
 from mytrader.graph.account_check import buys_blocked
-from mytrader.graph.context import ArenaServices, arena_key
+from mytrader.graph.context import ArenaContext, ArenaServices, StateNode, arena_key
 from mytrader.graph.orders import adopt, gate_at_broker, place
 from mytrader.graph.protective import cancel, exit_purpose, protect, release
 from mytrader.graph.state import ArenaState
-from mytrader.ports.broker import BrokerError
+from mytrader.ports.broker import Broker, BrokerError
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +65,6 @@ def collaborative_size(leg: Leg, book: Book) -> Leg:
     return leg
 
 
-def broker_accounts(settings: Settings) -> list[tuple[str, ...]]:
-    """The books of each broker account, in the settings' order: live, a book with keys of
-    its own trades its own paper account; every other book (and every book offline, where
-    the simulated exchange is one account) trades the main one."""
-    own = set(settings.account_keys()) if settings.broker_kind == "alpaca" else set()
-    main = tuple(a for a in settings.accounts if a not in own)
-    return ([main] if main else []) + [(a,) for a in settings.accounts if a in own]
-
-
 def standing_orders(
     pending: list[PendingOrder], placed: dict[str, OrderResult], books: tuple[str, ...]
 ) -> list[Standing]:
@@ -92,12 +83,21 @@ def reaches_broker(order: OrderResult) -> bool:
     return order.is_open or order.filled_qty > 0
 
 
-def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
-    settings, broker = services.settings, services.broker
+def make_executor(services: ArenaServices) -> StateNode:
+    def executor(state: ArenaState, runtime: Runtime[ArenaContext]) -> dict[str, Any]:
+        knobs = services.knobs(runtime)
+        return execute(services.broker, knobs, arena_key(get_config(), knobs.arena_id), state)
+
+    return executor
+
+
+def execute(broker: Broker, knobs: ArenaContext, arena: str, state: ArenaState) -> dict[str, Any]:
+    """The cycle's orders, account by account: what the executor node returns."""
+    limits = knobs.limits
 
     def limit_of(leg: Leg, price: Decimal | None) -> Decimal | None:
         """A BUY is a marketable limit at the gate's price; a SELL is a market order."""
-        return buy_limit(price, settings) if leg.side == "buy" and price is not None else None
+        return limits.buy_limit(price) if leg.side == "buy" and price is not None else None
 
     def request_for(
         leg: Leg, cid: str, account: str, price: Decimal | None, as_of: str
@@ -149,7 +149,7 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         request = request_for(leg, cid, book.account, price, as_of)
         if existing is not None:  # placed before a crash: the broker has it, gate or not
             return adopt(existing, request)
-        gate = gate_at_broker(broker, leg, book, prices, settings, as_of, reserved)
+        gate = gate_at_broker(broker, leg, book, prices, limits, as_of, reserved)
         if not gate.approved:
             return refused(leg, cid, book.account, gate.reason, price), None
         stray = None
@@ -173,15 +173,15 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         out = [
             Intent(account, sym, "sell")
             for sym in sorted(book.positions)
-            if exit_purpose(book, sym, prices, settings) is not None
+            if exit_purpose(book, sym, prices, limits) is not None
             and not (wanted is not None and wanted.side == "sell" and wanted.symbol == sym)
         ]
         if wanted is None:
             return out
         if wanted.side == "buy":
             mine = (p for p in pending if p.order.account == account and p.order.is_open)
-            reserved = Reserved.of(mine, settings.fee_per_trade)
-            gate = gate_at_broker(broker, wanted, book, prices, settings, as_of, reserved)
+            reserved = Reserved.of(mine, limits.fee_per_trade)
+            gate = gate_at_broker(broker, wanted, book, prices, limits, as_of, reserved)
             if blocked or not gate.approved:
                 return out
         return [*out, Intent(account, wanted.symbol, wanted.side)]  # type: ignore[arg-type]
@@ -192,7 +192,7 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
         """Exits the manager holds back, recorded with the reason (never silently dropped)."""
         out = []
         for sym in sorted(book.positions):
-            purpose = exit_purpose(book, sym, prices, settings)
+            purpose = exit_purpose(book, sym, prices, limits)
             why = plan.reason_held(Intent(book.account, sym, "sell"))
             if purpose is None or why is None:
                 continue
@@ -225,31 +225,30 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
     def wait_for_buys(buys: list[OrderResult]) -> list[OrderResult]:
         """Live: the broker's word on this cycle's buys within `fill_wait_s` (offline a
         fill comes at the next open, so the simulated exchange is not asked to wait)."""
-        if broker.name == "sim" or settings.fill_wait_s <= 0:
+        if broker.name == "sim" or knobs.fill_wait_s <= 0:
             return buys
-        deadline = time.monotonic() + settings.fill_wait_s
+        deadline = time.monotonic() + knobs.fill_wait_s
         out = list(buys)
         while any(o.is_open for o in out) and time.monotonic() < deadline:
             time.sleep(0.5)  # at most 2 requests a second of the budget
             out = [(broker.get_order(o.client_order_id) or o) if o.is_open else o for o in out]
         return out
 
-    def executor(state: ArenaState, config: RunnableConfig) -> dict[str, Any]:
-        arena = arena_key(config, settings.arena_id)
+    def run() -> dict[str, Any]:
         cycle, as_of = state["cycle"], state["as_of"] or ""
         view = MarketView.model_validate(state["market"])
         prices = {s: v.price for s, v in view.symbols.items()}
-        books = {a: Book.model_validate(state["books"][a]) for a in settings.accounts}
+        books = {a: Book.model_validate(state["books"][a]) for a in knobs.accounts}
         pending = [PendingOrder.model_validate(p) for p in state.get("pending") or []]
         # Orders this cycle placed before a crash: adopted, never placed twice.
         placed = {
             o.client_order_id: o for o in broker.find_orders(cycle_prefix(arena, cycle), as_of)
         }
-        fee = settings.fee_per_trade
+        fee = limits.fee_per_trade
         orders: list[OrderResult] = []
         strays: dict[str, OrderResult] = {}
         blocked = buys_blocked(state.get("reconcile"))  # books differ from the account
-        for group in broker_accounts(settings):
+        for group in knobs.account_groups:
             wanted: dict[str, Leg | None] = {}
             for account in group:
                 leg = decision_leg(account_decision(state, account))
@@ -257,7 +256,7 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
                     leg = collaborative_size(leg, books[account])
                 wanted[account] = leg
             plan = AccountPlan()
-            if settings.order_manager:
+            if knobs.order_manager:
                 intents = [
                     i
                     for a in group
@@ -285,7 +284,7 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
                 orders += held_exits(arena, cycle, book, plan, prices)
                 pending, guards = protect(
                     broker,
-                    settings,
+                    limits,
                     arena,
                     cycle,
                     book,
@@ -370,7 +369,7 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
             ]
             work, guards = protect(
                 broker,
-                settings,
+                limits,
                 arena,
                 cycle,
                 books[account],
@@ -385,4 +384,4 @@ def make_executor(services: ArenaServices) -> Callable[..., dict[str, Any]]:
             restored += guards
         return pending, restored
 
-    return executor
+    return run()

@@ -10,18 +10,19 @@ rerun of this node writes nothing twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
+from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
 from mytrader.domain.book import Book
 from mytrader.domain.models import MarketView, OrderResult, PendingOrder
 from mytrader.domain.records import CycleRecord, LogEntry, Snapshot, Usage
 from mytrader.domain.text import scrub_secrets
-from mytrader.graph.context import ArenaServices, arena_key
+from mytrader.graph.context import ArenaContext, ArenaServices, StateNode, arena_key
 from mytrader.graph.settle import ended_orders
 from mytrader.graph.state import ArenaState
 
@@ -82,43 +83,51 @@ def scrubbed(row: Row, field: str, secrets: Sequence[str]) -> Row:
     return row if clean == text else row.model_copy(update={field: clean})
 
 
-def make_record(services: ArenaServices) -> Callable[..., dict[str, Any]]:
-    def record(state: ArenaState, config: RunnableConfig) -> dict[str, Any]:
-        arena = arena_key(config, services.settings.arena_id)
-        cycle, as_of = state["cycle"], state["as_of"] or ""
-        view = MarketView.model_validate(state["market"])
-        prices = {s: v.price for s, v in view.symbols.items()}
-        accounts = services.settings.accounts
-        books = {a: Book.model_validate(state["books"][a]) for a in accounts}
-        usage = [Usage.model_validate(u) for u in (state.get("usage") or {}).values()]
-        snapshots = [snapshot_of(books[a], prices, cycle, as_of) for a in accounts]
-        for book in books.values():
-            book.mark(prices, day=as_of[:10])
-        legs = [OrderResult.model_validate(o) for o in state.get("orders") or []]
-        settled = rows_to_rewrite(
-            [PendingOrder.model_validate(p) for p in state.get("settled") or []],
-            [PendingOrder.model_validate(p) for p in state.get("pending") or []],
-            legs,
-        )
-        services.store.record_cycle(
-            CycleRecord(
-                arena=arena,
-                cycle=cycle,
-                as_of=as_of,
-                trades=[scrubbed(o, "reason", services.secrets) for o in legs],
-                settled=settled,
-                benchmark=view.benchmark,
-                logs=[
-                    scrubbed(LogEntry.model_validate(e), "content", services.secrets)
-                    for e in state.get("logs") or []
-                ],
-                snapshots=snapshots,
-                usage=usage,
-            )
-        )
-        return {
-            "books": {a: b.model_dump(mode="json") for a, b in books.items()},
-            "spend": add_spend(state.get("spend") or {}, usage, as_of[:10]),
-        }
+def make_record(services: ArenaServices) -> StateNode:
+    def record(state: ArenaState, runtime: Runtime[ArenaContext]) -> dict[str, Any]:
+        knobs = services.knobs(runtime)
+        return record_cycle(services, knobs, arena_key(get_config(), knobs.arena_id), state)
 
     return record
+
+
+def record_cycle(
+    services: ArenaServices, knobs: ArenaContext, arena: str, state: ArenaState
+) -> dict[str, Any]:
+    """The record node's work (also `mytrader repair`'s, outside a run): the rows, then
+    the marked books and the day's spend."""
+    cycle, as_of = state["cycle"], state["as_of"] or ""
+    view = MarketView.model_validate(state["market"])
+    prices = {s: v.price for s, v in view.symbols.items()}
+    accounts = knobs.accounts
+    books = {a: Book.model_validate(state["books"][a]) for a in accounts}
+    usage = [Usage.model_validate(u) for u in (state.get("usage") or {}).values()]
+    snapshots = [snapshot_of(books[a], prices, cycle, as_of) for a in accounts]
+    for book in books.values():
+        book.mark(prices, day=as_of[:10])
+    legs = [OrderResult.model_validate(o) for o in state.get("orders") or []]
+    settled = rows_to_rewrite(
+        [PendingOrder.model_validate(p) for p in state.get("settled") or []],
+        [PendingOrder.model_validate(p) for p in state.get("pending") or []],
+        legs,
+    )
+    services.store.record_cycle(
+        CycleRecord(
+            arena=arena,
+            cycle=cycle,
+            as_of=as_of,
+            trades=[scrubbed(o, "reason", services.secrets) for o in legs],
+            settled=settled,
+            benchmark=view.benchmark,
+            logs=[
+                scrubbed(LogEntry.model_validate(e), "content", services.secrets)
+                for e in state.get("logs") or []
+            ],
+            snapshots=snapshots,
+            usage=usage,
+        )
+    )
+    return {
+        "books": {a: b.model_dump(mode="json") for a, b in books.items()},
+        "spend": add_spend(state.get("spend") or {}, usage, as_of[:10]),
+    }

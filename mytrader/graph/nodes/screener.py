@@ -7,15 +7,15 @@ the very first cycle opens the books.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
 from mytrader.domain.book import Book
 from mytrader.domain.models import Benchmark, PendingOrder
 from mytrader.graph.account_check import cycle_check
-from mytrader.graph.context import ArenaServices
+from mytrader.graph.context import ArenaContext, ArenaServices, StateNode
 from mytrader.graph.settle import settle
 from mytrader.graph.state import ArenaState
 from mytrader.ports.broker import Broker
@@ -42,10 +42,11 @@ def benchmark_of(broker: Broker, symbol: str, as_of: str) -> Benchmark | None:
     return Benchmark(symbol=symbol, price=bars[-1].close) if bars else None
 
 
-def make_screener(services: ArenaServices) -> Callable[[ArenaState], dict[str, Any]]:
-    settings, broker = services.settings, services.broker
+def make_screener(services: ArenaServices) -> StateNode:
+    broker = services.broker
 
-    def screener(state: ArenaState) -> dict[str, Any]:
+    def screener(state: ArenaState, runtime: Runtime[ArenaContext]) -> dict[str, Any]:
+        settings = services.knobs(runtime)
         books = dict(state.get("books") or {})
         for account in settings.accounts:
             if account not in books:

@@ -24,14 +24,17 @@ other agents could afford. Same inputs, same result: integers, sorted iteration.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any, Literal
 
-from mytrader.config import COLLABORATIVE, Settings
+from langgraph.runtime import Runtime
+
 from mytrader.domain.book import Book
+from mytrader.domain.limits import RiskLimits, VoteMode
 from mytrader.domain.models import (
+    COLLABORATIVE,
     AgentDecision,
     Decision,
     MarketView,
@@ -39,14 +42,14 @@ from mytrader.domain.models import (
     Stance,
     VoteResult,
 )
+from mytrader.domain.money import CENT, HUNDRED, ZERO
 from mytrader.domain.records import LogEntry
-from mytrader.domain.risk import Reserved, buy_limit, exit_legs
+from mytrader.domain.risk import Reserved, exit_legs, max_buy_qty
 from mytrader.domain.stances import default_stances
-from mytrader.graph.context import ArenaServices
+from mytrader.graph.context import ArenaContext, ArenaServices, StateNode
 from mytrader.graph.state import ArenaState
 
-HUNDRED = Decimal("100")
-Mode = Literal["majority", "weighted"]
+Mode = VoteMode
 
 
 # --- weights -----------------------------------------------------------------------------
@@ -55,7 +58,7 @@ Mode = Literal["majority", "weighted"]
 def trailing_return_pct(equities: Sequence[Decimal]) -> Decimal:
     """Return over the kept window, in percent (0 until there are two marks)."""
     if len(equities) < 2 or equities[0] <= 0:
-        return Decimal("0")
+        return ZERO
     return (equities[-1] / equities[0] - 1) * HUNDRED
 
 
@@ -133,39 +136,34 @@ def _stance_of(stances: Mapping[str, Stance], sym: str) -> str:
 # --- sizing ------------------------------------------------------------------------------
 
 
-def _floor(value: Decimal) -> int:
-    return int(value.to_integral_value(rounding=ROUND_FLOOR))
-
-
 def affordable_qty(
     book: Book,
     symbol: str,
     prices: Mapping[str, Decimal],
-    settings: Settings,
+    limits: RiskLimits,
     reserved: Reserved | None = None,
 ) -> int:
-    """The largest BUY the risk gate lets through: free cash (what open orders do not
-    commit) for the shares at the limit price plus the fee, and the position (held, on
-    order and bought) at the limit price within the cap."""
+    """The largest BUY the risk gate lets through (`risk.max_buy_qty`), on the cash and
+    the position the book's open orders leave: what they commit is not counted twice."""
     reserved = reserved or Reserved()
     price = prices.get(symbol)
-    if price is None or price <= 0:
+    if price is None:
         return 0
-    limit = max(price, buy_limit(price, settings))
-    qty = _floor((book.cash - reserved.cash - settings.fee_per_trade) / limit)
-    if settings.max_position_pct:
-        cap = book.equity(dict(prices)) * settings.max_position_pct / HUNDRED
-        held = book.qty(symbol) + reserved.buy_qty.get(symbol, 0)
-        qty = min(qty, _floor(cap / limit) - held)
-    return max(qty, 0)
+    return max_buy_qty(
+        cash=book.cash - reserved.cash,
+        price=price,
+        equity=book.equity(dict(prices)),
+        held=book.qty(symbol) + reserved.buy_qty.get(symbol, 0),
+        limits=limits,
+    )
 
 
 def sellable_qty(
-    book: Book, symbol: str, prices: Mapping[str, Decimal], settings: Settings, reserved: Reserved
+    book: Book, symbol: str, prices: Mapping[str, Decimal], limits: RiskLimits, reserved: Reserved
 ) -> int:
     """Shares held and not committed: open sells and this cycle's stop-loss/take-profit
     exits (the executor places those first) take theirs."""
-    exiting = {leg.symbol for leg in exit_legs(book, dict(prices), settings)}
+    exiting = {leg.symbol for leg in exit_legs(book, dict(prices), limits)}
     if symbol in exiting:
         return 0
     return max(0, book.qty(symbol) - reserved.sell_qty.get(symbol, 0))
@@ -175,18 +173,18 @@ def collaborative_order(
     found: Iterable[Winner],
     book: Book,
     prices: Mapping[str, Decimal],
-    settings: Settings,
+    limits: RiskLimits,
     reserved: Reserved | None = None,
 ) -> tuple[Winner, int] | None:
     """The first winning option the collaborative book can act on, and its quantity."""
     reserved = reserved or Reserved()
     for w in found:
         if w.action == "SELL":
-            held = sellable_qty(book, w.symbol, prices, settings, reserved)
+            held = sellable_qty(book, w.symbol, prices, limits, reserved)
             if held > 0:
                 return w, held
             continue
-        most = affordable_qty(book, w.symbol, prices, settings, reserved)
+        most = affordable_qty(book, w.symbol, prices, limits, reserved)
         if most >= 1:
             return w, max(1, most * w.conviction // 100)
     return None
@@ -202,16 +200,16 @@ def tally_votes(
     *,
     book: Book,
     prices: Mapping[str, Decimal],
-    settings: Settings,
+    limits: RiskLimits,
     returns: Mapping[str, Decimal] | None = None,
     reserved: Reserved | None = None,
 ) -> VoteResult:
     used = {a: (weights.get(a, 1) if mode == "weighted" else 1) for a in sorted(stances)}
     tally = tally_stances(stances, used)
     total = sum(used.values())
-    shown = {a: str(r.quantize(Decimal("0.01"))) for a, r in (returns or {}).items()}
+    shown = {a: str(r.quantize(CENT)) for a, r in (returns or {}).items()}
     found = winners(stances, used)
-    picked = collaborative_order(found, book, prices, settings, reserved)
+    picked = collaborative_order(found, book, prices, limits, reserved)
     if picked is None:
         reason = "no majority" if not found else "no winning option the book can act on"
         return VoteResult(
@@ -275,34 +273,33 @@ def committed(pending: Iterable[PendingOrder], fee: Decimal) -> Reserved:
     )
 
 
-def make_vote(services: ArenaServices) -> Callable[[ArenaState], dict[str, Any]]:
-    settings = services.settings
-
-    def vote(state: ArenaState) -> dict[str, Any]:
-        personas = settings.personas
+def make_vote(services: ArenaServices) -> StateNode:
+    def vote(state: ArenaState, runtime: Runtime[ArenaContext]) -> dict[str, Any]:
+        knobs = services.knobs(runtime)
+        rule, personas = knobs.vote_rule, knobs.personas
         view = MarketView.model_validate(state["market"])
         prices = {s: v.price for s, v in view.symbols.items()}
-        books = {a: Book.model_validate(state["books"][a]) for a in settings.accounts}
+        books = {a: Book.model_validate(state["books"][a]) for a in knobs.accounts}
         # This cycle's mark joins each agent's record before the weights are read.
         track = extend_track(
             state.get("track") or {},
             {a: books[a].equity(prices) for a in personas},
-            settings.vote_window,
+            rule.window,
         )
         weights, returns = track_weights(
-            {a: [Decimal(e) for e in track[a]] for a in personas}, settings.vote_edge_pct
+            {a: [Decimal(e) for e in track[a]] for a in personas}, rule.edge_pct
         )
         stances = agent_stances(state.get("decisions") or {}, personas, view.symbols)
         pending = [PendingOrder.model_validate(p) for p in state.get("pending") or []]
-        reserved = committed(pending, settings.fee_per_trade)
+        reserved = committed(pending, knobs.fee_per_trade)
         result = tally_votes(
             stances,
             weights,
-            settings.vote_mode,
+            rule.mode,
             book=books[COLLABORATIVE],
             prices=prices,
-            settings=settings,
-            returns=returns if settings.vote_mode == "weighted" else None,
+            limits=knobs.limits,
+            returns=returns if rule.mode == "weighted" else None,
             reserved=reserved,
         )
         # The vote is the collaborative account's DECISION log: who took which stance
