@@ -10,10 +10,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
 from mytrader.adapters.bars import PriceHistory, load_bars
-from mytrader.adapters.llm.factory import build_models, model_id
 from mytrader.adapters.news import NewsSource
 from mytrader.adapters.sim.exchange import SimulatedExchange
 from mytrader.adapters.store.db import ArenaStore, StoreLedger
+from mytrader.app.models import build_models, model_id
 from mytrader.app.repair import secret_values
 from mytrader.config import Settings
 from mytrader.domain.book import Book
