@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from mytrader.adapters.llm.factory import model_id
+from mytrader.app.models import model_id
 from mytrader.config import Settings
 from mytrader.domain.limits import RiskLimits
 from mytrader.graph.context import ArenaContext

@@ -11,11 +11,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
 from mytrader.adapters.bars import PriceHistory, load_bars
-from mytrader.adapters.llm.factory import build_models
 from mytrader.adapters.news import NewsSource
 from mytrader.adapters.sim.exchange import SimulatedExchange
 from mytrader.adapters.store.db import ArenaStore, StoreLedger
 from mytrader.app.context import arena_context
+from mytrader.app.models import build_models
 from mytrader.app.repair import secret_values
 from mytrader.config import Settings
 from mytrader.domain.book import Book

@@ -30,9 +30,9 @@ from langgraph.types import Durability
 from pydantic import BaseModel, field_validator
 
 from mytrader.adapters.bars import PriceHistory
-from mytrader.adapters.llm.factory import build_models
 from mytrader.adapters.sim.exchange import SimulatedExchange
 from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.models import build_models
 from mytrader.app.runner import Arena
 from mytrader.app.services import open_services
 from mytrader.backtest.blind import Blindfold, blind_models

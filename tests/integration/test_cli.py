@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from typing import Any
 
 import pytest
 
-from tests.helpers import make_settings, run_cli
+from tests.helpers import clean_env, make_settings, run_cli
 
 
 def mytrader(args: list[str], env: dict[str, str], cwd) -> subprocess.CompletedProcess[str]:
@@ -62,6 +63,20 @@ def test_bad_setting_is_named(tmp_path):
     out = mytrader(["run"], {"MYTRADER_HOME": str(tmp_path), "VOTE_MODE": "dictator"}, tmp_path)
     assert out.returncode == 2
     assert "VOTE_MODE" in out.stdout
+
+
+def test_python_m_mytrader_cli_is_the_same_command(tmp_path):
+    # `python -m mytrader.cli` (cli/__main__.py) runs the app `python -m mytrader.cli.main` runs.
+    env = {**clean_env(), "MYTRADER_HOME": str(tmp_path), "VOTE_MODE": "dictator"}
+    for module in ("mytrader.cli", "mytrader.cli.main"):
+        out = subprocess.run(
+            [sys.executable, "-m", module, "run"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+        assert out.returncode == 2 and "VOTE_MODE" in out.stdout, (module, out.stderr)
 
 
 def test_bad_database_url_is_named_without_echoing_it(tmp_path):

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from mytrader.adapters.llm.factory import OPENROUTER_HEADERS
+from mytrader.adapters.llm.openrouter import OPENROUTER_HEADERS
 from mytrader.config import PERSONAS
 from mytrader.prompts import extract_payload
 from tests.helpers import make_settings, run_cli

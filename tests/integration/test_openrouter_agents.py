@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from mytrader.adapters.llm.factory import OPENROUTER_HEADERS
+from mytrader.adapters.llm.openrouter import OPENROUTER_HEADERS
 from mytrader.adapters.store.db import ArenaStore
 from mytrader.app.runner import CycleSummary, open_arena
 from mytrader.cli import main as cli

@@ -1,6 +1,7 @@
 """Language models of the arena: the answer parser and the offline house models.
 
-(The model factory — OpenRouter or house, per persona — lives beside these.)
+(The OpenRouter client lives beside these, in `openrouter`; which persona gets which
+model is decided in `mytrader.app.models`.)
 """
 
 from mytrader.adapters.llm.house import HouseModel, house_answer, house_critique, house_decision
