@@ -15,6 +15,7 @@ from mytrader.adapters.news import NewsSource
 from mytrader.adapters.sim.exchange import SimulatedExchange
 from mytrader.adapters.store.db import ArenaStore, StoreLedger
 from mytrader.app.repair import secret_values
+from mytrader.app.storage import open_store
 from mytrader.config import Settings
 from mytrader.domain.book import Book
 from mytrader.graph.context import ArenaServices, ToolFactory
@@ -48,7 +49,7 @@ def open_services(
     models: Mapping[str, BaseChatModel] | None = None,
     store: ArenaStore | None = None,
 ) -> ArenaServices:
-    store = store or ArenaStore.from_settings(settings)
+    store = store or open_store(settings)
     broker = broker or open_broker(settings, store)
     return ArenaServices(
         settings=settings,
