@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import psycopg
@@ -558,3 +559,20 @@ def test_an_older_database_is_upgraded_and_keeps_its_rows(settings: Settings) ->
         pending = _order("a1", 2, 1, status="pending", filled_qty=0, filled_avg_price=None)
         store.record_cycle(CycleRecord(arena="a1", cycle=2, as_of="2024-03-04", trades=[pending]))
         assert [t.status for t in store.trades("a1")] == ["filled", "pending"]
+
+
+def test_the_reader_creates_nothing_and_says_what_is_missing(tmp_path: Path) -> None:
+    """The dashboard's reader never creates or migrates a table: before any writer, a
+    read says the tables are missing and who creates them; once they exist, it reads."""
+    from mytrader.adapters.store.reads import ArenaReader, SchemaNotReady
+
+    path = tmp_path / "arena.sqlite"
+    with ArenaReader.sqlite(path) as reader:
+        with pytest.raises(SchemaNotReady, match=r"no arena tables .*`mytrader run`"):
+            reader.arenas()
+        problem = reader.schema_problem()
+        assert problem is not None and "cycles" in problem
+        with ArenaStore.sqlite(path):
+            pass  # a writer opens (and creates) the tables
+        assert reader.schema_problem() is None
+        assert reader.arenas() == []
