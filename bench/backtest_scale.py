@@ -35,7 +35,7 @@ def peak_rss_mb() -> float:
 
 
 def run_backtest(data: str | None, days: int | None) -> dict[str, Any]:
-    from mytrader.adapters.store.db import ArenaStore
+    from mytrader.app.storage import open_store
     from mytrader.backtest.runner import BacktestOptions, prepare, run_backtest
 
     t0 = time.perf_counter()
@@ -46,7 +46,7 @@ def run_backtest(data: str | None, days: int | None) -> dict[str, Any]:
             run.days_total = min(run.days_total, days)
             broker._stop = run.history.cal_end(run.start) + days - 1  # noqa: SLF001
         loaded = time.perf_counter() - t0
-        with ArenaStore.from_settings(run.settings) as store:
+        with open_store(run.settings) as store:
             run_backtest(run, broker, store)
     return {
         "days": len(run.dates),

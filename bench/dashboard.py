@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mytrader.adapters.store.db import ArenaStore  # noqa: E402
+from mytrader.app.storage import open_store  # noqa: E402
 from mytrader.config import load_settings  # noqa: E402
 from tests.dashboard_support import chromium, cycle_record, free_port  # noqa: E402
 from tests.helpers import clean_env  # noqa: E402
@@ -212,7 +213,7 @@ def main() -> None:
     if args.postgres:
         env["DATABASE_URL"] = args.postgres
     settings = load_settings(_env_file=None, mytrader_home=home, database_url=args.postgres)
-    store = ArenaStore.from_settings(settings)
+    store = open_store(settings)
     for arena in (BIG, SMALL):
         store.reset(arena)
     print(f"backend: {store.dialect}; recording {args.cycles:,} cycles of '{BIG}' ...", flush=True)

@@ -17,6 +17,7 @@ import pytest
 from psycopg import sql
 
 from mytrader.adapters.store import ArenaStore, mask_url
+from mytrader.app.storage import open_store
 from mytrader.config import Settings, load_settings
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -115,7 +116,7 @@ def settings(backend: dict[str, object]) -> Settings:
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[ArenaStore]:
-    arena_store = ArenaStore.from_settings(settings)
+    arena_store = open_store(settings)
     try:
         yield arena_store
     finally:

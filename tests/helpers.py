@@ -89,10 +89,10 @@ import os, sys
 from mytrader.config import load_settings
 from mytrader.app.runner import open_arena
 from mytrader.app.services import open_broker
-from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.storage import open_store
 
 settings = load_settings()
-store = ArenaStore.from_settings(settings)
+store = open_store(settings)
 real = open_broker(settings, store)
 
 class DyingBroker:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from mytrader.adapters.store.checkpointer import checkpoints_location
 from mytrader.adapters.store.errors import StoreError, mapped
+from mytrader.app.storage import store_config
 from mytrader.domain.halves import CheckpointAt, Mismatch, mismatch
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ class HalvesDisagree(StoreError):
 def checkpoint_at(arena: Arena) -> CheckpointAt:
     """Where the arena's checkpoint stands (its latest state, through `get_state`)."""
     settings = arena.services.settings
-    with mapped(checkpoints_location(settings), settings.postgres_url):
+    with mapped(checkpoints_location(store_config(settings)), settings.postgres_url):
         snapshot = arena.graph.get_state(arena.config)
     return CheckpointAt(
         exists=snapshot.created_at is not None,
@@ -77,7 +78,7 @@ def _message(arena: Arena, kind: Mismatch, recorded: int | None, at: CheckpointA
     return (
         f"arena '{settings.arena_id}': its tables and its checkpoint disagree ({kind}).\n"
         f"  tables       {arena.services.store.location}: {tables}\n"
-        f"  checkpoints  {checkpoints_location(settings)}: {state}\n"
+        f"  checkpoints  {checkpoints_location(store_config(settings))}: {state}\n"
         f"A run would {risk}, so it is refused. The way on: {'; '.join(way_on)} "
         "(README: Damaged or lost databases)."
     )

@@ -35,6 +35,7 @@ from mytrader.app.halves import check_halves, checkpoint_at
 from mytrader.app.repair import ERROR_CHARS, CycleFailed, scrub_secrets
 from mytrader.app.scheduler import iso_utc
 from mytrader.app.services import AppServices, open_services
+from mytrader.app.storage import store_config
 from mytrader.config import ConfigError, Settings
 from mytrader.domain.halves import CheckpointAt
 from mytrader.domain.models import AgentDecision, OrderResult, PendingOrder, VoteResult
@@ -354,10 +355,10 @@ def summarize(values: dict[str, Any], *, resumed: bool = False) -> CycleSummary:
 @contextmanager
 def open_arena(settings: Settings, **service_overrides: Any) -> Iterator[Arena]:
     """The arena of `settings.arena_id`, locked against other processes while open."""
-    with arena_lock(settings, settings.arena_id):
+    with arena_lock(store_config(settings), settings.arena_id):
         services = open_services(settings, **service_overrides)
         try:
-            with open_checkpointer(settings) as saver:
+            with open_checkpointer(store_config(settings)) as saver:
                 yield Arena(services, saver)
         finally:
             services.close()

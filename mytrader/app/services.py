@@ -17,6 +17,7 @@ from mytrader.adapters.store.db import ArenaStore, StoreLedger
 from mytrader.app.context import arena_context
 from mytrader.app.models import build_models
 from mytrader.app.repair import secret_values
+from mytrader.app.storage import open_store
 from mytrader.config import Settings
 from mytrader.domain.book import Book
 from mytrader.graph.context import ArenaServices, ToolFactory
@@ -57,7 +58,7 @@ def open_services(
     models: Mapping[str, BaseChatModel] | None = None,
     store: ArenaStore | None = None,
 ) -> AppServices:
-    store = store or ArenaStore.from_settings(settings)
+    store = store or open_store(settings)
     broker = broker or open_broker(settings, store)
     return AppServices(
         settings=settings,

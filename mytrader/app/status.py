@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from mytrader.adapters.store.db import ArenaStore
 from mytrader.app.scheduler import ClockState, human, iso_utc
+from mytrader.app.storage import open_store, store_config
 from mytrader.config import Settings
 from mytrader.domain.models import PendingOrder
 from mytrader.domain.open_orders import OpenOrdersReport
@@ -293,7 +294,7 @@ def latest_values(settings: Settings, arena: str) -> dict[str, Any]:
     from mytrader.adapters.store.checkpointer import open_checkpointer
 
     config: Any = {"configurable": {"thread_id": arena, "checkpoint_ns": ""}}
-    with open_checkpointer(settings) as saver:
+    with open_checkpointer(store_config(settings)) as saver:
         found = saver.get_tuple(config)
     return checkpoint_values(found)
 
@@ -317,7 +318,7 @@ def run_status(settings: Settings, every: str | None, as_json: bool, console: An
     from mytrader.app.services import open_broker
 
     interval = round(parse_interval(every)) if every else None
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         broker = open_broker(settings, store)
         report = gather(
             store,

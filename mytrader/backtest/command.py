@@ -20,7 +20,8 @@ from rich.progress import (
 from rich.table import Table
 
 from mytrader.adapters.bars import MarketDataError
-from mytrader.adapters.store.db import ArenaStore, StoreError
+from mytrader.adapters.store.db import StoreError
+from mytrader.app.storage import open_store
 from mytrader.backtest.benchmarks import SPY
 from mytrader.backtest.data import missing_benchmark
 from mytrader.backtest.report import (
@@ -44,7 +45,7 @@ def run_command(options: BacktestOptions, out: Path | None, console: Console) ->
         console.print(for_log(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
     try:
-        store = ArenaStore.from_settings(run.settings)
+        store = open_store(run.settings)
     except StoreError as exc:
         console.print(for_log(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(3) from None
@@ -125,7 +126,7 @@ def run_facts(run: Any) -> dict[str, Any]:
 
 def list_command(settings: Any, console: Console) -> None:
     try:
-        store = ArenaStore.from_settings(settings)
+        store = open_store(settings)
     except StoreError as exc:
         console.print(for_log(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(3) from None

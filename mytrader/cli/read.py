@@ -65,10 +65,10 @@ def leaderboard(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Per account: equity, return, cash, positions, trades, fees, win rate, LLM cost."""
-    from mytrader.adapters.store.db import ArenaStore
+    from mytrader.app.storage import open_store
 
     settings = settings_or_exit()
-    with reported_errors(), ArenaStore.from_settings(settings) as store:
+    with reported_errors(), open_store(settings) as store:
         rows = current_standings(store, settings.arena_id)
     if as_json:
         sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in rows], indent=2) + "\n")
@@ -84,14 +84,14 @@ def logs(
     cycles: Annotated[int, typer.Option(min=1, help="The last N cycles.")] = 1,
 ) -> None:
     """What the agents thought, critiqued and decided in the last cycles."""
-    from mytrader.adapters.store.db import ArenaStore
+    from mytrader.app.storage import open_store
 
     settings = settings_or_exit()
     wanted = kind.upper() if kind else None
     if wanted not in (None, "THOUGHT", "CRITIQUE", "DECISION"):
         say_error(f"--kind must be THOUGHT, CRITIQUE or DECISION, not {kind!r}")
         raise typer.Exit(2)
-    with reported_errors(), ArenaStore.from_settings(settings) as store:
+    with reported_errors(), open_store(settings) as store:
         last = store.last_cycle(settings.arena_id) or 0
         since = max(1, last - cycles + 1)
         rows = store.agent_logs(settings.arena_id, agent, cast(LogKind | None, wanted), since)
@@ -107,10 +107,10 @@ def trades(
     cycles: Annotated[int, typer.Option(min=1, help="The last N cycles.")] = 20,
 ) -> None:
     """Every order leg of the last cycles: fills with price and fee, refusals with why."""
-    from mytrader.adapters.store.db import ArenaStore
+    from mytrader.app.storage import open_store
 
     settings = settings_or_exit()
-    with reported_errors(), ArenaStore.from_settings(settings) as store:
+    with reported_errors(), open_store(settings) as store:
         last = store.last_cycle(settings.arena_id) or 0
         rows = store.trades(settings.arena_id, account, since_cycle=max(1, last - cycles + 1))
     if not rows:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from mytrader.adapters.store.reads import ArenaReader
+from mytrader.app.storage import open_reader
 from mytrader.config import Settings
 from mytrader.domain.hosts import is_loopback
 from mytrader.web.auth import MIN_TOKEN_LENGTH
@@ -52,8 +53,7 @@ def build(
     from mytrader.web.app import DashboardConfig, create_app
 
     token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
-    reader = ArenaReader.from_settings(settings)
-    assert isinstance(reader, ArenaReader)
+    reader = open_reader(settings)
     config = DashboardConfig(
         default_arena=arena or settings.arena_id,
         token=token or None,

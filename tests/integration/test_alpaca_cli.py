@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.storage import open_store
 from tests.helpers import clean_env, killed_after_first_order, make_settings, run_cli
 from tests.servers.alpaca_server import AlpacaServer, Fault, OrderScript
 
@@ -45,7 +45,7 @@ def server() -> AlpacaServer:
 
 def book_totals(home: Path) -> dict[str, Any]:
     settings = make_settings(mytrader_home=home)
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         rows = store.trades(settings.arena_id)
     return {"trades": rows}
 
@@ -96,7 +96,7 @@ def resume_and_check(srv: AlpacaServer, env: dict[str, str], cwd: Path, placed: 
     rec = run_cli(["reconcile"], env, cwd)
     assert rec.returncode == 0, rec.stdout + rec.stderr
     settings = make_settings(mytrader_home=Path(env["MYTRADER_HOME"]))
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         counts = Counter(t.client_order_id for t in store.trades(settings.arena_id))
     assert counts[placed] == 1 and all(n == 1 for n in counts.values())
 
@@ -196,6 +196,6 @@ def test_setup_errors_exit_3_without_traceback(tmp_path: Path, case: str) -> Non
         home = tmp_path / "home"
         if home.exists():
             settings = make_settings(mytrader_home=home)
-            with ArenaStore.from_settings(settings) as store:
+            with open_store(settings) as store:
                 assert store.last_cycle(settings.arena_id) is None
         time.sleep(0)

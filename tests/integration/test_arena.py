@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from mytrader.adapters.store.db import ArenaStore
 from mytrader.app.runner import open_arena
 from mytrader.app.services import open_broker
+from mytrader.app.storage import open_store
 from mytrader.config import ACCOUNTS, PERSONAS
 from mytrader.domain.book import Book
 from mytrader.domain.models import OrderRequest, OrderResult
@@ -126,7 +126,7 @@ def first_cycle_with_two_orders(settings) -> int:
 
 def test_crash_mid_executor_resumes_without_duplicate_orders(settings):
     target = first_cycle_with_two_orders(settings)
-    store = ArenaStore.from_settings(settings)
+    store = open_store(settings)
     real = open_broker(settings, store)
     crashing = CrashingBroker(real, fail_after=10**9)
     with open_arena(settings, broker=crashing, store=store) as arena:

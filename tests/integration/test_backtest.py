@@ -24,6 +24,7 @@ from pydantic import Field
 
 from mytrader.adapters.llm.house import HouseModel
 from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.storage import open_store
 from mytrader.backtest.report import SPY_BH, report_of, trade_rows, write_files
 from mytrader.backtest.runner import BacktestOptions, BacktestRun, prepare, run_backtest
 from mytrader.config import PERSONAS
@@ -38,7 +39,7 @@ def backtest(
     tmp: Path, options: BacktestOptions, models: dict[str, BaseChatModel] | None = None, **kw: Any
 ) -> tuple[BacktestRun, ArenaStore]:
     run, broker = prepare(options, _env_file=None, mytrader_home=tmp / "home", **kw)
-    store = ArenaStore.from_settings(run.settings)
+    store = open_store(run.settings)
     run_backtest(run, broker, store, models=models)
     return run, store
 
@@ -266,7 +267,7 @@ def test_the_fast_path_changes_nothing_in_the_result(tmp_path):
         run, broker = prepare(
             opts, _env_file=None, mytrader_home=tmp_path / durability, critique_interval=3
         )
-        with ArenaStore.from_settings(run.settings) as store:
+        with open_store(run.settings) as store:
             run_backtest(run, broker, store, durability=durability, inline_turns=inline)
             recorded.append(everything_recorded(store, run.run_id))
     fast, stepwise = recorded
@@ -385,7 +386,7 @@ def test_leaderboard_json_has_sharpe_drawdown_and_spy_over_the_arenas_dates(tmp_
     done = run_cli(["leaderboard", "--json"], {"MYTRADER_HOME": str(tmp_path / "home")}, tmp_path)
     assert done.returncode == 0, done.stderr
     rows = {r["account"]: r for r in json.loads(done.stdout)}
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         snaps = store.snapshots(settings.arena_id)
     for account, row in rows.items():
         mine = [s for s in snaps if s.account == account]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from mytrader.app.storage import open_store, store_config
 from tests.helpers import clean_env, make_settings, run_cli
 
 
@@ -108,7 +109,7 @@ def test_a_second_run_of_a_busy_arena_is_refused(backend, tmp_path):
 
     settings = make_settings(**backend)
     env = env_for(backend)
-    with arena_lock(settings, settings.arena_id):
+    with arena_lock(store_config(settings), settings.arena_id):
         busy = mytrader(["run", "--cycles", "1"], env, tmp_path)
     assert busy.returncode == 3
     assert "being run by another process" in busy.stdout
@@ -132,9 +133,8 @@ def test_logs_and_trades_show_the_last_cycles(backend, tmp_path):
     env = env_for(backend)
     assert mytrader(["run", "--cycles", "12", "--quiet"], env, tmp_path).returncode == 0
     settings = make_settings(**backend)
-    from mytrader.adapters.store.db import ArenaStore
 
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         fills = store.trades(settings.arena_id, since_cycle=3)
         decisions = store.agent_logs(settings.arena_id, agent="grok", kind="DECISION")
     logs = mytrader(

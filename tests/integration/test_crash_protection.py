@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from mytrader.adapters.store.db import ArenaStore
 from mytrader.app.runner import open_arena
+from mytrader.app.storage import open_store
 from mytrader.config import load_settings
 from mytrader.domain.book import Book
 from mytrader.domain.models import PendingOrder
@@ -28,10 +28,10 @@ import os, sys
 from mytrader.config import load_settings
 from mytrader.app.runner import open_arena
 from mytrader.app.services import open_broker
-from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.storage import open_store
 
 settings = load_settings()
-store = ArenaStore.from_settings(settings)
+store = open_store(settings)
 real = open_broker(settings, store)
 canceled = []
 
@@ -113,7 +113,7 @@ def test_killed_between_cancel_and_restore_resumes_protected(
     assert f"cycle {cycle} " in resumed.stdout and "(resumed)" in resumed.stdout
 
     settings = make_settings(**backend)
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         rows = store.trades(settings.arena_id)
         assert all(n == 1 for n in Counter(t.client_order_id for t in rows).values())
         assert store.ledger_get(buy) is not None  # the BUY was sent once (adopted if before)

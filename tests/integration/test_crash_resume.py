@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.storage import open_store
 from tests.helpers import killed_after_first_order, make_settings
 from tests.integration.test_cli import env_for, mytrader
 
@@ -21,7 +21,7 @@ def test_killed_mid_executor_resumes_without_duplicate(backend, tmp_path):
     assert f"cycle {cycle} " in resumed.stdout and "(resumed)" in resumed.stdout
 
     settings = make_settings(**backend)
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         rows = store.trades(settings.arena_id)
         counts = Counter(t.client_order_id for t in rows)
         assert all(n == 1 for n in counts.values())

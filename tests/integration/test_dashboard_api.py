@@ -9,8 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from mytrader.adapters.store.db import ArenaStore
 from mytrader.adapters.store.reads import ArenaReader
 from mytrader.app.leaderboard import standings
+from mytrader.app.storage import open_reader
 from mytrader.config import Settings
 from mytrader.web.serve import build
 from tests.dashboard_support import live_server, reasoning_of, seed
@@ -20,10 +22,10 @@ OTHER = "bt_2024"  # e.g. a backtest run recorded under its own id
 
 
 @pytest.fixture
-def api(settings: Settings) -> Iterator[tuple[httpx.Client, ArenaReader]]:
+def api(settings: Settings, store: ArenaStore) -> Iterator[tuple[httpx.Client, ArenaReader]]:
+    seed(store, ARENA, 1, 30)
+    seed(store, OTHER, 1, 3)
     app, reader = build(settings)
-    seed(reader, ARENA, 1, 30)
-    seed(reader, OTHER, 1, 3)
     try:
         with live_server(app) as base, httpx.Client(base_url=base, timeout=10) as client:
             yield client, reader
@@ -59,16 +61,20 @@ def test_arenas_lists_every_recorded_arena(api: tuple[httpx.Client, ArenaReader]
     ]
 
 
-def test_leaderboard_has_the_cli_figures(api: tuple[httpx.Client, ArenaReader]) -> None:
+def test_leaderboard_has_the_cli_figures(
+    api: tuple[httpx.Client, ArenaReader], store: ArenaStore
+) -> None:
     client, reader = api
-    expected = standings(reader.latest_snapshots(ARENA), reader.usage(ARENA))
+    expected = standings(store.latest_snapshots(ARENA), store.usage(ARENA))
     body = get(client, "/api/leaderboard")
     assert body["items"] == [s.model_dump(mode="json") for s in expected]
     assert body["items"][0]["equity"] == "100000.75"  # exact money, as a string
     assert get(client, "/api/leaderboard", arena=OTHER)["items"][0]["cycle"] == 3
 
 
-def test_equity_is_downsampled_keeping_both_ends(api: tuple[httpx.Client, ArenaReader]) -> None:
+def test_equity_is_downsampled_keeping_both_ends(
+    api: tuple[httpx.Client, ArenaReader], store: ArenaStore
+) -> None:
     client, reader = api
     full = get(client, "/api/equity")
     assert full["step"] == 1 and full["cycles"] == list(range(1, 31))
@@ -76,7 +82,7 @@ def test_equity_is_downsampled_keeping_both_ends(api: tuple[httpx.Client, ArenaR
     assert small["step"] == 3
     assert small["cycles"] == [1, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30]
     assert set(small["equity"]) == {"collaborative", "deepseek", "grok", "openai"}
-    by_cycle = {(s.cycle, s.account): str(s.equity) for s in reader.snapshots(ARENA)}
+    by_cycle = {(s.cycle, s.account): str(s.equity) for s in store.snapshots(ARENA)}
     for account, values in small["equity"].items():
         assert values == [by_cycle[(c, account)] for c in small["cycles"]]
     assert small["as_of"][0] == "2024-01-02" and small["as_of"][-1] == "2024-01-31"
@@ -86,7 +92,9 @@ def test_equity_is_downsampled_keeping_both_ends(api: tuple[httpx.Client, ArenaR
     assert closes == [Decimal(400 + c) / 2 for c in small["cycles"]]
 
 
-def test_trades_page_through_every_leg_once(api: tuple[httpx.Client, ArenaReader]) -> None:
+def test_trades_page_through_every_leg_once(
+    api: tuple[httpx.Client, ArenaReader], store: ArenaStore
+) -> None:
     client, reader = api
     legs = walk(client, "/api/trades", limit=7)
     assert [t["client_order_id"] for t in legs] == [f"{ARENA}-grok-{c}-0" for c in range(30, 0, -1)]
@@ -94,7 +102,7 @@ def test_trades_page_through_every_leg_once(api: tuple[httpx.Client, ArenaReader
     assert legs[0]["status"] == "pending" and legs[0]["filled_avg_price"] is None
     assert (legs[1]["status"], legs[1]["cycle"], legs[1]["booked_cycle"]) == ("filled", 29, 30)
     assert legs[1]["filled_avg_price"] == "130" and legs[1]["limit_price"] == "200"
-    assert len(reader.trades(ARENA)) == 30
+    assert len(store.trades(ARENA)) == 30
     assert len(get(client, "/api/trades", status="filled", limit=100)["items"]) == 29
     assert get(client, "/api/trades", account="openai")["items"] == []
 
@@ -162,14 +170,14 @@ def test_bad_parameters_are_422_and_openapi_lists_the_api(
         assert path in paths
 
 
-def test_escaped_script_reasoning_is_data_not_markup(settings: Settings) -> None:
+def test_escaped_script_reasoning_is_data_not_markup(settings: Settings, store: ArenaStore) -> None:
     """The API returns a model's `<script>` answer as a JSON string, never as HTML."""
     from tests.dashboard_support import cycle_record
 
     evil = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
     app, reader = build(settings)
     try:
-        reader.record_cycle(cycle_record(ARENA, 1, reasoning={"grok": evil}))
+        store.record_cycle(cycle_record(ARENA, 1, reasoning={"grok": evil}))
         with live_server(app) as base, httpx.Client(base_url=base) as client:
             res = client.get("/api/agents")
             assert res.headers["content-type"].startswith("application/json")
@@ -181,25 +189,27 @@ def test_escaped_script_reasoning_is_data_not_markup(settings: Settings) -> None
         reader.close()
 
 
-def test_kept_sums_and_series_follow_new_cycles_and_resets(settings: Settings) -> None:
+def test_kept_sums_and_series_follow_new_cycles_and_resets(
+    settings: Settings, store: ArenaStore
+) -> None:
     """The incremental usage totals behind the leaderboard equal a full re-sum at every
     step, and the kept equity series is read again when the arena changes."""
-    reader = ArenaReader.from_settings(settings)
+    reader = open_reader(settings)
     assert isinstance(reader, ArenaReader)
     with reader:
-        seed(reader, "u", 1, 5)
-        assert reader.usage_totals("u") == reader.usage("u")
+        seed(store, "u", 1, 5)
+        assert reader.usage_totals("u") == store.usage("u")
         assert reader.equity_series("u")["cycles"] == [1, 2, 3, 4, 5]
-        seed(reader, "u", 6, 8)
+        seed(store, "u", 6, 8)
         totals = reader.usage_totals("u")
-        assert totals == reader.usage("u") and totals["grok"].calls == 8
+        assert totals == store.usage("u") and totals["grok"].calls == 8
         assert reader.equity_series("u")["cycles"] == list(range(1, 9))
-        reader.reset("u")
+        store.reset("u")
         assert reader.usage_totals("u") == {}
         assert reader.equity_series("u")["cycles"] == []
-        seed(reader, "u", 1, 9)  # past the cycle it had summed up to, but a new run
+        seed(store, "u", 1, 9)  # past the cycle it had summed up to, but a new run
         totals = reader.usage_totals("u")
-        assert totals == reader.usage("u") and totals["grok"].calls == 9
+        assert totals == store.usage("u") and totals["grok"].calls == 9
         assert reader.equity_series("u")["cycles"] == list(range(1, 10))
 
 

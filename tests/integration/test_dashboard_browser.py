@@ -111,11 +111,13 @@ def test_page_shows_a_cycle_run_in_another_process_without_reload(
             shutil.copyfile(shot, ROOT / "docs" / "dashboard.png")
 
 
-def test_a_script_answer_is_shown_as_text_and_runs_nothing(settings: Settings) -> None:
+def test_a_script_answer_is_shown_as_text_and_runs_nothing(
+    settings: Settings, store: ArenaStore
+) -> None:
     evil = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
     app, reader = build(settings)
     try:
-        reader.record_cycle(cycle_record("arena", 1, reasoning={"grok": evil}))
+        store.record_cycle(cycle_record("arena", 1, reasoning={"grok": evil}))
         with live_server(app) as base, chromium() as driver:
             driver.get(base + "/")
             wait_for(driver, "return document.body.dataset.loaded", "true")
@@ -123,7 +125,7 @@ def test_a_script_answer_is_shown_as_text_and_runs_nothing(settings: Settings) -
             card = "#agents [data-agent='grok'] .reasoning"
             assert driver.find_element(By.CSS_SELECTOR, card).text == evil
             # The same answer arriving live, through the WebSocket, into the feed.
-            reader.record_cycle(cycle_record("arena", 2, reasoning={"openai": evil}))
+            store.record_cycle(cycle_record("arena", 2, reasoning={"openai": evil}))
             wait_for(driver, "return document.body.dataset.lastCycle", "2")
             assert evil in driver.find_element(By.CSS_SELECTOR, "#feed li[data-cycle='2']").text
             time.sleep(0.5)  # give an injected onerror handler its chance to fire
@@ -135,12 +137,14 @@ def test_a_script_answer_is_shown_as_text_and_runs_nothing(settings: Settings) -
         reader.close()
 
 
-def test_page_reconnects_and_catches_up_without_reload(settings: Settings) -> None:
+def test_page_reconnects_and_catches_up_without_reload(
+    settings: Settings, store: ArenaStore
+) -> None:
     """The server goes away, two cycles are recorded, a server comes back on the same
     address: the open page shows both cycles, once each, and keeps following."""
     port = free_port()
     first, reader = build(settings)
-    seed(reader, "arena", 1, 3)
+    seed(store, "arena", 1, 3)
     try:
         with chromium() as driver:
             with live_server(first, port=port) as base:
@@ -149,12 +153,12 @@ def test_page_reconnects_and_catches_up_without_reload(settings: Settings) -> No
                 wait_for(driver, "return document.getElementById('status').textContent", "live")
                 js(driver, "window.__sameDocument = 'yes'")
             wait_for(driver, "return document.getElementById('status').textContent", "reconnecting")
-            seed(reader, "arena", 4, 5)
+            seed(store, "arena", 4, 5)
             second, reader2 = build(settings)
             try:
                 with live_server(second, port=port):
                     wait_for(driver, "return document.body.dataset.lastCycle", "5")
-                    seed(reader2, "arena", 6, 6)
+                    seed(store, "arena", 6, 6)
                     wait_for(driver, "return document.body.dataset.lastCycle", "6")
                     wait_for(driver, "return document.getElementById('chart').dataset.points", "6")
                     shown = js(
@@ -170,13 +174,15 @@ def test_page_reconnects_and_catches_up_without_reload(settings: Settings) -> No
         reader.close()
 
 
-def test_a_long_answer_is_cut_and_its_full_text_one_click_away(settings: Settings) -> None:
+def test_a_long_answer_is_cut_and_its_full_text_one_click_away(
+    settings: Settings, store: ArenaStore
+) -> None:
     """150,000 characters of reasoning: the card shows the cut text and its marker, the
     button brings the whole text; a critique arriving live the same."""
     long = "grok thinks " + "very " * 30_000
     app, reader = build(settings)
     try:
-        reader.record_cycle(cycle_record("arena", 1, reasoning={"grok": long}))
+        store.record_cycle(cycle_record("arena", 1, reasoning={"grok": long}))
         with live_server(app) as base, chromium() as driver:
             driver.get(base + "/")
             wait_for(driver, "return document.body.dataset.loaded", "true")
@@ -191,7 +197,7 @@ def test_a_long_answer_is_cut_and_its_full_text_one_click_away(settings: Setting
         reader.close()
 
 
-def test_token_login_in_chromium_stays_on_the_site(settings: Settings) -> None:
+def test_token_login_in_chromium_stays_on_the_site(settings: Settings, store: ArenaStore) -> None:
     """Chromium turns `/\\evil.example` into `//evil.example`: the login's redirect must
     still land on the dashboard's own page."""
     from mytrader.web.app import DashboardConfig, create_app
@@ -199,7 +205,7 @@ def test_token_login_in_chromium_stays_on_the_site(settings: Settings) -> None:
     token = "t0ken-" + "cd" * 12
     app, reader = build(settings)
     try:
-        seed(reader, "arena", 1, 2)
+        seed(store, "arena", 1, 2)
         config = DashboardConfig(default_arena="arena", token=token)
         with live_server(create_app(reader, config)) as base, chromium() as driver:
             for target in ("/\\evil.example", "//evil.example", "/%2fevil.example"):

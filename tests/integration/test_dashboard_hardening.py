@@ -15,7 +15,9 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from mytrader.adapters.store.db import ArenaStore
 from mytrader.adapters.store.reads import ArenaReader
+from mytrader.app.storage import open_reader
 from mytrader.config import ConfigError, Settings, load_settings
 from mytrader.domain.models import AgentDecision
 from mytrader.web.app import DashboardConfig, create_app
@@ -52,8 +54,8 @@ def raw_get(base: str, target: str, host: str | None = None) -> tuple[int, dict[
 
 
 @pytest.fixture
-def reader(settings: Settings) -> Iterator[ArenaReader]:
-    r = ArenaReader.from_settings(settings)
+def reader(settings: Settings, store: ArenaStore) -> Iterator[ArenaReader]:
+    r = open_reader(settings)
     assert isinstance(r, ArenaReader)
     try:
         yield r
@@ -62,9 +64,9 @@ def reader(settings: Settings) -> Iterator[ArenaReader]:
 
 
 @pytest.fixture
-def served(reader: ArenaReader) -> Iterator[str]:
+def served(reader: ArenaReader, store: ArenaStore) -> Iterator[str]:
     """A loopback dashboard (no token) over a few recorded cycles."""
-    seed(reader, ARENA, 1, 3)
+    seed(store, ARENA, 1, 3)
     with live_server(create_app(reader, DashboardConfig(default_arena=ARENA))) as base:
         yield base
 
@@ -209,7 +211,7 @@ def test_allowed_hosts_setting_names_more(tmp_path: Path) -> None:
     """`mytrader serve` with DASHBOARD_ALLOWED_HOSTS: those names too, and still no other."""
     home = tmp_path / "home"
     home.mkdir()
-    with ArenaReader.sqlite(home / "arena.sqlite") as store:
+    with ArenaStore.sqlite(home / "arena.sqlite") as store:
         seed(store, ARENA, 1, 1)
     env = {**clean_env(), "MYTRADER_HOME": str(home), "DASHBOARD_ALLOWED_HOSTS": "MyBox.Local."}
     with serve_process(env) as base:
@@ -240,11 +242,11 @@ def long_text(agent: str, cycle: int) -> str:
     return f"{agent}@{cycle} " + "é" * LONG
 
 
-def test_long_answers_are_cut_and_pages_bounded(settings: Settings, reader: ArenaReader) -> None:
+def test_long_answers_are_cut_and_pages_bounded(settings: Settings, store: ArenaStore) -> None:
     cycles = 12
     for cycle in range(1, cycles + 1):
         reasoning = {a: long_text(a, cycle) for a in ("grok", "deepseek", "openai")}
-        reader.record_cycle(cycle_record(ARENA, cycle, reasoning=reasoning))
+        store.record_cycle(cycle_record(ARENA, cycle, reasoning=reasoning))
     app, _ = build(settings)
     with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as client:
         # A page of logs: within the byte bound, each long text cut with its marker.

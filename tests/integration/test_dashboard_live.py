@@ -18,6 +18,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from mytrader.adapters.store.db import CYCLE_CHANNEL, ArenaStore
 from mytrader.adapters.store.reads import ArenaReader
+from mytrader.app.storage import open_reader, open_store
 from mytrader.config import Settings
 from mytrader.web.app import DashboardConfig, create_app
 from mytrader.web.serve import ServeRefused, check_exposure
@@ -52,8 +53,8 @@ def nothing_more(ws: ClientConnection, wait: float = 1.0) -> None:
 
 
 @pytest.fixture
-def reader(settings: Settings) -> Iterator[ArenaReader]:
-    r = ArenaReader.from_settings(settings)
+def reader(settings: Settings, store: ArenaStore) -> Iterator[ArenaReader]:
+    r = open_reader(settings)
     assert isinstance(r, ArenaReader)
     try:
         yield r
@@ -62,17 +63,17 @@ def reader(settings: Settings) -> Iterator[ArenaReader]:
 
 
 def test_stream_pushes_new_cycles_and_reconnect_catches_up(
-    settings: Settings, reader: ArenaReader
+    settings: Settings, reader: ArenaReader, store: ArenaStore
 ) -> None:
     """No gaps and no duplicates across a disconnect. On PostgreSQL only NOTIFY can deliver
     here: the reconciling poll is set to an hour."""
-    seed(reader, ARENA, 1, 3)
+    seed(store, ARENA, 1, 3)
     config = DashboardConfig(
         default_arena=ARENA, listen_url=settings.postgres_url, poll_s=0.05, reconcile_s=3600
     )
     # A second store: the writer is another connection (on SQLite, another handle), like
     # `mytrader run` in another process.
-    with live_server(create_app(reader, config)) as base, ArenaStore.from_settings(settings) as w:
+    with live_server(create_app(reader, config)) as base, open_store(settings) as w:
         with connect(ws_url(base, 0), proxy=None) as ws:
             hello = json.loads(ws.recv(timeout=10))
             assert hello == {"type": "hello", "arena": ARENA, "last": 3}
@@ -100,13 +101,15 @@ def test_stream_pushes_new_cycles_and_reconnect_catches_up(
             nothing_more(ws)
 
 
-def test_other_arenas_do_not_leak_into_a_stream(settings: Settings, reader: ArenaReader) -> None:
-    seed(reader, ARENA, 1, 1)
+def test_other_arenas_do_not_leak_into_a_stream(
+    settings: Settings, reader: ArenaReader, store: ArenaStore
+) -> None:
+    seed(store, ARENA, 1, 1)
     config = DashboardConfig(default_arena=ARENA, listen_url=settings.postgres_url, poll_s=0.05)
     with live_server(create_app(reader, config)) as base:
         with connect(ws_url(base, 1), proxy=None) as ws:
-            seed(reader, "other", 1, 2)
-            seed(reader, ARENA, 2, 2)
+            seed(store, "other", 1, 2)
+            seed(store, ARENA, 2, 2)
             (msg,) = cycles_from(ws, 1)
             assert (msg["arena"], msg["cycle"]) == (ARENA, 2)
             assert {o["client_order_id"] for o in msg["orders"]} == {

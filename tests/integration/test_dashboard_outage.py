@@ -13,6 +13,7 @@ from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect
 
 from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.storage import store_config
 from mytrader.config import load_settings
 from mytrader.web.serve import build
 from tests.dashboard_support import live_server, seed
@@ -78,8 +79,9 @@ def test_unreadable_sqlite_is_503_and_back_is_200(tmp_path: Path) -> None:
     """The arena's SQLite file (and its WAL) overwritten with junk under the server,
     then restored."""
     settings = load_settings(mytrader_home=tmp_path, database_url=None, _env_file=None)
+    with ArenaStore.open(store_config(settings)) as store:
+        seed(store, ARENA, 1, 3)
     app, reader = build(settings)
-    seed(reader, ARENA, 1, 3)
     db, wal, shm = (tmp_path / f"arena.sqlite{end}" for end in ("", "-wal", "-shm"))
     try:
         with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as client:

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.storage import open_store
 from tests.helpers import make_settings
 from tests.integration.test_cli import env_for, mytrader
 
@@ -76,7 +76,7 @@ def test_repeating_record_failure_is_reported_and_repaired(backend, refused_snap
     assert f"cycle {FAIL_AT} ended" in said and "refused by the database" in said
 
     settings = make_settings(**backend)
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         placed = [t for t in store.trades(settings.arena_id) if t.cycle == FAIL_AT]
         assert placed, "cycle 3 placed an order; the repair recorded it"
         failure = store.failure(settings.arena_id, FAIL_AT)
@@ -89,7 +89,7 @@ def test_repeating_record_failure_is_reported_and_repaired(backend, refused_snap
     assert f"cycle {FAIL_AT + 1} " in after.stdout and f"cycle {FAIL_AT + 3} " in after.stdout
     assert f"cycle {FAIL_AT} " not in after.stdout  # not rerun: ended by the repair
 
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         rows = store.trades(settings.arena_id)
         counts = Counter(t.client_order_id for t in rows)
         assert all(n == 1 for n in counts.values())  # no order placed twice

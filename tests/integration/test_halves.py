@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.storage import open_store
 from mytrader.config import Settings
 from tests.helpers import clean_env, free_port, make_settings
 from tests.integration.test_cli import env_for, mytrader
@@ -54,7 +55,7 @@ def _home(backend: dict[str, Any]) -> Path:
 def _empty_tables(backend: dict[str, Any]) -> None:
     """SQLite: arena.sqlite emptied (0 bytes). PostgreSQL: every row of the arena gone."""
     if backend.get("database_url"):
-        with ArenaStore.from_settings(_settings(backend)) as store:
+        with open_store(_settings(backend)) as store:
             store.reset(ARENA)
         return
     for path in _home(backend).glob("arena.sqlite*"):
@@ -107,7 +108,7 @@ def test_emptied_tables_refuse_the_run(backend, tmp_path):
         "mytrader reset --yes",
     )
     assert not re.search(r"^cycle 4 ", refused.stdout, re.MULTILINE)
-    with ArenaStore.from_settings(_settings(backend)) as store:
+    with open_store(_settings(backend)) as store:
         assert store.last_cycle(ARENA) is None
         assert store.heartbeats(ARENA) == []  # refused before any cycle started
 
@@ -119,7 +120,7 @@ def test_emptied_tables_refuse_the_run(backend, tmp_path):
 def test_lost_checkpoints_refuse_the_run_and_keep_the_records(backend, tmp_path):
     env = env_for(backend)
     _ok(mytrader(["run", "--cycles", "3", "--quiet"], env, tmp_path))
-    with ArenaStore.from_settings(_settings(backend)) as store:
+    with open_store(_settings(backend)) as store:
         before = store.snapshots(ARENA)
         beats = len(store.heartbeats(ARENA, limit=100))
     _lose_checkpoints(backend)
@@ -133,7 +134,7 @@ def test_lost_checkpoints_refuse_the_run_and_keep_the_records(backend, tmp_path)
         "start over at cycle 1",
         "mytrader reset --yes",
     )
-    with ArenaStore.from_settings(_settings(backend)) as store:
+    with open_store(_settings(backend)) as store:
         assert store.snapshots(ARENA) == before  # cycle 1 and 2 not overwritten
         assert len(store.heartbeats(ARENA, limit=100)) == beats
 
@@ -167,17 +168,17 @@ def test_tables_one_cycle_behind_are_recorded_again_by_repair(tmp_path):
     saved = (home / "arena.sqlite").read_bytes()
     _ok(mytrader(["run", "--quiet"], env, tmp_path))
     settings = make_settings(mytrader_home=home)
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         expected = [s for s in store.snapshots(ARENA) if s.cycle == 7]
     (home / "arena.sqlite").write_bytes(saved)
 
     _refused(mytrader(["run"], env, tmp_path), "tables behind", "mytrader repair --yes")
     repaired = mytrader(["repair", "--yes"], env, tmp_path)
     assert "cycle 7 recorded again" in " ".join(_ok(repaired).split())
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         assert [s for s in store.snapshots(ARENA) if s.cycle == 7] == expected
     assert "cycle 8 " in _ok(mytrader(["run", "--cycles", "2"], env, tmp_path))
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         assert store.last_cycle(ARENA) == 9
         _books_match_trades(store)
 
@@ -187,10 +188,10 @@ _KILL_AFTER_RECORD = """
 import os
 from mytrader.config import load_settings
 from mytrader.app.runner import open_arena
-from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.storage import open_store
 
 settings = load_settings()
-real = ArenaStore.from_settings(settings)
+real = open_store(settings)
 
 class DyingStore:
     def __getattr__(self, name):
@@ -220,13 +221,13 @@ def test_recorded_but_not_checkpointed_still_resumes(backend, tmp_path):
         timeout=300,
     )
     assert killed.returncode == 9, killed.stderr
-    with ArenaStore.from_settings(_settings(backend)) as store:
+    with open_store(_settings(backend)) as store:
         assert store.last_cycle(ARENA) == 3
         rows = len(store.trades(ARENA))
 
     resumed = _ok(mytrader(["run", "--cycles", "2"], env, tmp_path))
     assert "cycle 3 " in resumed and "(resumed)" in resumed and "cycle 4 " in resumed
-    with ArenaStore.from_settings(_settings(backend)) as store:
+    with open_store(_settings(backend)) as store:
         assert store.last_cycle(ARENA) == 4
         trades = store.trades(ARENA)
         assert len({t.client_order_id for t in trades}) == len(trades)

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.storage import open_store
 from mytrader.config import PERSONAS
 from mytrader.prompts import extract_payload
 from tests.helpers import make_settings
@@ -89,7 +89,7 @@ def test_absurd_quantities_through_the_real_client(backend, tmp_path: Path) -> N
     assert "cycle 3 " in again.stdout
 
     settings = make_settings(**backend)
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         usage = store.usage(settings.arena_id)
         # every call counted: answer and repair turn in cycles 1-2, then a HOLD in cycle 3
         assert usage[grok].calls == 5 and usage[grok].tokens_in == 4 * 100 + 10

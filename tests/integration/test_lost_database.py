@@ -16,6 +16,7 @@ import time
 import pytest
 
 from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.storage import open_store
 from tests.helpers import clean_env, make_settings
 from tests.servers.tcp_proxy import TcpProxy
 
@@ -74,7 +75,7 @@ def test_lost_database_ends_the_run_within_the_timeout(postgres_url, tmp_path):
     # What was recorded before the loss is whole, and the next run (database back)
     # resumes where it stopped.
     settings = make_settings(database_url=postgres_url, mytrader_home=tmp_path / "home")
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         assert (store.last_cycle("arena") or 0) >= 2
     env["DATABASE_URL"] = postgres_url
     again = subprocess.run(

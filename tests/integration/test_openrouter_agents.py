@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from mytrader.adapters.llm.openrouter import OPENROUTER_HEADERS
 from mytrader.adapters.store.db import ArenaStore
 from mytrader.app.runner import CycleSummary, open_arena
+from mytrader.app.storage import open_store
 from mytrader.cli import main as cli
 from mytrader.config import PERSONAS, Settings
 from mytrader.prompts import CRITIQUE_MARKER, extract_payload
@@ -520,7 +521,7 @@ def test_usage_and_cost_reach_the_store_and_the_leaderboard(backend, srv, monkey
         "openai": (2, 154, 18, Decimal("0")),
         "collaborative": (0, 0, 0, Decimal("0")),
     }
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         usage = store.usage(settings.arena_id)
     assert set(usage) == set(PERSONAS)
     for persona in PERSONAS:

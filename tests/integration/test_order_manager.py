@@ -16,6 +16,7 @@ from mytrader.adapters.alpaca.broker import AlpacaBroker
 from mytrader.adapters.sim.exchange import SimulatedExchange
 from mytrader.adapters.store import ArenaStore
 from mytrader.app.services import open_services
+from mytrader.app.storage import open_store
 from mytrader.config import ACCOUNTS, Settings
 from mytrader.domain.book import Book
 from mytrader.domain.models import AgentDecision, OrderRequest, OrderResult, PendingOrder
@@ -108,7 +109,7 @@ class Desk:
 @pytest.fixture
 def desk(market: Market, tmp_path: Path) -> Iterator[Desk]:
     settings = make_settings(mytrader_home=tmp_path / "home")
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         yield Desk(market, settings, store)
 
 
@@ -197,7 +198,7 @@ def test_a_refusal_the_manager_could_not_foresee_restores_the_protection(
         message = "sim 403: insufficient buying power"
     else:
         message = "alpaca 403: trading is restricted for this account (local test)"
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         desk = Desk(market, settings, store)
         desk.hold({("grok", "AAPL"): 10, ("deepseek", "MSFT"): 1})
         desk.run()
@@ -224,7 +225,7 @@ def test_a_cancel_alpaca_has_not_confirmed_holds_the_buy_back(tmp_path: Path) ->
     settings = make_settings(mytrader_home=tmp_path / "home")
     with (
         AlpacaServer(start=START, cash="1000000", cancel_delay_requests=10_000) as srv,
-        ArenaStore.from_settings(settings) as store,
+        open_store(settings) as store,
     ):
         broker = AlpacaBroker("k", "s", base_url=srv.base_url, data_url=srv.base_url)
         market = Market(broker, "alpaca", srv, now=broker.next_session(None) or "")

@@ -15,11 +15,12 @@ from typer.testing import CliRunner
 
 from mytrader.adapters.alpaca.broker import AlpacaBroker
 from mytrader.adapters.sim.exchange import SimulatedExchange
-from mytrader.adapters.store import ArenaStore, StoreLedger
+from mytrader.adapters.store import StoreLedger
 from mytrader.app.context import risk_limits
 from mytrader.app.reconcile import pending_of
 from mytrader.app.runner import Arena, open_arena
 from mytrader.app.services import cached_history, open_services
+from mytrader.app.storage import open_store
 from mytrader.cli import main as cli
 from mytrader.domain.book import Book
 from mytrader.domain.models import AgentDecision
@@ -114,7 +115,7 @@ def test_after_every_alpaca_cycle_the_tables_open_orders_are_the_servers(backend
 
 
 def test_a_refused_buy_keeps_the_limit_it_was_priced_at(settings) -> None:
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         sim = SimulatedExchange(cached_history(None), ledger=StoreLedger(store), warmup_days=60)
         services = open_services(settings, broker=sim, store=store)
         view = build_market_view(sim, "2024-06-03", ["AAPL"], 1)
@@ -130,7 +131,7 @@ def test_a_refused_buy_keeps_the_limit_it_was_priced_at(settings) -> None:
 
 def set_status(settings, cid: str, status: str) -> None:
     """A row that drifted from the broker (what the tables held before this fix)."""
-    with ArenaStore.from_settings(settings) as store, store._tx() as tx:
+    with open_store(settings) as store, store._tx() as tx:
         tx.run("UPDATE trades SET status = ? WHERE client_order_id = ?", (status, cid))
 
 
@@ -160,7 +161,7 @@ def test_reconcile_and_status_compare_open_orders(backend, tmp_path, monkeypatch
 
     # Canceled at the broker since the cycle (by hand, or a fill live): the next cycle
     # books it, so it is a note, not a difference.
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         open_services(settings, store=store).broker.cancel_order(open_now[0], summary.as_of)
     noted = invoke(backend, tmp_path, monkeypatch, "reconcile")
     assert noted.exit_code == 0, noted.output
@@ -190,7 +191,7 @@ def test_reconcile_and_status_compare_open_orders(backend, tmp_path, monkeypatch
     assert (
         f"difference: {closed}" not in fixed.output and f"difference: {open_now[1]}" in fixed.output
     )
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         (row,) = [r for r in store.trades(ARENA) if r.client_order_id == closed]
     assert row.status == "canceled" and "reconcile --fix-records" in row.reason
 

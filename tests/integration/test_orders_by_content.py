@@ -12,6 +12,7 @@ import pytest
 from mytrader.adapters.sim.exchange import SimulatedExchange
 from mytrader.adapters.store import ArenaStore, StoreLedger
 from mytrader.app.services import cached_history, open_services
+from mytrader.app.storage import open_store
 from mytrader.config import ACCOUNTS, Settings
 from mytrader.domain.book import Book, Position
 from mytrader.domain.models import AgentDecision, OrderRequest
@@ -71,7 +72,7 @@ def test_ids_name_the_leg_and_stay_short() -> None:
 
 
 def test_settings_changed_between_crash_and_resume(settings: Settings) -> None:
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         real = services_for(settings, store).broker
         state = state_for(settings, real)
         crashing = services_for(settings, store, DiesAfterFirstSubmit(real))
@@ -96,7 +97,7 @@ def test_settings_changed_between_crash_and_resume(settings: Settings) -> None:
 
 
 def test_a_stored_order_that_differs_is_never_adopted(settings: Settings) -> None:
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         services = services_for(settings, store)
         state = state_for(settings, services.broker)
         cid = "arena-7-grok-d-AAPL-b"

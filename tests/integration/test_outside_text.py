@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.storage import open_store
 from mytrader.backtest.report import Report, write_files
 from mytrader.config import PERSONAS
 from mytrader.prompts import extract_payload
@@ -127,7 +127,7 @@ def test_a_provider_echoing_the_key_gets_it_shown_or_kept_nowhere(tmp_path: Path
         assert srv.errors == []
     assert run.returncode == 0, run.stdout + run.stderr
     settings = make_settings(mytrader_home=home)
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         rows = store.agent_logs(settings.arena_id, None, None, 1)
     failed = [r for r in rows if "Incorrect API key provided" in r.content]
     kinds = {r.kind for r in failed}
@@ -211,7 +211,7 @@ def test_stored_text_holds_no_control_character(tmp_path: Path) -> None:
 
     rec = cycle_record("arena", 1, critique=True)
     rec.logs[0].content = "a\x1b[2Jb\x00c\u202ed"
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         store.record_cycle(rec)
     with sqlite3.connect(home / "arena.sqlite") as db:
         contents = [r[0] for r in db.execute("SELECT content FROM agent_logs")]

@@ -9,9 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 from mytrader.adapters.sim.exchange import SimulatedExchange
-from mytrader.adapters.store import ArenaStore, StoreLedger
+from mytrader.adapters.store import StoreLedger
 from mytrader.app.context import risk_limits
 from mytrader.app.services import cached_history, open_services
+from mytrader.app.storage import open_store
 from mytrader.config import ACCOUNTS, Settings
 from mytrader.domain.book import Book, Position
 from mytrader.domain.models import AgentDecision, PendingOrder
@@ -39,7 +40,7 @@ def state_for(
 
 
 def test_protect_once_cancel_before_sell_and_book_the_stop(settings: Settings) -> None:
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         sim = SimulatedExchange(cached_history(None), ledger=StoreLedger(store), warmup_days=60)
         services = open_services(settings, broker=sim, store=store)
         state = state_for(sim, settings)
@@ -72,7 +73,7 @@ def test_a_stop_filled_at_the_broker_is_booked_to_its_book(settings: Settings) -
     tight = settings.model_copy(
         update={"stop_loss_pct": Decimal("1"), "take_profit_pct": Decimal("50")}
     )
-    with ArenaStore.from_settings(tight) as store:
+    with open_store(tight) as store:
         sim = SimulatedExchange(cached_history(None), ledger=StoreLedger(store), warmup_days=60)
         services = open_services(tight, broker=sim, store=store)
         state = state_for(sim, tight, symbol="MRNA")  # MRNA fell in June 2024

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from mytrader.adapters.store.db import ArenaStore
 from mytrader.app.runner import open_arena
 from mytrader.app.services import open_broker
 from mytrader.app.status import gather
+from mytrader.app.storage import open_store
 from mytrader.cli import main as cli
 from mytrader.ports.broker import MarketClock
 from tests.helpers import make_settings
@@ -73,7 +73,7 @@ class FailingBroker:
 def test_failed_last_cycle_exits_1(backend, tmp_path, monkeypatch):
     settings = make_settings(**backend)
     run(settings, 1)
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         broken = FailingBroker(open_broker(settings, store))
         with pytest.raises(ConnectionError):
             run(settings, 1, broker=broken)
@@ -90,7 +90,7 @@ def test_failed_last_cycle_exits_1(backend, tmp_path, monkeypatch):
 def test_no_cycle_for_three_intervals_while_open_exits_1(backend, tmp_path, monkeypatch):
     settings = make_settings(**backend)
     run(settings, 1, interval_s=900)  # as `run --every 15m` records it
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         broker = open_broker(settings, store)
         beat = store.heartbeats(settings.arena_id)[0]
         started = datetime.fromisoformat(beat.started_at)
@@ -131,7 +131,7 @@ def test_closed_market_is_not_stale_and_next_cycle_is_the_open(backend):
     settings = make_settings(**backend)
     run(settings, 1, interval_s=900)
     opens = datetime(2026, 3, 3, 14, 30, tzinfo=UTC)
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         store.beat_next("arena", None)  # no plan recorded: status works it out
         broker = ClosedBroker(open_broker(settings, store), opens)
         report = gather(
@@ -145,7 +145,7 @@ def test_closed_market_is_not_stale_and_next_cycle_is_the_open(backend):
 def test_reconcile_difference_is_unhealthy(backend):
     settings = make_settings(**backend)
     run(settings, 1)
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         broker = open_broker(settings, store)
         agree = gather(store, broker, "arena", reconcile=lambda: [])
         differ = gather(

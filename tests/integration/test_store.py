@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import psycopg
@@ -29,6 +30,7 @@ from mytrader.adapters.store import (
     prune_thread,
 )
 from mytrader.adapters.store.checkpointer import CHECKPOINTS_FILE
+from mytrader.app.storage import open_store, store_config
 from mytrader.config import Settings
 from mytrader.domain.models import OrderRequest, OrderResult, PendingOrder
 from mytrader.ports.ledger import SimOrder
@@ -351,10 +353,10 @@ def test_concurrent_puts_of_one_id_exactly_one_wins(store: ArenaStore) -> None:
 
 
 def test_data_persists_across_stores(settings: Settings) -> None:
-    with ArenaStore.from_settings(settings) as first:
+    with open_store(settings) as first:
         first.record_cycle(_cycle())
         first.ledger_put(_sim("a1", 1, 9))
-    with ArenaStore.from_settings(settings) as second:
+    with open_store(settings) as second:
         assert _counts(second, "a1") == (2, 4, 2, 3)
         assert second.ledger_get("a1-1-grok-9") == _sim("a1", 1, 9)
         assert str(second.trades("a1")[0].filled_avg_price) == "1234567.8912"
@@ -436,7 +438,7 @@ def _rows(settings: Settings, thread_id: str) -> dict[str, int]:
 
 
 def test_prune_keeps_the_state_and_shrinks_the_thread(settings: Settings) -> None:
-    with open_checkpointer(settings) as saver:
+    with open_checkpointer(store_config(settings)) as saver:
         app = _graph().compile(checkpointer=saver)
         cfg: Any = {"configurable": {"thread_id": "t1"}}
         other: Any = {"configurable": {"thread_id": "t2"}}
@@ -465,12 +467,12 @@ def test_prune_keeps_the_state_and_shrinks_the_thread(settings: Settings) -> Non
 
 def test_state_survives_prune_and_reopen(settings: Settings) -> None:
     cfg: Any = {"configurable": {"thread_id": "t1"}}
-    with open_checkpointer(settings) as saver:
+    with open_checkpointer(store_config(settings)) as saver:
         app = _graph().compile(checkpointer=saver)
         app.invoke(Count(n=0, seen=[]), cfg)
         app.invoke(MORE, cfg)
         prune_thread(saver, "t1")
-    with open_checkpointer(settings) as saver:
+    with open_checkpointer(store_config(settings)) as saver:
         app = _graph().compile(checkpointer=saver)
         assert app.get_state(cfg).values == {"n": 4, "seen": [0, 1, 2, 3]}
         delete_thread(saver, "t1")
@@ -492,7 +494,7 @@ def test_prune_refuses_delta_channel_threads(settings: Settings) -> None:
     graph.add_edge(START, "one")
     graph.add_edge("one", END)
     cfg: Any = {"configurable": {"thread_id": "d1"}}
-    with open_checkpointer(settings) as saver:
+    with open_checkpointer(store_config(settings)) as saver:
         app = graph.compile(checkpointer=saver)
         for _ in range(3):
             app.invoke(MORE, cfg)
@@ -521,7 +523,7 @@ _OLD_CYCLES = (
 
 
 def test_an_older_database_is_upgraded_and_keeps_its_rows(settings: Settings) -> None:
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         sqlite = store.dialect == "sqlite"
         types = (
             {
@@ -546,7 +548,7 @@ def test_an_older_database_is_upgraded_and_keeps_its_rows(settings: Settings) ->
                 " client_order_id, fee) VALUES ('a1', 1, '2024-03-01', 'grok', 'AAPL', 'buy',"
                 " 3, 'filled', 'a1-grok-1-0', '1')"
             )
-    with ArenaStore.from_settings(settings) as store:  # setup() upgrades
+    with open_store(settings) as store:  # setup() upgrades
         (old,) = store.trades("a1")
         assert (old.client_order_id, old.status, old.purpose, old.booked_cycle) == (
             "a1-grok-1-0",
@@ -557,3 +559,20 @@ def test_an_older_database_is_upgraded_and_keeps_its_rows(settings: Settings) ->
         pending = _order("a1", 2, 1, status="pending", filled_qty=0, filled_avg_price=None)
         store.record_cycle(CycleRecord(arena="a1", cycle=2, as_of="2024-03-04", trades=[pending]))
         assert [t.status for t in store.trades("a1")] == ["filled", "pending"]
+
+
+def test_the_reader_creates_nothing_and_says_what_is_missing(tmp_path: Path) -> None:
+    """The dashboard's reader never creates or migrates a table: before any writer, a
+    read says the tables are missing and who creates them; once they exist, it reads."""
+    from mytrader.adapters.store.reads import ArenaReader, SchemaNotReady
+
+    path = tmp_path / "arena.sqlite"
+    with ArenaReader.sqlite(path) as reader:
+        with pytest.raises(SchemaNotReady, match=r"no arena tables .*`mytrader run`"):
+            reader.arenas()
+        problem = reader.schema_problem()
+        assert problem is not None and "cycles" in problem
+        with ArenaStore.sqlite(path):
+            pass  # a writer opens (and creates) the tables
+        assert reader.schema_problem() is None
+        assert reader.arenas() == []

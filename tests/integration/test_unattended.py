@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.storage import open_store
 from tests.helpers import clean_env, make_settings
 from tests.integration.test_cli import env_for, mytrader
 
@@ -134,7 +134,7 @@ def test_sigterm_mid_cycle_records_that_cycle_and_exits_0(backend, tmp_path):
     assert "Leaderboard at cycle 3" in out
 
     settings = make_settings(**backend)
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         assert store.last_cycle(settings.arena_id) == 3
         beats = store.heartbeats(settings.arena_id, limit=10)
         assert [(b.cycle, b.outcome) for b in reversed(beats)] == [(1, "ok"), (2, "ok"), (3, "ok")]
@@ -165,7 +165,7 @@ def _killed_after_first_order(env: dict[str, str], tmp_path: Path, how: str) -> 
 def _resumed_without_duplicate(backend: dict, env: dict, tmp_path: Path, how: str) -> None:
     placed, cycle = _killed_after_first_order(env, tmp_path, how)
     settings = make_settings(**backend)
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         # Killed between placing the order and recording the cycle.
         assert store.ledger_get(placed) is not None
         assert (store.last_cycle(settings.arena_id) or 0) == cycle - 1  # None: none yet
@@ -176,7 +176,7 @@ def _resumed_without_duplicate(backend: dict, env: dict, tmp_path: Path, how: st
     assert f"cycle {cycle} " in resumed.stdout and "(resumed)" in resumed.stdout
     assert f"cycle {cycle + 1} " in resumed.stdout
 
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         rows = store.trades(settings.arena_id)
         counts = Counter(t.client_order_id for t in rows)
         assert counts[placed] == 1

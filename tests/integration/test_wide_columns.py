@@ -10,6 +10,7 @@ import pytest
 
 from mytrader.adapters.store import ArenaStore, CycleRecord, Snapshot, Usage
 from mytrader.adapters.store.schema import _TABLE_DDL, _TYPES, TABLES, bigint_columns
+from mytrader.app.storage import open_store
 from mytrader.domain.models import MAX_QUANTITY, OrderResult
 from tests.helpers import make_settings
 
@@ -79,7 +80,7 @@ def test_old_32_bit_postgres_arena_is_widened_on_setup(postgres_url: str) -> Non
             conn.execute("INSERT INTO cycles (arena, cycle, as_of) VALUES ('old', %s, 'x')", (BIG,))
     settings = make_settings(database_url=postgres_url)
     for _ in range(2):  # idempotent: the second setup finds nothing left to widen
-        with ArenaStore.from_settings(settings) as store:
+        with open_store(settings) as store:
             store.setup()
     with psycopg.connect(postgres_url) as conn:
         types = dict(
@@ -91,7 +92,7 @@ def test_old_32_bit_postgres_arena_is_widened_on_setup(postgres_url: str) -> Non
     for table, columns in bigint_columns().items():
         for column in columns:
             assert types[f"{table}.{column}"] == "bigint", (table, column)
-    with ArenaStore.from_settings(settings) as store:
+    with open_store(settings) as store:
         assert store.last_cycle("old") == 7  # the user's rows survived
         store.record_cycle(_big_cycle(BIG))
         assert store.trades("wide")[0].qty == BIG

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -21,31 +21,28 @@ from psycopg import Connection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from mytrader.adapters.store.db import StoreError, bounded, check_postgres, mask_url, scrub
-from mytrader.adapters.store.errors import mapped
-
-if TYPE_CHECKING:
-    from mytrader.config import Settings
+from mytrader.adapters.store.connection import StoreConfig, bounded, check_postgres
+from mytrader.adapters.store.errors import StoreError, mapped
+from mytrader.adapters.store.url import mask_url, scrub
 
 CHECKPOINTS_FILE = "checkpoints.sqlite"
 
 
 @contextmanager
-def open_checkpointer(settings: Settings) -> Iterator[BaseCheckpointSaver[str]]:
+def open_checkpointer(config: StoreConfig) -> Iterator[BaseCheckpointSaver[str]]:
     """A ready (set up) checkpointer for the configured backend, closed on exit."""
-    url = settings.postgres_url
-    if url:
-        with _postgres_saver(url, settings.database_timeout_s) as saver:
+    if config.database_url:
+        with _postgres_saver(config.database_url, config.timeout_s) as saver:
             yield saver
     else:
-        with _sqlite_saver(settings.mytrader_home.expanduser()) as saver:
+        with _sqlite_saver(config.home.expanduser()) as saver:
             yield saver
 
 
-def checkpoints_location(settings: Settings) -> str:
+def checkpoints_location(config: StoreConfig) -> str:
     """Where the checkpoints live, safe to print: the file, or the masked URL."""
-    url = settings.postgres_url
-    return mask_url(url) if url else str(settings.mytrader_home.expanduser() / CHECKPOINTS_FILE)
+    url = config.database_url
+    return mask_url(url) if url else str(config.home.expanduser() / CHECKPOINTS_FILE)
 
 
 @contextmanager

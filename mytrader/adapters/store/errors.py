@@ -20,6 +20,8 @@ from pathlib import Path
 import psycopg
 from psycopg_pool import PoolTimeout
 
+from mytrader.adapters.store.url import mask_url, scrub
+
 
 class StoreError(RuntimeError):
     """The database could not be opened or a statement failed. Never holds a password."""
@@ -69,8 +71,6 @@ def store_error(exc: BaseException, where: str, url: str | None = None) -> Store
 
 
 def _postgres_error(exc: BaseException, url: str) -> StoreError:
-    from mytrader.adapters.store.db import mask_url, scrub  # db.py imports this module
-
     detail = scrub(str(exc).strip(), url) or type(exc).__name__
     if is_lost(exc):
         return DatabaseLost(f"PostgreSQL at {mask_url(url)} is unreachable: {detail}")

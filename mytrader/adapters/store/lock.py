@@ -12,12 +12,13 @@ import fcntl
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 
-from mytrader.adapters.store.db import StoreError, bounded, mask_url, scrub
-from mytrader.adapters.store.errors import mapped
-from mytrader.config import Settings
+from mytrader.adapters.store.connection import StoreConfig, bounded
+from mytrader.adapters.store.errors import StoreError, mapped
+from mytrader.adapters.store.url import mask_url, scrub
 
 
 class ArenaBusy(RuntimeError):
@@ -31,13 +32,13 @@ def lock_key(arena: str) -> int:
 
 
 @contextmanager
-def arena_lock(settings: Settings, arena: str) -> Iterator[None]:
-    url = settings.postgres_url
-    if url:
-        with _postgres_lock(url, arena, settings.database_timeout_s):
+def arena_lock(config: StoreConfig, arena: str) -> Iterator[None]:
+    """Hold the arena for this process (ArenaBusy when another one holds it)."""
+    if config.database_url:
+        with _postgres_lock(config.database_url, arena, config.timeout_s):
             yield
     else:
-        with _file_lock(settings, arena):
+        with _file_lock(config.home.expanduser(), arena):
             yield
 
 
@@ -55,10 +56,9 @@ def _postgres_lock(url: str, arena: str, timeout: float) -> Iterator[None]:
 
 
 @contextmanager
-def _file_lock(settings: Settings, arena: str) -> Iterator[None]:
-    home = settings.mytrader_home.expanduser()
+def _file_lock(home: Path, arena: str) -> Iterator[None]:
     path = home / f"{arena}.lock"
-    with mapped(str(path)):  # MYTRADER_HOME a file, or not writable: StoreError
+    with mapped(str(path)):  # the home a file, or not writable: StoreError
         home.mkdir(parents=True, exist_ok=True)
         handle = path.open("w")
     with handle:

@@ -1,89 +1,61 @@
-"""Paged reads of the arena's tables for the dashboard (never the checkpoints).
+"""`ArenaReader`: the dashboard's reads of the arena's tables (never the checkpoints).
 
-`ArenaReader` is the store with the queries a reader of many arenas needs: the arenas
-present, keyset-paged lists (newest first), a downsampled equity series, and the rows of
-a range of cycles for the live stream. Rows come back as plain JSON-able dicts with money
-as exact decimal strings; `SELECT *` keeps them readable whatever columns a table gains.
+Read-only (see `read_session`): the arenas present, the books and usage totals, a
+downsampled equity series, the rows of a range of cycles for the live stream, and the
+paged lists (`pages`). Rows come back as plain JSON-able dicts with money as exact
+decimal strings; `SELECT *` keeps them readable whatever columns a table gains.
 """
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from mytrader.adapters.store.db import (
-    _SNAPSHOT_COLUMNS,
-    ArenaStore,
-    Row,
-    _Backend,
-    _snapshot,
+from mytrader.adapters.store.connection import (
+    Backend,
+    PostgresBackend,
+    SqliteBackend,
+    StoreConfig,
+    open_backend,
 )
+from mytrader.adapters.store.cycles import SNAPSHOT_COLUMNS, snapshot
+from mytrader.adapters.store.filters import MAX_PAGE, page_limit
+from mytrader.adapters.store.pages import PagedReads
+from mytrader.adapters.store.read_session import SchemaNotReady, plain
+from mytrader.adapters.store.usage import add
 from mytrader.domain.records import Snapshot, Usage
 
-# Largest page any list returns, whatever the caller asks.
-MAX_PAGE = 500
+__all__ = ["MAX_PAGE", "ArenaReader", "SchemaNotReady", "plain"]
 
 
-def plain(row: Row) -> dict[str, Any]:
-    """A row as JSON-able values: money as its exact decimal string, times as ISO text."""
-    out = dict(row)
-    for key, value in row.items():
-        kind = type(value)  # exact types: this runs for every value of every row
-        if kind is Decimal:
-            out[key] = str(value)
-        elif kind is datetime or kind is date:
-            out[key] = value.isoformat()
-    if type(out.get("positions")) is str:
-        out["positions"] = json.loads(out["positions"])
-    return out
+class ArenaReader(PagedReads):
+    """The dashboard's read queries over the arena's tables. Safe to share between threads."""
 
-
-def _limit(limit: int) -> int:
-    return max(1, min(int(limit), MAX_PAGE))
-
-
-def _filters(arena: str, **filters: object) -> tuple[str, list[object]]:
-    clauses = ["arena = ?"]
-    params: list[object] = [arena]
-    for column, value in filters.items():
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    return " AND ".join(clauses), params
-
-
-class ArenaReader(ArenaStore):
-    """The arena store plus the dashboard's read queries. Safe to share between threads."""
-
-    def __init__(self, backend: _Backend) -> None:
-        self._session = threading.local()
+    def __init__(self, backend: Backend) -> None:
+        super().__init__(backend)
         self._usage_lock = threading.Lock()
         # arena -> (cycle, its recorded_at, totals up to that cycle)
         self._usage_seen: dict[str, tuple[int, str, dict[str, Usage]]] = {}
         # (arena, points) -> (last cycle, its recorded_at, the series)
         self._equity_seen: dict[tuple[str, int], tuple[int, str, dict[str, Any]]] = {}
-        super().__init__(backend)
 
-    def setup(self) -> None:
-        super().setup()
-        # The live stream reads the orders booked in a range of cycles: an index of the
-        # reader's own, created after the store's migrations have added the column.
-        with self._tx() as tx:
-            tx.run("CREATE INDEX IF NOT EXISTS trades_arena_booked ON trades (arena, booked_cycle)")
+    @classmethod
+    def open(cls, config: StoreConfig) -> ArenaReader:
+        """PostgreSQL when the config has a URL, else `<home>/arena.sqlite`."""
+        return cls(open_backend(config))
 
-    def _last(self, arena: str) -> tuple[int, str] | None:
-        """The arena's last cycle and when it was recorded: a change of either means new
-        (or re-recorded, or reset) rows."""
-        rows = self._rows(
-            "SELECT cycle, recorded_at FROM cycles WHERE arena = ? ORDER BY cycle DESC LIMIT 1",
-            (arena,),
-        )
-        return (int(rows[0]["cycle"]), str(rows[0]["recorded_at"])) if rows else None
+    @classmethod
+    def sqlite(cls, path: Path) -> ArenaReader:
+        return cls(SqliteBackend(Path(path).expanduser()))
+
+    @classmethod
+    def postgres(cls, url: str, *, timeout: float = 10.0) -> ArenaReader:
+        return cls(PostgresBackend(url, timeout))
+
+    def __repr__(self) -> str:
+        return f"ArenaReader({self.dialect}: {self.location})"
 
     def usage_totals(self, arena: str) -> dict[str, Usage]:
         """The same totals as `usage`, read incrementally: only the rows of cycles recorded
@@ -105,48 +77,17 @@ class ArenaReader(ArenaStore):
             top, top_stamp = last
             totals = {a: u.model_copy() for a, u in totals.items()}
             for agent, part in self._usage_between(arena, upto, top).items():
-                total = totals.setdefault(agent, Usage(agent=agent, model=part.model))
-                total.model = part.model
-                total.calls += part.calls
-                total.tokens_in += part.tokens_in
-                total.tokens_out += part.tokens_out
-                total.cost_usd += part.cost_usd
+                add(
+                    totals,
+                    agent,
+                    part.model,
+                    part.calls,
+                    part.tokens_in,
+                    part.tokens_out,
+                    part.cost_usd,
+                )
             self._usage_seen[arena] = (top, top_stamp, totals)
             return {a: u.model_copy() for a, u in sorted(totals.items())}
-
-    def _rows(self, query: str, params: list[object] | tuple[object, ...] = ()) -> list[Row]:
-        tx = getattr(self._session, "tx", None)
-        if tx is not None:
-            return list(tx.rows(query, params))
-        with self._tx(write=False) as tx:
-            return tx.rows(query, params)
-
-    @contextmanager
-    def session(self) -> Iterator[None]:
-        """Every read of this thread inside it in one read transaction: one snapshot of
-        the tables, and one connection instead of one per query (round trips add up on
-        PostgreSQL)."""
-        if getattr(self._session, "tx", None) is not None:
-            yield
-            return
-        with self._tx(write=False) as tx:
-            self._session.tx = tx
-            try:
-                yield
-            finally:
-                self._session.tx = None
-
-    def _distinct(self, table: str, column: str, arena: str) -> list[str]:
-        """The distinct values of an indexed (arena, column, ...) prefix by skip-scan: one
-        index seek per value instead of a scan of the arena's rows."""
-        rows = self._rows(
-            f"WITH RECURSIVE d(v) AS (SELECT MIN({column}) FROM {table} WHERE arena = ?"
-            f" UNION ALL SELECT (SELECT MIN({column}) FROM {table}"
-            f" WHERE arena = ? AND {column} > d.v) FROM d WHERE d.v IS NOT NULL)"
-            " SELECT v FROM d WHERE v IS NOT NULL",
-            (arena, arena),
-        )
-        return [r["v"] for r in rows]
 
     def latest_books(self, arena: str) -> list[Snapshot]:
         """The same rows as `latest_snapshots` (each account at its last cycle, by account),
@@ -154,11 +95,11 @@ class ArenaReader(ArenaStore):
         books = []
         for account in self._distinct("portfolio_snapshots", "account", arena):
             rows = self._rows(
-                f"SELECT {', '.join(_SNAPSHOT_COLUMNS)} FROM portfolio_snapshots"
+                f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM portfolio_snapshots"
                 " WHERE arena = ? AND account = ? ORDER BY cycle DESC LIMIT 1",
                 (arena, account),
             )
-            books += [_snapshot(r) for r in rows]
+            books += [snapshot(r) for r in rows]
         return books
 
     def _usage_between(self, arena: str, after: int, upto: int) -> dict[str, Usage]:
@@ -166,10 +107,10 @@ class ArenaReader(ArenaStore):
         exact); dollars summed here from the rows that cost anything (SQLite keeps money
         as TEXT, and SUM would go through floats)."""
         rng = (arena, after, upto)
-        where = "WHERE arena = ? AND cycle > ? AND cycle <= ?"
+        span = "WHERE arena = ? AND cycle > ? AND cycle <= ?"
         sums = self._rows(
             "SELECT agent, SUM(calls) AS calls, SUM(tokens_in) AS tokens_in,"
-            f" SUM(tokens_out) AS tokens_out, MAX(cycle) AS last FROM llm_usage {where}"
+            f" SUM(tokens_out) AS tokens_out, MAX(cycle) AS last FROM llm_usage {span}"
             " GROUP BY agent",
             rng,
         )
@@ -179,18 +120,12 @@ class ArenaReader(ArenaStore):
                 "SELECT model FROM llm_usage WHERE arena = ? AND cycle = ? AND agent = ?",
                 (arena, r["last"], r["agent"]),
             )[0]["model"]
-            out[r["agent"]] = Usage(
-                agent=r["agent"],
-                model=model,
-                calls=int(r["calls"]),
-                tokens_in=int(r["tokens_in"]),
-                tokens_out=int(r["tokens_out"]),
-            )
+            add(out, r["agent"], model, int(r["calls"]), int(r["tokens_in"]), int(r["tokens_out"]))
         zero = "0" if self.dialect == "sqlite" else Decimal("0")
         for r in self._rows(
-            f"SELECT agent, cost_usd FROM llm_usage {where} AND cost_usd <> ?", (*rng, zero)
+            f"SELECT agent, cost_usd FROM llm_usage {span} AND cost_usd <> ?", (*rng, zero)
         ):
-            out[r["agent"]].cost_usd += Decimal(r["cost_usd"])
+            add(out, r["agent"], out[r["agent"]].model, cost_usd=Decimal(r["cost_usd"]))
         return out
 
     # arenas
@@ -203,7 +138,7 @@ class ArenaReader(ArenaStore):
             " UNION ALL SELECT (SELECT MIN(arena) FROM cycles WHERE arena > d.v)"
             " FROM d WHERE d.v IS NOT NULL)"
             " SELECT v FROM d WHERE v IS NOT NULL ORDER BY v LIMIT ? OFFSET ?",
-            (_limit(limit), max(0, int(offset))),
+            (page_limit(limit), max(0, int(offset))),
         )
         out = []
         for name in (r["v"] for r in names):
@@ -344,102 +279,3 @@ class ArenaReader(ArenaStore):
             "equity": dict(sorted(equity.items())),
             "benchmark": benchmark,
         }
-
-    # keyset-paged lists, newest first: `before` is the last row's (cycle, id) or
-    # (cycle, agent), the cursor of the next page
-
-    def trades_page(
-        self,
-        arena: str,
-        *,
-        account: str | None = None,
-        status: str | None = None,
-        before: tuple[int, int] | None = None,
-        limit: int = 50,
-    ) -> list[dict[str, Any]]:
-        where, params = _filters(arena, account=account, status=status)
-        if before is not None:
-            # = (cycle, id) < (c, i), in a form both planners turn into an index range
-            where += " AND cycle <= ? AND (cycle < ? OR id < ?)"
-            params += [before[0], before[0], before[1]]
-        # (cycle, id) order: the order of the (arena, cycle, id) index, so a page is a seek.
-        rows = self._rows(
-            f"SELECT * FROM trades WHERE {where} ORDER BY cycle DESC, id DESC LIMIT ?",
-            (*params, _limit(limit)),
-        )
-        return [plain(r) for r in rows]
-
-    def logs_page(
-        self,
-        arena: str,
-        *,
-        agent: str | None = None,
-        kind: str | None = None,
-        before: tuple[int, int] | None = None,
-        limit: int = 50,
-    ) -> list[dict[str, Any]]:
-        where, params = _filters(arena, agent=agent, kind=kind)
-        if before is not None:
-            # = (cycle, id) < (c, i), in a form both planners turn into an index range
-            where += " AND cycle <= ? AND (cycle < ? OR id < ?)"
-            params += [before[0], before[0], before[1]]
-        rows = self._rows(
-            "SELECT id, arena, cycle, agent, kind, seq, content, created_at FROM agent_logs"
-            f" WHERE {where} ORDER BY cycle DESC, id DESC LIMIT ?",
-            (*params, _limit(limit)),
-        )
-        return [plain(r) for r in rows]
-
-    def latest_logs(self, arena: str, kind: str) -> list[dict[str, Any]]:
-        """Each agent's last entry of `kind` (by agent), one index seek per agent."""
-        latest = []
-        for agent in self._distinct("agent_logs", "agent", arena):
-            # MAX over the (arena, agent, kind, cycle) index is one seek on either backend,
-            # whatever the planner's statistics; then that cycle's entries by unique key.
-            top = self._rows(
-                "SELECT MAX(cycle) AS cycle FROM agent_logs"
-                " WHERE arena = ? AND agent = ? AND kind = ?",
-                (arena, agent, kind),
-            )[0]["cycle"]
-            if top is None:
-                continue
-            rows = self._rows(
-                "SELECT id, cycle, agent, kind, seq, content FROM agent_logs"
-                " WHERE arena = ? AND cycle = ? AND agent = ? AND kind = ? ORDER BY seq",
-                (arena, top, agent, kind),
-            )
-            latest += rows[-1:]
-        return [plain(r) for r in latest]
-
-    def usage_page(
-        self,
-        arena: str,
-        *,
-        agent: str | None = None,
-        before: tuple[int, str] | None = None,
-        limit: int = 50,
-    ) -> list[dict[str, Any]]:
-        """Per agent and cycle, newest cycle first; `before` is the last row's (cycle, agent)."""
-        where, params = _filters(arena, agent=agent)
-        if before is not None:
-            where += " AND cycle <= ? AND (cycle < ? OR agent > ?)"
-            params += [before[0], before[0], before[1]]
-        rows = self._rows(
-            f"SELECT * FROM llm_usage WHERE {where} ORDER BY cycle DESC, agent LIMIT ?",
-            (*params, _limit(limit)),
-        )
-        return [plain(r) for r in rows]
-
-    # one row in full (the dashboard's lists cut long texts and point here)
-
-    def log_entry(self, log_id: int) -> dict[str, Any] | None:
-        rows = self._rows(
-            "SELECT id, arena, cycle, agent, kind, seq, content, created_at FROM agent_logs"
-            " WHERE id = ?",
-            (log_id,),
-        )
-        return plain(rows[0]) if rows else None
-
-    def trade_row(self, trade_id: int) -> dict[str, Any] | None:
-        rows = self._rows("SELECT * FROM trades WHERE id = ?", (trade_id,))
-        return plain(rows[0]) if rows else None
