@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 from alpaca.data.historical import StockHistoricalDataClient  # noqa: E402
 from alpaca.data.requests import StockSnapshotRequest  # noqa: E402
 
-from mytrader.adapters.alpaca.broker import AlpacaBroker  # noqa: E402
+from mytrader.adapters.alpaca.broker import AlpacaBroker, AlpacaConfig  # noqa: E402
 
 
 def seed_scan(url: str, universe: list[str]) -> tuple[int, int]:
@@ -88,7 +88,7 @@ def main() -> None:
 
 
 def run(url: str, latency: float, repeat: int) -> None:
-    broker = AlpacaBroker("k", "s", base_url=url, data_url=url)
+    broker = AlpacaBroker(AlpacaConfig.of("k", "s", base_url=url, data_url=url))
     universe = broker.universe()  # both methods scan from the same list
     print(f"universe: {len(universe)} active tradable symbols, {latency * 1000:.0f} ms/request")
     # Untimed: the server builds each symbol's snapshot once a day (its cost is not ours).
@@ -100,7 +100,9 @@ def run(url: str, latency: float, repeat: int) -> None:
         seed_covered, seed_requests = seed_scan(url, universe)
         seed_times.append(time.perf_counter() - t0)
 
-        broker = AlpacaBroker("k", "s", base_url=url, data_url=url)  # cold: assets read again
+        broker = AlpacaBroker(
+            AlpacaConfig.of("k", "s", base_url=url, data_url=url)
+        )  # cold: assets read again
         t0 = time.perf_counter()
         movers = broker.scan_movers(5)
         scan_times.append(time.perf_counter() - t0)

@@ -195,7 +195,7 @@ class Settings(BaseSettings):
     # restored at once (else at the next cycle's start).
     fill_wait_s: float = 5.0
 
-    # --- alpaca: the real broker (market/alpaca.py) ---
+    # --- alpaca: the real broker (adapters/alpaca/, built in app/brokers.py) ---
     # auto: Alpaca when ALPACA_API_KEY and ALPACA_API_SECRET are set, else the simulated exchange.
     broker: Literal["auto", "sim", "alpaca"] = "auto"
     alpaca_data_url: str = "https://data.alpaca.markets"

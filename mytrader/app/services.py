@@ -40,7 +40,7 @@ def cached_history(path: Path | None) -> PriceHistory:
 
 def open_broker(settings: Settings, store: ArenaStore) -> Broker:
     if settings.broker_kind == "alpaca":
-        from mytrader.adapters.alpaca.broker import open_alpaca
+        from mytrader.app.brokers import open_alpaca
 
         return open_alpaca(settings)
     return SimulatedExchange(

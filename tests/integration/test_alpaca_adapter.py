@@ -11,11 +11,12 @@ import pytest
 
 from mytrader.adapters.alpaca.broker import (
     AlpacaBroker,
+    AlpacaConfig,
     BrokerSetupError,
     BrokerUnavailable,
-    open_alpaca,
 )
 from mytrader.adapters.sim.exchange import SimulatedExchange
+from mytrader.app.brokers import open_alpaca
 from mytrader.domain.models import OrderRequest
 from mytrader.graph.orders import place
 from mytrader.ports.broker import DuplicateOrderError
@@ -32,9 +33,10 @@ def server() -> Iterator[AlpacaServer]:
 
 
 def broker_for(srv: AlpacaServer, **kw: object) -> AlpacaBroker:
+    kw.setdefault("timeout", 2.0)
     return AlpacaBroker(
-        "k", "s", base_url=srv.base_url, data_url=srv.base_url, timeout=kw.pop("timeout", 2.0), **kw
-    )  # type: ignore[arg-type]
+        AlpacaConfig.of("k", "s", base_url=srv.base_url, data_url=srv.base_url, **kw)
+    )
 
 
 def buy(cid: str, qty: int = 3, symbol: str = "AAPL", limit: str | None = None) -> OrderRequest:
@@ -88,7 +90,7 @@ def test_rate_limited_read_waits_for_the_reset(server: AlpacaServer) -> None:
 
 def test_every_request_has_a_timeout_and_a_hang_is_retried(server: AlpacaServer) -> None:
     broker = broker_for(server, timeout=0.5)
-    assert broker.trading._session.request.keywords["timeout"] == 0.5  # type: ignore[attr-defined]
+    assert broker.http.trading._session.request.keywords["timeout"] == 0.5  # type: ignore[attr-defined]
     server.inject(Fault(200, path="/v2/clock", delay=3.0))
     assert broker.next_session(None).startswith("2024-06-03")
     server.inject(Fault(200, path="/v2/clock", delay=3.0, times=10))
@@ -168,10 +170,10 @@ def test_cancel_and_open_orders(server: AlpacaServer) -> None:
 
 def test_live_url_needs_the_opt_in() -> None:
     with pytest.raises(BrokerSetupError, match="ALLOW_LIVE_TRADING"):
-        AlpacaBroker("k", "s", base_url="https://api.alpaca.markets")
+        AlpacaBroker(AlpacaConfig.of("k", "s", base_url="https://api.alpaca.markets"))
     # With the opt-in it is built (no request is sent at construction).
-    AlpacaBroker("k", "s", base_url="https://api.alpaca.markets", allow_live=True)
-    AlpacaBroker("k", "s", base_url="https://paper-api.alpaca.markets")
+    AlpacaBroker(AlpacaConfig.of("k", "s", base_url="https://api.alpaca.markets", allow_live=True))
+    AlpacaBroker(AlpacaConfig.of("k", "s", base_url="https://paper-api.alpaca.markets"))
 
 
 def test_bad_key_and_unreachable_host_are_setup_errors(server: AlpacaServer) -> None:
@@ -212,7 +214,9 @@ def test_books_with_their_own_accounts(server: AlpacaServer) -> None:
     from mytrader.graph.account_check import Account
 
     with AlpacaServer(start="2024-06-03", key="gk", secret="gs") as own:
-        grok = AlpacaBroker("gk", "gs", base_url=own.base_url, data_url=own.base_url)
+        grok = AlpacaBroker(
+            AlpacaConfig.of("gk", "gs", base_url=own.base_url, data_url=own.base_url)
+        )
         router = AccountRouter(broker_for(server), {"grok": grok})
         assert isinstance(router, Account)
         as_of = router.next_session(None)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mytrader.adapters.alpaca.broker import AlpacaBroker
+from mytrader.adapters.alpaca.broker import AlpacaBroker, AlpacaConfig
 from mytrader.adapters.sim.exchange import SimulatedExchange
 from mytrader.domain.models import OrderRequest, OrderResult
 from mytrader.domain.order_ids import account_of
@@ -55,7 +55,9 @@ def market(request: pytest.FixtureRequest) -> Iterator[Market]:
         yield Market(sim, "sim", now=sim.next_session(None) or "")
         return
     with AlpacaServer(start=START, cash="1000000") as srv:
-        broker = AlpacaBroker("k", "s", base_url=srv.base_url, data_url=srv.base_url)
+        broker = AlpacaBroker(
+            AlpacaConfig.of("k", "s", base_url=srv.base_url, data_url=srv.base_url)
+        )
         yield Market(broker, "alpaca", srv, now=broker.next_session(None) or "")
 
 
@@ -158,7 +160,9 @@ def test_both_brokers_tell_the_same_story() -> None:
     sim = SimulatedExchange(start=START)
     sim_story = oco_story(Market(sim, "sim", now=sim.next_session(None) or ""))
     with AlpacaServer(start=START, cash="1000000") as srv:
-        broker = AlpacaBroker("k", "s", base_url=srv.base_url, data_url=srv.base_url)
+        broker = AlpacaBroker(
+            AlpacaConfig.of("k", "s", base_url=srv.base_url, data_url=srv.base_url)
+        )
         alpaca_story = oco_story(Market(broker, "alpaca", srv, now=broker.next_session(None) or ""))
     assert alpaca_story == sim_story
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mytrader.adapters.alpaca.broker import BrokerSetupError, open_alpaca
+from mytrader.app.brokers import open_alpaca
+from mytrader.ports.broker import BrokerSetupError
 from tests.helpers import make_settings, run_cli
 
 pytestmark = pytest.mark.slow

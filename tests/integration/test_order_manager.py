@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mytrader.adapters.alpaca.broker import AlpacaBroker
+from mytrader.adapters.alpaca.broker import AlpacaBroker, AlpacaConfig
 from mytrader.adapters.sim.exchange import SimulatedExchange
 from mytrader.adapters.store import ArenaStore
 from mytrader.app.services import open_services
@@ -227,7 +227,9 @@ def test_a_cancel_alpaca_has_not_confirmed_holds_the_buy_back(tmp_path: Path) ->
         AlpacaServer(start=START, cash="1000000", cancel_delay_requests=10_000) as srv,
         open_store(settings) as store,
     ):
-        broker = AlpacaBroker("k", "s", base_url=srv.base_url, data_url=srv.base_url)
+        broker = AlpacaBroker(
+            AlpacaConfig.of("k", "s", base_url=srv.base_url, data_url=srv.base_url)
+        )
         market = Market(broker, "alpaca", srv, now=broker.next_session(None) or "")
         desk = Desk(market, settings, store)
         desk.hold({("grok", "AAPL"): 10})

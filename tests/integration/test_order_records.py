@@ -13,7 +13,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from mytrader.adapters.alpaca.broker import AlpacaBroker
+from mytrader.adapters.alpaca.broker import AlpacaBroker, AlpacaConfig
 from mytrader.adapters.sim.exchange import SimulatedExchange
 from mytrader.adapters.store import StoreLedger
 from mytrader.app.context import risk_limits
@@ -89,7 +89,9 @@ def test_after_every_alpaca_cycle_the_tables_open_orders_are_the_servers(backend
     # No wait for fills within a cycle: the local server fills at the next session only.
     settings = make_settings(**backend, starting_cash=Decimal("25000"), fill_wait_s=0)
     with AlpacaServer(cash=Decimal("100000"), tick_on_clock=True) as srv:
-        broker = AlpacaBroker("k", "s", base_url=srv.base_url, data_url=srv.base_url, timeout=2.0)
+        broker = AlpacaBroker(
+            AlpacaConfig.of("k", "s", base_url=srv.base_url, data_url=srv.base_url, timeout=2.0)
+        )
         # The first orders fill one share at their fill bar: a BUY (a day order) expires
         # with it, a protective sell (gtc) gets the rest at the next bar.
         srv.script_order(OrderScript(partial=1, times=8))

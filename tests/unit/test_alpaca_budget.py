@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mytrader.adapters.alpaca import broker as alpaca
-from mytrader.adapters.alpaca.broker import MinuteWindow, is_live_url
+from mytrader.adapters.alpaca import http as alpaca
+from mytrader.adapters.alpaca.http import MinuteWindow, is_live_url
 
 
 def test_no_more_than_the_budget_in_any_minute(monkeypatch: pytest.MonkeyPatch) -> None:
