@@ -15,14 +15,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mytrader.app.leaderboard import Standing, standings
+from mytrader.app.leaderboard import Standing
+from mytrader.app.leaderboard import leaderboard as leaderboard_of
 from mytrader.config import ConfigError, Settings, load_settings
 from mytrader.domain.records import LogKind
 from mytrader.domain.text import for_log, scrub_secrets
 from mytrader.domain.text import for_terminal as shown
 
 if TYPE_CHECKING:  # the graph stack is imported only by the commands that run it
-    from mytrader.adapters.store.db import ArenaStore
     from mytrader.app.runner import Arena, CycleSummary
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -194,7 +194,7 @@ def run_cycles(settings: Settings, cycles: int, quiet: bool) -> None:
                         progress.console.print(line)
                 progress.advance(task)
         arena.prune()
-        show_table(current_standings(arena.services.store, settings.arena_id))
+        show_table(leaderboard_of(arena.services.store, settings.arena_id))
 
 
 def flush_traces() -> None:
@@ -202,17 +202,6 @@ def flush_traces() -> None:
     from langchain_core.tracers.langchain import wait_for_all_tracers
 
     wait_for_all_tracers()
-
-
-def current_standings(store: ArenaStore, arena: str) -> list[Standing]:
-    from mytrader.app.leaderboard import with_risk
-
-    rows = standings(store.latest_snapshots(arena), store.usage(arena))
-    if not rows:
-        return rows
-    closes = store.benchmark_closes(arena)  # SPY at each cycle, as the record step kept it
-    spy = float(closes[-1][1] / closes[0][1] - 1) * 100.0 if len(closes) > 1 else None
-    return with_risk(rows, store.snapshots(arena), None if spy is None else round(spy, 4))
 
 
 def show_table(rows: list[Standing]) -> None:
@@ -254,7 +243,7 @@ def leaderboard(
 
     settings = settings_or_exit()
     with reported_errors(), ArenaStore.from_settings(settings) as store:
-        rows = current_standings(store, settings.arena_id)
+        rows = leaderboard_of(store, settings.arena_id)
     if as_json:
         sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in rows], indent=2) + "\n")
     else:
@@ -371,7 +360,7 @@ def run_scheduled(settings: Settings, every: str, cycles: int | None, quiet: boo
                 console.print(line)
 
     def finish(arena: Arena) -> None:
-        show_table(current_standings(arena.services.store, settings.arena_id))
+        show_table(leaderboard_of(arena.services.store, settings.arena_id))
 
     run_every(
         settings,
