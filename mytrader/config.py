@@ -31,7 +31,9 @@ from mytrader.domain.personas import persona_prompt_path
 from mytrader.domain.symbols import normalise_symbol, normalise_symbols
 from mytrader.domain.warmup import MIN_WARMUP
 
-# The seed's roster: the default of ROSTER (settings.personas is the roster in use).
+# The seed's roster: the default of ROSTER, and the books with settings of their own
+# (<name>_model, <name>_llm, <name>_alpaca_api_*). Never which accounts a loop, a report,
+# a cache or a table covers: that is the roster in use, settings.personas / .accounts.
 PERSONAS: tuple[str, ...] = ("grok", "deepseek", "openai")
 ACCOUNTS: tuple[str, ...] = (*PERSONAS, COLLABORATIVE)
 
@@ -221,11 +223,12 @@ class Settings(BaseSettings):
     collaborative_alpaca_api_secret: SecretStr | None = None
 
     def account_keys(self) -> dict[str, tuple[str, str]]:
-        """Book -> (key, secret) of the books with an Alpaca account of their own."""
+        """Book -> (key, secret) of the roster's books with an Alpaca account of their own
+        (only the seed books have key settings; a book off the roster trades nowhere)."""
         out = {}
-        for account in ACCOUNTS:
-            key = getattr(self, f"{account}_alpaca_api_key")
-            secret = getattr(self, f"{account}_alpaca_api_secret")
+        for account in self.accounts:
+            key = getattr(self, f"{account}_alpaca_api_key", None)
+            secret = getattr(self, f"{account}_alpaca_api_secret", None)
             if key is not None and secret is not None and key.get_secret_value():
                 out[account] = (key.get_secret_value(), secret.get_secret_value())
         return out

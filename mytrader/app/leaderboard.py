@@ -1,8 +1,11 @@
-"""The leaderboard: per account, from the latest portfolio snapshots and LLM usage."""
+"""The leaderboard: per account, from the latest portfolio snapshots and LLM usage, with
+Sharpe and drawdown over every cycle and SPY over the same dates. `leaderboard` is the one
+function behind `mytrader leaderboard` and the dashboard's."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Protocol
 
 from pydantic import BaseModel
 
@@ -31,6 +34,29 @@ class Standing(BaseModel):
     sharpe: float | None = None
     max_drawdown_pct: float | None = None
     spy_return_pct: float | None = None  # SPY over the same dates, for comparison
+
+
+class LeaderboardReads(Protocol):
+    """What the leaderboard reads: the arena store, or the dashboard's reader."""
+
+    def latest_snapshots(self, arena: str) -> list[Snapshot]: ...
+
+    def usage(self, arena: str) -> dict[str, Usage]: ...
+
+    def snapshots(self, arena: str) -> list[Snapshot]: ...
+
+    def benchmark_closes(self, arena: str) -> list[tuple[str, Decimal]]: ...
+
+
+def leaderboard(reads: LeaderboardReads, arena: str) -> list[Standing]:
+    """Every account's standing at its last cycle, best first, with its LLM usage, its
+    Sharpe and maximum drawdown over all its cycles, and SPY's return over the arena's."""
+    rows = standings(reads.latest_snapshots(arena), reads.usage(arena))
+    if not rows:
+        return rows
+    closes = reads.benchmark_closes(arena)  # SPY at each cycle, as the record step kept it
+    spy = float(closes[-1][1] / closes[0][1] - 1) * 100.0 if len(closes) > 1 else None
+    return with_risk(rows, reads.snapshots(arena), None if spy is None else round(spy, 4))
 
 
 def standings(snapshots: list[Snapshot], usage: dict[str, Usage]) -> list[Standing]:

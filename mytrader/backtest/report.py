@@ -21,7 +21,6 @@ from rich.table import Table
 from mytrader.adapters.bars import PriceHistory
 from mytrader.adapters.store.db import ArenaStore
 from mytrader.backtest import benchmarks as bm
-from mytrader.config import ACCOUNTS
 from mytrader.domain.metrics import Figures, SharpeSkill, figures, rounded, skill
 from mytrader.domain.records import Snapshot
 from mytrader.domain.text import csv_cell
@@ -73,6 +72,7 @@ def report_of(store: ArenaStore, run: BacktestRun, facts: dict[str, Any]) -> Rep
         buffer_pct=s.buy_limit_buffer_pct,
         slippage_bps=run.options.slippage_bps,
         run=facts,
+        accounts=s.accounts,
     )
 
 
@@ -86,7 +86,9 @@ def build_report(
     buffer_pct: Decimal,
     slippage_bps: Decimal,
     run: dict[str, Any],
+    accounts: Sequence[str],
 ) -> Report:
+    """`accounts`: the run's roster and the collaborative account, in that order."""
     dates, by_account = curves_of(store.snapshots(run_id))
     usage = store.usage(run_id)
     curves: dict[str, list[Decimal]] = {}
@@ -97,8 +99,8 @@ def build_report(
         if curve is not None:
             curves[name] = curve
             benchmarks[name] = figures(dates, curve)
-    accounts: dict[str, AccountFigures] = {}
-    for account in [a for a in ACCOUNTS if a in by_account]:
+    figures_of: dict[str, AccountFigures] = {}
+    for account in [a for a in accounts if a in by_account]:
         snaps = by_account[account]
         equity = [s.equity for s in snaps]
         curves[account] = equity
@@ -106,7 +108,7 @@ def build_report(
         closed = last.wins + last.losses
         paid = usage.get(account)
         exposure = [float(s.positions_value / s.equity) for s in snaps if s.equity]
-        accounts[account] = AccountFigures(
+        figures_of[account] = AccountFigures(
             figures=figures([s.as_of for s in snaps], equity),
             trades=last.trades,
             closed_trades=closed,
@@ -116,7 +118,7 @@ def build_report(
             llm_cost_usd=paid.cost_usd if paid and paid.calls and not _house(paid.model) else None,
             vs_spy=skill(equity, spy) if spy is not None and len(spy) == len(equity) else None,
         )
-    return Report(run=run, dates=dates, curves=curves, accounts=accounts, benchmarks=benchmarks)
+    return Report(run=run, dates=dates, curves=curves, accounts=figures_of, benchmarks=benchmarks)
 
 
 def _house(model: str) -> bool:

@@ -38,7 +38,7 @@ from mytrader.app.services import open_services
 from mytrader.backtest.blind import Blindfold, blind_models
 from mytrader.backtest.cache import SQLiteLLMCache, with_cache
 from mytrader.backtest.data import load_history, trading_range
-from mytrader.config import PERSONAS, Bounds, Settings, load_settings
+from mytrader.config import Bounds, Settings, load_settings
 from mytrader.domain.records import CycleRecord
 from mytrader.graph.compat import keep_latest
 from mytrader.ports.ledger import InMemoryLedger
@@ -79,10 +79,11 @@ def new_run_id() -> str:
 
 
 def backtest_settings(options: BacktestOptions, run_id: str, **base: Any) -> Settings:
-    """The run's settings: the environment's, with the options and the run id on top."""
+    """The run's settings: the environment's, with the options and the run id on top.
+    `--models` applies to every persona of the roster in use, custom ones included."""
     overrides: dict[str, Any] = {**base, "arena_id": run_id, "market_data_path": options.data}
-    for persona in PERSONAS:
-        overrides[f"{persona}_llm"] = options.models
+    roster = load_settings(**overrides).personas
+    overrides["persona_llms"] = ",".join(f"{p}={options.models}" for p in roster)
     if options.vote is not None:
         overrides["vote_mode"] = options.vote
     if options.critique_every is not None:
@@ -216,7 +217,7 @@ def run_backtest(
     settings = run.settings
     chosen = dict(models or build_models(settings))
     cache: SQLiteLLMCache | None = None
-    real = [p for p in PERSONAS if settings.llm_kind(p) == "openrouter"]
+    real = [p for p in settings.personas if settings.llm_kind(p) == "openrouter"]
     if real:
         cache = SQLiteLLMCache(run.options.cache or settings.mytrader_home / CACHE_FILE)
         with_cache(chosen, cache, real)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from mytrader.app.leaderboard import leaderboard as leaderboard_of
 from mytrader.cli.output import (
     console,
     flush_traces,
@@ -16,7 +17,7 @@ from mytrader.cli.output import (
     say_error,
     settings_or_exit,
 )
-from mytrader.cli.read import current_standings, show_table
+from mytrader.cli.read import show_table
 from mytrader.config import Settings
 from mytrader.domain.text import for_terminal as shown
 
@@ -81,7 +82,7 @@ def run_cycles(settings: Settings, cycles: int, quiet: bool) -> None:
                         progress.console.print(line)
                 progress.advance(task)
         arena.prune()
-        show_table(current_standings(arena.services.store, settings.arena_id))
+        show_table(leaderboard_of(arena.services.store, settings.arena_id))
 
 
 def cycle_lines(summary: CycleSummary) -> list[str]:
@@ -139,7 +140,7 @@ def run_scheduled(settings: Settings, every: str, cycles: int | None, quiet: boo
                 console.print(line)
 
     def finish(arena: Arena) -> None:
-        show_table(current_standings(arena.services.store, settings.arena_id))
+        show_table(leaderboard_of(arena.services.store, settings.arena_id))
 
     run_every(
         settings,

@@ -10,25 +10,15 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 from rich.table import Table
 
-from mytrader.app.leaderboard import Standing, standings
+from mytrader.app.leaderboard import Standing
+from mytrader.app.leaderboard import leaderboard as leaderboard_of
 from mytrader.cli.output import console, reported_errors, say_error, settings_or_exit
 from mytrader.domain.records import LogKind
 from mytrader.domain.text import for_log
 from mytrader.domain.text import for_terminal as shown
 
 if TYPE_CHECKING:  # the store is imported only by the commands that read it
-    from mytrader.adapters.store.db import ArenaStore
-
-
-def current_standings(store: ArenaStore, arena: str) -> list[Standing]:
-    from mytrader.app.leaderboard import with_risk
-
-    rows = standings(store.latest_snapshots(arena), store.usage(arena))
-    if not rows:
-        return rows
-    closes = store.benchmark_closes(arena)  # SPY at each cycle, as the record step kept it
-    spy = float(closes[-1][1] / closes[0][1] - 1) * 100.0 if len(closes) > 1 else None
-    return with_risk(rows, store.snapshots(arena), None if spy is None else round(spy, 4))
+    pass
 
 
 def show_table(rows: list[Standing]) -> None:
@@ -69,7 +59,7 @@ def leaderboard(
 
     settings = settings_or_exit()
     with reported_errors(), open_store(settings) as store:
-        rows = current_standings(store, settings.arena_id)
+        rows = leaderboard_of(store, settings.arena_id)
     if as_json:
         sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in rows], indent=2) + "\n")
     else:

@@ -9,15 +9,20 @@ parameter is parsed by `params`. No setting is ever served.
 from __future__ import annotations
 
 import json
+import threading
+import weakref
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import BaseModel
 
 from mytrader.adapters.store.reads import ArenaReader
-from mytrader.app.leaderboard import Standing, standings
+from mytrader.app.leaderboard import Standing
+from mytrader.app.leaderboard import leaderboard as leaderboard_of
 from mytrader.config import COLLABORATIVE
+from mytrader.domain.records import Snapshot, Usage
 from mytrader.web.bounds import (
     PAGE_BYTES,
     clipped,
@@ -86,7 +91,7 @@ def arenas(by: ServedBy, limit: Limit = 100, offset: Offset = 0) -> Response:
 
 @router.get("/leaderboard", response_model=Leaderboard, summary="`mytrader leaderboard`")
 def leaderboard(by: ServedBy, name: ArenaName, limit: Limit = 100, offset: Offset = 0) -> Response:
-    rows = standings(by.reader.latest_books(name), by.reader.usage_totals(name))
+    rows = _leaderboard(by.reader, name)
     items = [s.model_dump(mode="json") for s in rows[offset : offset + limit]]
     return _json({"arena": name, "items": items})
 
@@ -180,14 +185,69 @@ def overview(
     """The arenas, and for one arena: the leaderboard, the equity series, the agents'
     latest decisions, the books, the first page of orders and the last `recent` cycles.
     One request instead of seven: the first paint waits for one round trip."""
+    board = _leaderboard(by.reader, name)  # before the session: it reads through the store
     with by.reader.session():
-        return _json(_overview(by.reader, by.config.default_arena, name, points, trades, recent))
+        return _json(
+            _overview(by.reader, by.config.default_arena, name, board, points, trades, recent)
+        )
 
 
 @router.get("/cycles", response_model=Page, summary="Recorded cycles after `after`")
 def cycles(by: ServedBy, name: ArenaName, after: After = 0, limit: Limit = 50) -> Response:
     rows = cycle_bundles(by.reader, name, after, min(after + limit, INT64_MAX))
     return _page(name, rows, limit, cursor=lambda b: b["cycle"])
+
+
+class _DashboardReads:
+    """The leaderboard's reads through the reader's quick ones: the books by index seek,
+    the usage summed incrementally (the same rows and totals as the store's)."""
+
+    def __init__(self, reader: ArenaReader) -> None:
+        self._reader = reader
+
+    def latest_snapshots(self, arena: str) -> list[Snapshot]:
+        return self._reader.latest_books(arena)
+
+    def usage(self, arena: str) -> dict[str, Usage]:
+        return self._reader.usage_totals(arena)
+
+    def snapshots(self, arena: str) -> list[Snapshot]:
+        return self._reader.snapshots(arena)
+
+    def benchmark_closes(self, arena: str) -> list[tuple[str, Decimal]]:
+        return self._reader.benchmark_closes(arena)
+
+
+# reader -> arena -> (the books and usage read, the leaderboard made of them)
+_boards: weakref.WeakKeyDictionary[ArenaReader, dict[str, tuple[str, list[Standing]]]] = (
+    weakref.WeakKeyDictionary()
+)
+_boards_lock = threading.Lock()
+
+
+def _leaderboard(reader: ArenaReader, name: str) -> list[Standing]:
+    """`leaderboard` (the CLI's), kept while the arena's books and usage stay the same:
+    its risk figures read every snapshot, which a long arena must not pay per request.
+    Not inside `reader.session()`: the history is read through the store's own queries."""
+    reads = _DashboardReads(reader)
+    books, usage = reads.latest_snapshots(name), reads.usage(name)
+    key = json.dumps(
+        [
+            [b.model_dump(mode="json") for b in books],
+            [u.model_dump(mode="json") for u in usage.values()],
+        ]
+    )
+    with _boards_lock:
+        kept = _boards.setdefault(reader, {}).get(name)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    rows = leaderboard_of(reads, name)
+    with _boards_lock:
+        arenas = _boards.setdefault(reader, {})
+        if len(arenas) > 64:
+            arenas.clear()
+        arenas[name] = (key, rows)
+    return rows
 
 
 def _agents(reader: ArenaReader, name: str) -> dict[str, Any]:
@@ -205,7 +265,13 @@ def _agents(reader: ArenaReader, name: str) -> dict[str, Any]:
 
 
 def _overview(
-    reader: ArenaReader, default: str, name: str, points: int, trades: int, recent: int
+    reader: ArenaReader,
+    default: str,
+    name: str,
+    board: list[Standing],
+    points: int,
+    trades: int,
+    recent: int,
 ) -> dict[str, Any]:
     series = reader.equity_series(name, points)
     last = series["cycles"][-1] if series["cycles"] else 0
@@ -220,9 +286,7 @@ def _overview(
     return {
         "arena": name,
         "arenas": {"default": default, "items": reader.arenas(500)},
-        "leaderboard": [
-            s.model_dump(mode="json") for s in standings(books, reader.usage_totals(name))
-        ],
+        "leaderboard": [s.model_dump(mode="json") for s in board],
         "equity": {"arena": name, **series},
         "agents": _agents(reader, name),
         "positions": [b.model_dump(mode="json") for b in books],

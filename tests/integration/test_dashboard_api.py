@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -11,11 +12,13 @@ import pytest
 
 from mytrader.adapters.store.db import ArenaStore
 from mytrader.adapters.store.reads import ArenaReader
-from mytrader.app.leaderboard import standings
+from mytrader.app.leaderboard import leaderboard
+from mytrader.app.runner import open_arena
 from mytrader.app.storage import open_reader
 from mytrader.config import Settings
 from mytrader.web.serve import build
 from tests.dashboard_support import live_server, reasoning_of, seed
+from tests.helpers import run_cli
 
 ARENA = "arena"  # the settings' default ARENA_ID
 OTHER = "bt_2024"  # e.g. a backtest run recorded under its own id
@@ -65,11 +68,37 @@ def test_leaderboard_has_the_cli_figures(
     api: tuple[httpx.Client, ArenaReader], store: ArenaStore
 ) -> None:
     client, reader = api
-    expected = standings(store.latest_snapshots(ARENA), store.usage(ARENA))
+    expected = leaderboard(store, ARENA)  # the CLI reads the store
     body = get(client, "/api/leaderboard")
     assert body["items"] == [s.model_dump(mode="json") for s in expected]
     assert body["items"][0]["equity"] == "100000.75"  # exact money, as a string
     assert get(client, "/api/leaderboard", arena=OTHER)["items"][0]["cycle"] == 3
+    assert body["items"][0]["spy_return_pct"] == round((430 / 401 - 1) * 100, 4)
+
+
+def test_the_dashboard_and_the_cli_show_one_leaderboard(settings: Settings, tmp_path) -> None:
+    """Sharpe, drawdown and SPY too: `/api/leaderboard`, the overview's and
+    `mytrader leaderboard --json` are the same rows for the same arena."""
+    with open_arena(settings) as arena:
+        for _ in range(12):
+            arena.run_cycle()
+    env = {"MYTRADER_HOME": str(settings.mytrader_home)}
+    if settings.postgres_url:
+        env["DATABASE_URL"] = settings.postgres_url
+    cli = run_cli(["leaderboard", "--json"], env, tmp_path)
+    assert cli.returncode == 0, cli.stderr
+    app, reader = build(settings)
+    try:
+        with live_server(app) as base, httpx.Client(base_url=base, timeout=10) as client:
+            web = get(client, "/api/leaderboard")["items"]
+            overview = get(client, "/api/overview")["leaderboard"]
+    finally:
+        reader.close()
+    assert web == json.loads(cli.stdout) == overview
+    assert {r["account"] for r in web} == set(settings.accounts)
+    assert any(r["sharpe"] is not None for r in web)
+    assert all(r["max_drawdown_pct"] is not None for r in web)
+    assert {r["spy_return_pct"] for r in web} != {None}
 
 
 def test_equity_is_downsampled_keeping_both_ends(

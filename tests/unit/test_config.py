@@ -228,3 +228,11 @@ def test_allowed_hosts_are_normalised(monkeypatch, tmp_path):
     monkeypatch.setenv("ALPACA_ALLOWED_HOSTS", "https://proxy.example/")
     with pytest.raises(ConfigError, match="ALPACA_ALLOWED_HOSTS: must be host names"):
         load_settings()
+
+
+def test_own_alpaca_accounts_follow_the_roster(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    pairs = [(a, k) for a in ("grok", "openai") for k in ("key", "secret")]
+    keys = {f"{a}_alpaca_api_{k}": f"{a}-{k}" for a, k in pairs}
+    s = load_settings(roster="grok,deepseek", **keys)
+    assert s.account_keys() == {"grok": ("grok-key", "grok-secret")}  # openai is off the roster

@@ -95,6 +95,26 @@ def snapshot(row: Row) -> Snapshot:
     return Snapshot.model_validate(row)
 
 
+BENCHMARK_CLOSES = (
+    "SELECT as_of, benchmark_close FROM cycles"
+    " WHERE arena = ? AND benchmark_close IS NOT NULL ORDER BY cycle"
+)
+
+
+def snapshots_query(arena: str, account: str | None = None) -> tuple[str, list[object]]:
+    """Every snapshot of the arena (or of one account), by cycle then account."""
+    clause, params = where(arena, account=account)
+    query = (
+        f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM portfolio_snapshots{clause}"
+        " ORDER BY cycle, account"
+    )
+    return query, params
+
+
+def benchmark_close(row: Row) -> tuple[str, Decimal]:
+    return row["as_of"], Decimal(str(row["benchmark_close"]))
+
+
 class CycleTables(Tables):
     """Recording cycles, forgetting an arena, and reading its cycles, logs and books."""
 
@@ -189,11 +209,7 @@ class CycleTables(Tables):
             return [LogRow.model_validate(r) for r in tx.rows(query, params)]
 
     def snapshots(self, arena: str, account: str | None = None) -> list[Snapshot]:
-        clause, params = where(arena, account=account)
-        query = (
-            f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM portfolio_snapshots{clause}"
-            " ORDER BY cycle, account"
-        )
+        query, params = snapshots_query(arena, account)
         with self._tx(write=False) as tx:
             return [snapshot(r) for r in tx.rows(query, params)]
 
@@ -233,12 +249,7 @@ class CycleTables(Tables):
     def benchmark_closes(self, arena: str) -> list[tuple[str, Decimal]]:
         """(as_of, close) of the benchmark symbol at every cycle that has one, in order."""
         with self._tx(write=False) as tx:
-            rows = tx.rows(
-                "SELECT as_of, benchmark_close FROM cycles"
-                " WHERE arena = ? AND benchmark_close IS NOT NULL ORDER BY cycle",
-                (arena,),
-            )
-        return [(r["as_of"], Decimal(str(r["benchmark_close"]))) for r in rows]
+            return [benchmark_close(r) for r in tx.rows(BENCHMARK_CLOSES, (arena,))]
 
     def arena_ids(self, prefix: str = "") -> list[str]:
         """Every arena with a recorded cycle whose id starts with `prefix` (backtest runs)."""

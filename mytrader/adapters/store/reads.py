@@ -20,7 +20,13 @@ from mytrader.adapters.store.connection import (
     StoreConfig,
     open_backend,
 )
-from mytrader.adapters.store.cycles import SNAPSHOT_COLUMNS, snapshot
+from mytrader.adapters.store.cycles import (
+    BENCHMARK_CLOSES,
+    SNAPSHOT_COLUMNS,
+    benchmark_close,
+    snapshot,
+    snapshots_query,
+)
 from mytrader.adapters.store.filters import MAX_PAGE, page_limit
 from mytrader.adapters.store.pages import PagedReads
 from mytrader.adapters.store.read_session import SchemaNotReady, plain
@@ -101,6 +107,14 @@ class ArenaReader(PagedReads):
             )
             books += [snapshot(r) for r in rows]
         return books
+
+    def snapshots(self, arena: str) -> list[Snapshot]:
+        """Every snapshot of the arena, by cycle then account (the store's rows)."""
+        return [snapshot(r) for r in self._rows(*snapshots_query(arena))]
+
+    def benchmark_closes(self, arena: str) -> list[tuple[str, Decimal]]:
+        """(as_of, close) of the benchmark at every cycle that has one (the store's rows)."""
+        return [benchmark_close(r) for r in self._rows(BENCHMARK_CLOSES, (arena,))]
 
     def _usage_between(self, arena: str, after: int, upto: int) -> dict[str, Usage]:
         """Each agent's usage over cycles (after, upto]: counts summed in SQL (integers,

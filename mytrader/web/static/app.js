@@ -190,8 +190,11 @@ function appendEquity(bundle) {
 function renderLeaderboard(rows) {
   const t = $("leaderboard");
   t.replaceChildren();
+  // Sharpe and max drawdown (the CLI's figures) once an arena has the cycles for them.
+  const risk = rows.some((r) => r.sharpe != null || r.max_drawdown_pct != null);
   const head = el("tr");
-  for (const h of ["account", "equity", "return", "cash", "trades", "fees", "win%", "LLM $"]) head.appendChild(el("th", null, h));
+  const cols = ["account", "equity", "return", ...(risk ? ["Sharpe", "max DD"] : []), "cash", "trades", "fees", "win%", "LLM $"];
+  for (const h of cols) head.appendChild(el("th", null, h));
   t.appendChild(head);
   for (const r of rows) {
     const tr = el("tr");
@@ -201,6 +204,10 @@ function renderLeaderboard(rows) {
     tr.appendChild(el("td", null, money(r.equity)));
     const ret = Number(r.return_pct);
     tr.appendChild(el("td", ret > 0 ? "up" : ret < 0 ? "down" : "", `${ret > 0 ? "+" : ""}${ret.toFixed(2)}%`));
+    if (risk) {
+      tr.appendChild(el("td", null, r.sharpe == null ? "-" : r.sharpe.toFixed(2)));
+      tr.appendChild(el("td", null, r.max_drawdown_pct == null ? "-" : `${r.max_drawdown_pct.toFixed(1)}%`));
+    }
     tr.appendChild(el("td", null, money(r.cash)));
     tr.appendChild(el("td", null, r.trades));
     tr.appendChild(el("td", null, money(r.fees, 2)));
