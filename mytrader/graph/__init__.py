@@ -1,1 +1,1 @@
-"""The arena graph: one module per node, the builder, and the Studio entry point (app.py)."""
+"""The arena graph: state, context schema, builder, and one module per node (nodes/)."""
