@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from mytrader.adapters.store.db import ArenaStore
+from mytrader.adapters.store.errors import StoreError
 from mytrader.app.scheduler import ClockState, human, iso_utc
 from mytrader.app.storage import open_store, store_config
 from mytrader.config import Settings
@@ -191,6 +192,8 @@ def _compare_orders(
     try:
         held = pending() if pending is not None else None
         report = compare_orders(broker, store, arena, as_of, held, store.last_cycle(arena))
+    except StoreError:
+        raise  # a damaged or lost database is the command's error (exit 3), not a finding
     except Exception as exc:  # the broker's listing failed: said once, by _open_orders
         if not any(p.startswith("open orders unavailable") for p in problems):
             problems.append(f"open orders not compared: {type(exc).__name__}: {exc}")
@@ -253,7 +256,7 @@ def lines(status: Status) -> list[str]:
         out += [f"  {shown(d)}" for d in status.order_differences]
         out += [f"  note: {shown(n)}" for n in status.order_notes]
     if status.reconcile is None:
-        out.append("reconcile     not available in this build")
+        out.append("reconcile     no broker account (the simulated exchange has only the books)")
     elif not status.reconcile:
         out.append("reconcile     books and broker agree")
     else:

@@ -243,8 +243,8 @@ def test_a_damaged_checkpoint_file_stops_the_commands_that_read_it(tmp_path, cor
     path = home / "checkpoints.sqlite"
     _damage(path, corrupt)
     damaged = path.read_bytes()
-    commands = [["run"], ["repair", "--yes"], ["reconcile"], ["reset", "--yes"]]
-    for command in commands if corrupt == "junk" else commands[:1]:
+    commands = [["run"], ["status"], ["repair", "--yes"], ["reconcile"], ["reset", "--yes"]]
+    for command in commands if corrupt == "junk" else commands[:2]:
         _refused(mytrader(command, env, tmp_path), str(path), "damaged or not a SQLite")
     assert path.read_bytes() == damaged  # nothing written over it
     _ok(mytrader(["leaderboard"], env, tmp_path))  # it reads only the tables

@@ -49,7 +49,7 @@ def test_healthy_arena_exits_0(backend, tmp_path, monkeypatch):
     # deepseek's BUY, and the protective stop/take-profit of a position bought earlier.
     assert "open orders   2\n" in result.output and "  arena-3-deepseek-d-" in result.output
     assert "-p-" in result.output and "sell" in result.output
-    assert "reconcile     not available" in result.output
+    assert "reconcile     no broker account" in result.output
 
     as_json = json.loads(status(backend, tmp_path, monkeypatch, "--json").output)
     assert as_json["healthy"] is True and as_json["problems"] == []
