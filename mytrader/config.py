@@ -5,13 +5,14 @@ Nothing here runs at import time: call `load_settings()` where settings are need
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -21,7 +22,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from mytrader.domain.endpoints import normalise_host
 from mytrader.domain.hosts import bare_host
@@ -41,6 +48,7 @@ ACCOUNTS: tuple[str, ...] = (*PERSONAS, COLLABORATIVE)
 _SECRET_FIELDS = {"alpaca_api_key", "alpaca_api_secret", "openrouter_api_key", "database_url"}
 _SECRET_FIELDS |= {f"{a}_alpaca_api_{k}" for a in ACCOUNTS for k in ("key", "secret")}
 _SECRET_FIELDS |= {"x_bearer_token"}  # --- X search for Grok ---
+_SECRET_FIELDS |= {"provider_vars"}  # --- providers: their keys and headers ---
 
 
 _PERSONA_NAME = re.compile(r"[a-z][a-z0-9_]{0,15}")
@@ -59,6 +67,148 @@ def _parse_pairs(value: str) -> dict[str, str]:
             raise ValueError(f"{name.lower()} is given twice")
         pairs[name.lower()] = val
     return pairs
+
+
+# --- providers: where each persona's model is served (README: Run a persona on your own
+# machine). OpenRouter is the built-in default (OPENROUTER_BASE_URL, OPENROUTER_API_KEY);
+# PROVIDERS names the others, each described by PROVIDER_<NAME>_<FIELD> settings.
+DEFAULT_PROVIDER = "openrouter"
+_PROVIDER_NAME = re.compile(r"[a-z][a-z0-9]{0,15}")
+_PROVIDER_FIELDS = ("base_url", "api_key", "headers", "reports_cost", "prices")
+_PROVIDER_VAR = re.compile(rf"provider_([a-z][a-z0-9]{{0,15}})_({'|'.join(_PROVIDER_FIELDS)})")
+_LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
+# Header names whose values are credentials: masked like the API keys.
+_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie", re.IGNORECASE)
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """One provider: an OpenAI-compatible endpoint (see README: Configuration)."""
+
+    name: str
+    base_url: str
+    api_key: SecretStr | None = None  # None: a local server that takes no key
+    headers: tuple[tuple[str, str], ...] = ()
+    reports_cost: bool = True  # the answers' usage carries a dollar `cost` (OpenRouter)
+    # Dollars per million tokens (input, output), for a provider that reports no cost.
+    prices: tuple[Decimal, Decimal] | None = None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The key and every credential-like header value (masked wherever text is kept)."""
+        found = [self.api_key.get_secret_value()] if self.api_key else []
+        found += [v for k, v in self.headers if _SECRET_HEADER.search(k)]
+        return tuple(v for v in found if v)
+
+
+def is_local(url: str) -> bool:
+    """Whether `url` names this machine (a local server may go without an API key)."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return False
+    return host in _LOOPBACK
+
+
+def _provider_problem(name: str, field: str, raw: str) -> str:
+    return f"PROVIDER_{name.upper()}_{field.upper()}: {raw}"
+
+
+def parse_provider(name: str, values: dict[str, str]) -> ProviderSettings:
+    """PROVIDER_<NAME>_* values -> ProviderSettings; ValueError naming the setting."""
+    base_url = values.get("base_url", "").strip().rstrip("/")
+    if not base_url:
+        raise ValueError(
+            _provider_problem(name, "base_url", "missing (e.g. http://127.0.0.1:11434/v1)")
+        )
+    if not base_url.startswith(("http://", "https://")):
+        raise ValueError(
+            _provider_problem(
+                name, "base_url", f"must start with http:// or https:// ({base_url!r})"
+            )
+        )
+    key = values.get("api_key", "").strip()
+    if not key and not is_local(base_url):
+        raise ValueError(
+            _provider_problem(
+                name, "api_key", f"missing: {base_url} is not on this machine, it needs a key"
+            )
+        )
+    headers: tuple[tuple[str, str], ...] = ()
+    if values.get("headers", "").strip():
+        try:
+            given = json.loads(values["headers"])
+        except ValueError:
+            given = None
+        ok = isinstance(given, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in given.items()
+        )
+        if not ok or given is None:  # never echoed: a header may carry a credential
+            raise ValueError(
+                _provider_problem(
+                    name, "headers", 'must be a JSON object of strings, e.g. {"X-Team": "a"}'
+                )
+            )
+        headers = tuple(sorted(given.items()))
+    flag = values.get("reports_cost", "").strip().lower()
+    if flag and flag not in _TRUE + _FALSE:
+        raise ValueError(
+            _provider_problem(name, "reports_cost", f"must be true or false ({flag!r})")
+        )
+    prices = None
+    if values.get("prices", "").strip():
+        parts = [p.strip() for p in values["prices"].split(",")]
+        try:
+            numbers = tuple(Decimal(p) for p in parts)
+        except ArithmeticError:
+            numbers = ()
+        if len(numbers) != 2 or not all(n.is_finite() and 0 <= n <= 10_000 for n in numbers):
+            raise ValueError(
+                _provider_problem(
+                    name,
+                    "prices",
+                    "must be 'input,output' dollars per million tokens, e.g. 0.28,0.42 "
+                    f"(got {values['prices']!r})",
+                )
+            )
+        prices = (numbers[0], numbers[1])
+    return ProviderSettings(
+        name=name,
+        base_url=base_url,
+        api_key=SecretStr(key) if key else None,
+        headers=headers,
+        # A local server reports no cost; a hosted one is assumed to unless told otherwise.
+        reports_cost=flag in _TRUE if flag else not is_local(base_url),
+        prices=prices,
+    )
+
+
+class _ProviderVars(PydanticBaseSettingsSource):
+    """Every PROVIDER_<NAME>_<FIELD> of the environment and the .env file, as one field
+    (`provider_vars`): their names depend on PROVIDERS, so no field can declare them."""
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        sources: tuple[PydanticBaseSettingsSource, ...],
+    ) -> None:
+        super().__init__(settings_cls)
+        self._sources = sources
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, str] = {}
+        for source in self._sources:  # the .env file first: the environment wins
+            env_vars = getattr(source, "env_vars", {}) or {}
+            for name, value in env_vars.items():
+                if value is not None and _PROVIDER_VAR.fullmatch(name.lower()):
+                    found[name.lower()] = value
+        return {"provider_vars": found} if found else {}
 
 
 class ConfigError(ValueError):
@@ -346,6 +496,58 @@ class Settings(BaseSettings):
     # "name=house|openrouter|auto" pairs; they win over <NAME>_LLM (default auto).
     persona_llms: str = ""
 
+    # --- providers ---
+    # The providers besides OpenRouter, e.g. "ollama,deepseek"; each is described by
+    # PROVIDER_<NAME>_BASE_URL, _API_KEY (optional on this machine), _HEADERS (JSON),
+    # _REPORTS_COST and _PRICES ("input,output" dollars per million tokens).
+    providers: str = ""
+    # "persona=provider" pairs, e.g. "qwen=ollama,openai=deepseek"; others: openrouter.
+    persona_providers: str = ""
+    # Every PROVIDER_<NAME>_<FIELD> setting, lower-cased (read by _ProviderVars).
+    provider_vars: dict[str, str] = Field(default_factory=dict, repr=False)
+    # Seconds the providers' reachability check waits per provider (before the first cycle).
+    provider_probe_timeout_s: float = Field(5.0, gt=0, le=120)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        found = tuple(
+            s
+            for s in (dotenv_settings, env_settings)
+            if isinstance(s, EnvSettingsSource | DotEnvSettingsSource)
+        )
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+            _ProviderVars(settings_cls, found),
+        )
+
+    @field_validator("providers")
+    @classmethod
+    def _providers(cls, v: str) -> str:
+        names = [n.strip().lower() for n in v.split(",") if n.strip()]
+        for name in names:
+            if name in (DEFAULT_PROVIDER, "house"):
+                raise ValueError(
+                    f"{name!r} is built in: set OPENROUTER_BASE_URL/OPENROUTER_API_KEY"
+                    if name == DEFAULT_PROVIDER
+                    else "'house' is not a provider: set PERSONA_LLMS=<persona>=house"
+                )
+            if not _PROVIDER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a provider name (a-z then a-z, 0-9; 1-16)")
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate provider {', '.join(dupes)}")
+        return ",".join(names)
+
     # --- vote ---
     # Weighted vote: trailing returns over this many cycles; an agent "clearly" beats
     # another when its trailing return is at least vote_edge_pct points higher.
@@ -368,7 +570,7 @@ class Settings(BaseSettings):
             raise ValueError(f"duplicate persona {', '.join(dupes)}")
         return ",".join(names)
 
-    @field_validator("persona_models", "persona_llms")
+    @field_validator("persona_models", "persona_llms", "persona_providers")
     @classmethod
     def _pairs(cls, v: str) -> str:
         _parse_pairs(v)
@@ -379,13 +581,16 @@ class Settings(BaseSettings):
         """Every persona has a prompt file and a model; no pair names a stranger."""
         roster = self.personas
         models, llms = _parse_pairs(self.persona_models), _parse_pairs(self.persona_llms)
-        for setting, pairs in (("PERSONA_MODELS", models), ("PERSONA_LLMS", llms)):
+        chosen = _parse_pairs(self.persona_providers)
+        named = (("PERSONA_MODELS", models), ("PERSONA_LLMS", llms), ("PERSONA_PROVIDERS", chosen))
+        for setting, pairs in named:
             strangers = sorted(set(pairs) - set(roster))
             if strangers:
                 raise ValueError(f"{setting}: {', '.join(strangers)} not in ROSTER ({self.roster})")
         for name, kind in llms.items():
             if kind not in ("auto", "house", "openrouter"):
                 raise ValueError(f"PERSONA_LLMS: {name}={kind} must be house, openrouter or auto")
+        self._check_providers(chosen)
         if self.personas_dir is not None and not self.personas_dir.is_dir():
             raise ValueError(f"PERSONAS_DIR: {self.personas_dir} is not a folder")
         for name in roster:
@@ -402,6 +607,46 @@ class Settings(BaseSettings):
                     f"PERSONA_MODELS: no model id for persona {name!r} (e.g. {name}=vendor/model)"
                 )
         return self
+
+    def _check_providers(self, chosen: dict[str, str]) -> None:
+        listed = self.provider_names
+        for var in sorted(self.provider_vars):
+            match = _PROVIDER_VAR.fullmatch(var)
+            if match and match.group(1) not in listed:
+                raise ValueError(
+                    f"{var.upper()}: {match.group(1)!r} is not in PROVIDERS "
+                    f"({self.providers or 'empty'}); add it there"
+                )
+        for persona, provider in chosen.items():
+            if provider.lower() not in (DEFAULT_PROVIDER, *listed):
+                known = ", ".join((DEFAULT_PROVIDER, *listed))
+                raise ValueError(
+                    f"PERSONA_PROVIDERS: {persona}={provider}: no such provider (known: {known};"
+                    " a new one goes in PROVIDERS)"
+                )
+        for name in listed:
+            self.provider(name)  # raises, naming the PROVIDER_<NAME>_* setting
+
+    @property
+    def provider_names(self) -> tuple[str, ...]:
+        """The providers of PROVIDERS (OpenRouter, the built-in one, is not among them)."""
+        return tuple(n for n in self.providers.split(",") if n)
+
+    def provider(self, name: str) -> ProviderSettings:
+        """A provider's settings; OpenRouter's are OPENROUTER_BASE_URL and _API_KEY."""
+        if name == DEFAULT_PROVIDER:
+            return ProviderSettings(
+                name=name, base_url=self.openrouter_base_url, api_key=self.openrouter_api_key
+            )
+        prefix = f"provider_{name}_"
+        values = {
+            k.removeprefix(prefix): v for k, v in self.provider_vars.items() if k.startswith(prefix)
+        }
+        return parse_provider(name, values)
+
+    def provider_for(self, persona: str) -> str:
+        """The provider of a persona's real model (PERSONA_PROVIDERS, else openrouter)."""
+        return _parse_pairs(self.persona_providers).get(persona, DEFAULT_PROVIDER).lower()
 
     @property
     def personas(self) -> tuple[str, ...]:
@@ -426,10 +671,13 @@ class Settings(BaseSettings):
         return str(getattr(self, f"{persona}_model", persona))
 
     def llm_kind(self, persona: str) -> Literal["house", "openrouter"]:
+        """ "house", or "openrouter": a real model, on the persona's provider (provider_for)."""
         kind = _parse_pairs(self.persona_llms).get(persona) or getattr(
             self, f"{persona}_llm", "auto"
         )
-        if kind == "auto":
+        if kind == "auto":  # a real model where it can be called
+            if self.provider_for(persona) != DEFAULT_PROVIDER:
+                return "openrouter"
             return "openrouter" if self.openrouter_api_key else "house"
         return "house" if kind == "house" else "openrouter"
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from mytrader.app.models import model_id
+from mytrader.app.models import model_id, provider_name
 from mytrader.config import Settings
 from mytrader.domain.limits import RiskLimits
 from mytrader.graph.context import ArenaContext
@@ -24,6 +24,7 @@ def arena_context(settings: Settings) -> ArenaContext:
         arena_id=settings.arena_id,
         personas=personas,
         model_ids={p: model_id(settings, p) for p in personas},
+        providers={p: provider_name(settings, p) for p in personas},
         house_personas=tuple(p for p in personas if settings.llm_kind(p) == "house"),
         llm_daily_budget_usd=settings.llm_daily_budget_usd,
         personas_dir=None if settings.personas_dir is None else str(settings.personas_dir),

@@ -76,7 +76,8 @@ _ENV_SECRETS = ("LANGSMITH_API_KEY", "LANGCHAIN_API_KEY")
 
 def secret_values(settings: Settings) -> tuple[str, ...]:
     """Every secret the arena knows: each SecretStr setting (API keys, tokens), the
-    database URL's password (the URL itself is shown masked), the tracing key."""
+    database URL's password (the URL itself is shown masked), the providers' keys and
+    credential headers (PROVIDER_<NAME>_API_KEY, _HEADERS), the tracing key."""
     found: list[str] = []
     for name in type(settings).model_fields:
         value = getattr(settings, name, None)
@@ -86,6 +87,8 @@ def secret_values(settings: Settings) -> tuple[str, ...]:
             found += url_passwords(value.get_secret_value())
         else:
             found.append(value.get_secret_value())
+    for provider in settings.provider_names:  # their keys and credential headers
+        found += settings.provider(provider).secrets
     found += [os.environ[n] for n in _ENV_SECRETS if os.environ.get(n)]
     return tuple(found)
 

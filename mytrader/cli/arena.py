@@ -40,6 +40,9 @@ def run(
     settings = settings_or_exit()
     try:
         with reported_errors():
+            from mytrader.app.providers import check_providers
+
+            check_providers(settings)  # before the first cycle: exit 2 or 3, naming the setting
             if every is None:
                 run_cycles(settings, cycles or 1, quiet)
             else:

@@ -63,6 +63,7 @@ def reported_errors() -> Iterator[None]:
     from mytrader.adapters.news import NewsError
     from mytrader.adapters.store.db import StoreError
     from mytrader.adapters.store.lock import ArenaBusy
+    from mytrader.app.providers import ProviderUnreachable
     from mytrader.app.repair import CycleFailed
     from mytrader.ports.broker import BrokerSetupError
 
@@ -75,6 +76,7 @@ def reported_errors() -> Iterator[None]:
         NewsError,
         CycleFailed,
         BrokerSetupError,
+        ProviderUnreachable,
     ) as exc:
         say_error(exc)
         raise typer.Exit(3) from None

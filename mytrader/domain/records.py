@@ -45,6 +45,12 @@ class Usage(BaseModel):
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: Decimal = Decimal("0")
+    # Where the model ran: "house", "openrouter" or a provider of PROVIDERS (None: unknown,
+    # rows written before providers existed).
+    provider: str | None = None
+    # Calls whose answer carried no usage at all: their tokens and cost are unknown (not
+    # counted in tokens_in, tokens_out and cost_usd), not zero.
+    unmetered: int = 0
 
 
 class CycleRecord(BaseModel):

@@ -55,6 +55,8 @@ class ArenaContext:
     personas: tuple[str, ...] = ("grok", "deepseek", "openai")
     # persona -> model id shown in logs and traces
     model_ids: dict[str, str] = field(default_factory=dict)
+    # persona -> where its model runs: "house", "openrouter" or a provider of PROVIDERS
+    providers: dict[str, str] = field(default_factory=dict)
     # personas on house models: no dollars spent, so no daily budget applies
     house_personas: tuple[str, ...] = ()
     llm_daily_budget_usd: Decimal | None = None
@@ -121,6 +123,13 @@ class ArenaContext:
 
     def model_id(self, persona: str) -> str:
         return self.model_ids.get(persona, persona)
+
+    def provider(self, persona: str) -> str:
+        """Where a persona's model runs (house personas: "house"; unknown: "openrouter")."""
+        given = self.providers.get(persona)
+        if given:
+            return given
+        return "house" if persona in self.house_personas else "openrouter"
 
 
 class StateNode(Protocol):

@@ -23,6 +23,15 @@ and is listed in ``srv.errors``, so a test cannot silently pass on an unplanned 
 A responder is a :class:`Reply`, a plain ``str`` (= ``Reply.text``), or a callable
 ``(request_json) -> Reply | str`` that can answer based on the prompt.
 
+Provider quirks (``ChatServer(quirks={...})``), checked before any script is read, so a
+refusal consumes no scripted reply: ``"no_temperature"`` answers a request with a
+``temperature`` other than 1 with OpenAI's 400 (``Unsupported value: 'temperature' does not
+support 0.7 with this model``); ``"no_tools"`` answers a request with ``tools`` with
+Ollama's 400 (``registry.ollama.ai/library/<model> does not support tools``);
+``"no_cost"`` drops ``usage.cost`` from every answer (every provider but OpenRouter);
+``"no_usage"`` drops ``usage`` entirely (some local servers). ``Reply.thinking`` puts the
+reasoning in the message's ``reasoning`` or ``reasoning_content`` field.
+
 Only non-streaming completions are supported: a request with ``"stream": true`` gets a 400
 (``stream_not_supported``) and is listed in ``srv.errors``. ``ChatOpenAI.invoke`` sends
 ``"stream": false`` and no ``stream_options`` when ``base_url`` is set (checked against
@@ -98,6 +107,7 @@ class Reply:
     content: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     reasoning: str | None = None
+    reasoning_field: str = "reasoning"  # or "reasoning_content" (vLLM, DeepSeek)
     finish_reason: str | None = None
     prompt_tokens: int = 10
     completion_tokens: int = 5
@@ -188,6 +198,14 @@ class Reply:
     def think(cls, thought: str, answer: str, **kwargs: Any) -> Reply:
         """Content with a leading ``<think>…</think>`` block, as some reasoning models emit."""
         return cls.text(f"<think>\n{thought}\n</think>\n{answer}", **kwargs)
+
+    @classmethod
+    def thinking(
+        cls, reasoning: str, content: str = "", *, field: str = "reasoning", **kwargs: Any
+    ) -> Reply:
+        """The reasoning in a field of its own (``reasoning``: Ollama, OpenRouter;
+        ``reasoning_content``: vLLM, DeepSeek), the content beside it (often empty)."""
+        return replace(cls.text(content, **kwargs), reasoning=reasoning, reasoning_field=field)
 
     @classmethod
     def json(cls, obj: Any, **kwargs: Any) -> Reply:
@@ -323,7 +341,7 @@ class Reply:
                 call.to_wire(f"call_{seq}_{i}") for i, call in enumerate(self.tool_calls)
             ]
         if self.reasoning is not None:
-            message["reasoning"] = self.reasoning
+            message[self.reasoning_field] = self.reasoning
         finish = self.finish_reason or ("tool_calls" if self.tool_calls else "stop")
         body: dict[str, Any] = {
             "id": f"chatcmpl-mock-{seq}",
@@ -415,9 +433,21 @@ class ChatServer(LocalServer):
     :meth:`start` / :meth:`close` yourself. See the module docstring for the behaviour.
     """
 
-    def __init__(self, *, default: Responder | None = None, host: str = "127.0.0.1") -> None:
+    QUIRKS = frozenset({"no_temperature", "no_tools", "no_cost", "no_usage"})
+
+    def __init__(
+        self,
+        *,
+        default: Responder | None = None,
+        host: str = "127.0.0.1",
+        quirks: Iterable[str] = (),
+    ) -> None:
         super().__init__(host)
         self._default = default
+        self.quirks = frozenset(quirks)
+        unknown = self.quirks - self.QUIRKS
+        if unknown:
+            raise ValueError(f"unknown quirks {sorted(unknown)}; known: {sorted(self.QUIRKS)}")
         self._lock = threading.Lock()
         self._scripts: dict[str, deque[Responder]] = {}
         self._requests: list[RecordedRequest] = []
@@ -523,6 +553,9 @@ class ChatServer(LocalServer):
         model = str(body.get("model", ""))
         if body.get("stream"):
             return self._error(f"stream_not_supported: model {model!r} asked for stream=true")
+        refused = self._refusal(body)
+        if refused is not None:
+            return refused
         responder = self._next_responder(model)
         if responder is None:
             return self._error(f"no scripted reply for model {model!r}")
@@ -533,10 +566,34 @@ class ChatServer(LocalServer):
                 self._errors.append(f"responder for {model!r} raised {exc!r}")
             return Reply.error(500, f"responder raised {exc!r}", code="mock_responder_error")
         if isinstance(result, str):
-            return Reply.text(result)
+            result = Reply.text(result)
         if not isinstance(result, Reply):
             return self._error(f"responder for {model!r} returned {type(result).__name__}")
+        if "no_cost" in self.quirks:
+            result = replace(result, cost=None)
+        if "no_usage" in self.quirks:
+            result = replace(result, include_usage=False)
         return result
+
+    def _refusal(self, body: dict[str, Any]) -> Reply | None:
+        """The 400 a provider with this server's quirks answers `body` with (None: none)."""
+        model = str(body.get("model", ""))
+        temperature = body.get("temperature")
+        if "no_temperature" in self.quirks and temperature is not None and temperature != 1:
+            return Reply.error(
+                400,
+                f"Unsupported value: 'temperature' does not support {temperature} with this"
+                " model. Only the default (1) value is supported.",
+                type="invalid_request_error",
+                code="unsupported_value",
+            )
+        if "no_tools" in self.quirks and body.get("tools"):
+            return Reply.error(
+                400,
+                f"registry.ollama.ai/library/{model} does not support tools",
+                type="invalid_request_error",
+            )
+        return None
 
     def _handle(self, handler: Handler) -> None:
         received_mono, received_wall = time.monotonic(), time.time()

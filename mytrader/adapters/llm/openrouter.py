@@ -27,23 +27,18 @@ def openrouter_model(
     json_mode: bool,
     headers: Mapping[str, str] = OPENROUTER_HEADERS,
 ) -> BaseChatModel:
-    """ChatOpenAI pointed at `base_url`; the key is scrubbed from transport errors."""
-    from langchain_openai import ChatOpenAI  # imported here: offline runs never need it
-    from openai import DefaultHttpxClient
+    """ChatOpenAI pointed at `base_url`; the key is scrubbed from transport errors.
+    (The provider's quirks are handled as for any provider: `provider.ProviderChat`.)"""
+    from mytrader.adapters.llm.provider import provider_model  # offline runs never need it
 
-    from mytrader.adapters.llm.scrubbed_http import ScrubbedErrors
-
-    key = api_key.get_secret_value()
-    return ChatOpenAI(
+    return provider_model(
+        provider="openrouter",
         model=model,
         base_url=base_url,
         api_key=api_key,
         temperature=temperature,
-        timeout=timeout_s,
+        timeout_s=timeout_s,
         max_retries=max_retries,
-        default_headers=dict(headers),
-        http_client=DefaultHttpxClient(transport=ScrubbedErrors([key])),
-        # JSON mode goes in extra_body: as `response_format` proper, langchain-openai would
-        # switch to the SDK's parse() path, which refuses non-strict tools.
-        extra_body=({"response_format": {"type": "json_object"}} if json_mode else None),
+        json_mode=json_mode,
+        headers=headers,
     )

@@ -67,6 +67,8 @@ USAGE_COLUMNS = (
     "tokens_in",
     "tokens_out",
     "cost_usd",
+    "provider",
+    "unmetered",
 )
 
 

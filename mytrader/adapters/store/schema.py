@@ -145,6 +145,8 @@ CREATE TABLE IF NOT EXISTS llm_usage (
     tokens_out {int} NOT NULL,
     cost_usd {money} NOT NULL,
     created_at {now},
+    provider TEXT,
+    unmetered {int} NOT NULL DEFAULT 0,
     PRIMARY KEY (arena, cycle, agent)
 )"""
 
@@ -216,6 +218,9 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("trades", "limit_price", "{money}"),
     ("trades", "stop_price", "{money}"),
     ("trades", "booked_cycle", "{int}"),
+    # per-persona providers (issue 18): where the model ran; calls that reported no usage
+    ("llm_usage", "provider", "TEXT"),
+    ("llm_usage", "unmetered", "{int} NOT NULL DEFAULT 0"),
 )
 # The statuses a trades row may have now: an older CHECK without one of them is replaced.
 TRADE_STATUSES = _STATUSES

@@ -21,10 +21,15 @@ def add(
     tokens_in: int = 0,
     tokens_out: int = 0,
     cost_usd: Decimal = Decimal("0"),
+    *,
+    provider: str | None = None,
+    unmetered: int = 0,
 ) -> None:
-    """Add one agent's part to `totals`; the model is the latest part's."""
+    """Add one agent's part to `totals`; the model (and provider) is the latest part's."""
     total = totals.setdefault(agent, Usage(agent=agent, model=model))
     total.model = model
+    total.provider = provider or total.provider
+    total.unmetered += unmetered
     total.calls += calls
     total.tokens_in += tokens_in
     total.tokens_out += tokens_out
@@ -47,5 +52,7 @@ class UsageTables(Tables):
                 r["tokens_in"],
                 r["tokens_out"],
                 Decimal(r["cost_usd"]),
+                provider=r["provider"],
+                unmetered=r["unmetered"] or 0,
             )
         return dict(sorted(totals.items()))

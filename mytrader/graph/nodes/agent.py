@@ -39,13 +39,18 @@ log = logging.getLogger(__name__)
 class UsageMeter:
     """Adds up tokens and dollars of every model answer in one agent turn."""
 
-    def __init__(self, agent: str, model: str, start: Usage | None = None) -> None:
+    def __init__(
+        self, agent: str, model: str, start: Usage | None = None, provider: str | None = None
+    ) -> None:
         # `start`: what the turn's earlier calls used (its critique, in the critique node)
         self.usage = start.model_copy() if start else Usage(agent=agent, model=model)
+        self.usage.provider = provider or self.usage.provider
 
     def add(self, message: BaseMessage) -> None:
         self.usage.calls += 1
         meta = getattr(message, "usage_metadata", None) or {}
+        if not meta:  # no usage in the answer (some local servers): unknown, not zero
+            self.usage.unmetered += 1
         self.usage.tokens_in += int(meta.get("input_tokens", 0))
         self.usage.tokens_out += int(meta.get("output_tokens", 0))
         token_usage = (getattr(message, "response_metadata", None) or {}).get("token_usage") or {}
@@ -57,6 +62,12 @@ class UsageMeter:
                 log.warning("%s: unreadable cost %r in the model's usage", self.usage.agent, cost)
 
 
+def reasoning_of(message: BaseMessage) -> str:
+    """The reasoning a provider sent in a field of its own (`reasoning_content`)."""
+    value = message.additional_kwargs.get("reasoning_content")
+    return value if isinstance(value, str) else ""
+
+
 def text_of(message: BaseMessage) -> str:
     content = message.content
     if isinstance(content, str):
@@ -65,11 +76,15 @@ def text_of(message: BaseMessage) -> str:
     return "".join(parts)
 
 
-def call_config(agent: str, step: str, model_id: str, cycle: int) -> RunnableConfig:
+def call_config(
+    agent: str, step: str, model_id: str, cycle: int, provider: str | None = None
+) -> RunnableConfig:
+    where = {"provider": provider} if provider else {}
     return {
         "run_name": f"{agent}.{step}",
-        "tags": [f"agent:{agent}", f"model:{model_id}", step],
-        "metadata": {"agent": agent, "model": model_id, "cycle": cycle, "step": step},
+        "tags": [f"agent:{agent}", f"model:{model_id}", step]
+        + ([f"provider:{provider}"] if provider else []),
+        "metadata": {"agent": agent, "model": model_id, "cycle": cycle, "step": step, **where},
     }
 
 
@@ -147,12 +162,13 @@ class AgentTurn:
         self.critique = CritiqueNote.model_validate(note) if note else None
         self.model: BaseChatModel = services.models[self.agent]
         self.model_id = knobs.model_id(self.agent)
+        self.provider = knobs.provider(self.agent)
         factory = services.tools
         self.tools: Sequence[BaseTool] = (
             factory(self.agent, task["as_of"], self.book) if factory else []
         )
         self.logs: list[LogEntry] = []
-        self.meter = UsageMeter(self.agent, self.model_id, start_usage(task))
+        self.meter = UsageMeter(self.agent, self.model_id, start_usage(task), self.provider)
         self.spent_today = Decimal(task.get("spent_today") or "0")
 
     def _log(self, kind: str, content: str) -> None:
@@ -163,7 +179,7 @@ class AgentTurn:
         """The model's final answer after at most max_tool_rounds of tool calls (None when
         it never stops calling tools), and the conversation that answer replies to."""
         model: Any = self.model.bind_tools(self.tools) if self.tools else self.model
-        config = call_config(self.agent, "analyze", self.model_id, self.cycle)
+        config = call_config(self.agent, "analyze", self.model_id, self.cycle, self.provider)
         tool_config: RunnableConfig = {
             "tags": [f"agent:{self.agent}", f"model:{self.model_id}", "tool"],
             "metadata": {"agent": self.agent, "cycle": self.cycle, "step": "tool"},
@@ -229,6 +245,9 @@ class AgentTurn:
                 error = f"tool loop exceeded {self.knobs.max_tool_rounds} rounds"
                 break
             raw = text_of(answer)
+            thought = reasoning_of(answer)  # a provider's reasoning field: never parsed
+            if thought:
+                self._log("THOUGHT", f"reasoning: {thought}")
             self._log("THOUGHT", raw)
             try:
                 parsed = parse_decision(raw, allowed, max_qty=ceiling)
@@ -331,13 +350,19 @@ def make_agent(services: ArenaServices) -> TaskNode:
         if not listening(get_config()):  # no tracer, no stream: the named run shows nowhere
             return run_turn(task)
         name = task["agent"]
-        model = services.knobs(runtime).model_id(name)
+        knobs = services.knobs(runtime)
+        model, provider = knobs.model_id(name), knobs.provider(name)
         return turn.invoke(
             task,
             config={
                 "run_name": name,
-                "tags": [f"agent:{name}", f"model:{model}"],
-                "metadata": {"agent": name, "model": model, "cycle": task["cycle"]},
+                "tags": [f"agent:{name}", f"model:{model}", f"provider:{provider}"],
+                "metadata": {
+                    "agent": name,
+                    "model": model,
+                    "provider": provider,
+                    "cycle": task["cycle"],
+                },
             },
         )
 

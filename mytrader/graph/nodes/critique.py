@@ -72,11 +72,12 @@ def run_critique(services: ArenaServices, knobs: ArenaContext, task: AgentTask) 
         trades_since=trades_since(book, note),
     )
     messages = critique_messages(payload, agent, knobs.personas_dir)
-    meter = UsageMeter(agent, model_id)
+    provider = knobs.provider(agent)
+    meter = UsageMeter(agent, model_id, provider=provider)
     update: dict[str, Any] = {}
     try:
         answer = services.models[agent].invoke(
-            messages, config=call_config(agent, "critique", model_id, cycle)
+            messages, config=call_config(agent, "critique", model_id, cycle, provider)
         )
         meter.add(answer)
         text = strip_thinking(text_of(answer)).strip() or "(empty critique)"
@@ -133,13 +134,18 @@ def make_critique(services: ArenaServices) -> TaskNode:
             return turn(task)
         # A run named after the persona inside the node, as in `agent`.
         name = task["agent"]
-        model = knobs.model_id(name)
+        model, provider = knobs.model_id(name), knobs.provider(name)
         result: Command[Any] = traced.invoke(
             task,
             config={
                 "run_name": name,
-                "tags": [f"agent:{name}", f"model:{model}", "critique"],
-                "metadata": {"agent": name, "model": model, "cycle": task["cycle"]},
+                "tags": [f"agent:{name}", f"model:{model}", f"provider:{provider}", "critique"],
+                "metadata": {
+                    "agent": name,
+                    "model": model,
+                    "provider": provider,
+                    "cycle": task["cycle"],
+                },
             },
         )
         return result
