@@ -1,19 +1,11 @@
-"""Books over one broker account: the sum of the books must be what the broker holds.
+"""`mytrader reconcile`: the books against the broker account, every difference printed
+(exit status 1 when there is one).
 
-All books trade through one Alpaca account; each is a virtual sub-account of it. At the
-arena's first cycle the account's surplus over the books is recorded as the *base*
-(cash beyond the books' starting cash, shares held before the arena). From then on, for
-every symbol, the broker's shares must equal the base's plus the books', and the broker's
-cash must equal the base's plus every book's cash and fees (the books pay
-`FEE_PER_TRADE`; Alpaca charges no commission, so the fees are still in the account).
-
-Open orders too: the arena's orders open at the broker must be exactly those the `trades`
-table and the arena's state call open (`mytrader.domain.open_orders` says what differs),
-on the simulated exchange as on Alpaca.
-
-`mytrader reconcile` prints every difference and exits 1 when there is one; the screener
-runs the positions and cash check at the start of every live cycle, and a difference
-stops new BUYs until it is resolved.
+The rule (the base recorded at the first cycle, shares and cash of the books against
+the broker's, the arena's open orders against the broker's) is `graph.account_check`'s,
+which the screener also runs at the start of every live cycle: a difference stops new
+BUYs until it is resolved. Here, on the simulated exchange as on Alpaca, the same
+comparisons are made and shown.
 """
 
 from __future__ import annotations

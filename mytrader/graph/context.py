@@ -35,6 +35,9 @@ from mytrader.tools import ToolFactory
 if TYPE_CHECKING:
     from mytrader.adapters.store.db import ArenaStore
 
+_RISK, _VOTE = RiskLimits(), VoteRule()  # the rules' defaults are the context's
+_RISK_FIELDS = tuple(f.name for f in dataclasses.fields(RiskLimits))
+
 _DECIMALS = (
     "starting_cash",
     "fee_per_trade",
@@ -63,16 +66,16 @@ class ArenaContext:
     personas_dir: str | None = None
     max_tool_rounds: int = 4
     critique_interval: int = 5
-    vote_mode: VoteMode = "majority"
-    vote_window: int = 20
-    vote_edge_pct: Decimal = Decimal("1")
+    vote_mode: VoteMode = _VOTE.mode
+    vote_window: int = _VOTE.window
+    vote_edge_pct: Decimal = _VOTE.edge_pct
     starting_cash: Decimal = Decimal("100000")
-    fee_per_trade: Decimal = Decimal("1")
-    buy_limit_buffer_pct: Decimal = Decimal("3")
-    max_position_pct: Decimal = Decimal("25")
-    daily_loss_limit_pct: Decimal = Decimal("5")
-    stop_loss_pct: Decimal = Decimal("10")
-    take_profit_pct: Decimal = Decimal("25")
+    fee_per_trade: Decimal = _RISK.fee_per_trade
+    buy_limit_buffer_pct: Decimal = _RISK.buy_limit_buffer_pct
+    max_position_pct: Decimal = _RISK.max_position_pct
+    daily_loss_limit_pct: Decimal = _RISK.daily_loss_limit_pct
+    stop_loss_pct: Decimal = _RISK.stop_loss_pct
+    take_profit_pct: Decimal = _RISK.take_profit_pct
     movers_top: int = 5
     watchlist_symbols: tuple[str, ...] = ()
     benchmark_symbol: str = "SPY"
@@ -108,14 +111,7 @@ class ArenaContext:
 
     @cached_property
     def limits(self) -> RiskLimits:
-        return RiskLimits(
-            fee_per_trade=self.fee_per_trade,
-            buy_limit_buffer_pct=self.buy_limit_buffer_pct,
-            max_position_pct=self.max_position_pct,
-            daily_loss_limit_pct=self.daily_loss_limit_pct,
-            stop_loss_pct=self.stop_loss_pct,
-            take_profit_pct=self.take_profit_pct,
-        )
+        return RiskLimits(**{name: getattr(self, name) for name in _RISK_FIELDS})
 
     @cached_property
     def vote_rule(self) -> VoteRule:

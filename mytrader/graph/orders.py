@@ -1,4 +1,5 @@
-"""Client order ids tied to what an order is, and placement that never doubles an order.
+"""Client order ids tied to what an order is, and placement that never doubles an order:
+the one way an order reaches the broker (`gate_and_place`: the risk gate, then `place`).
 
 An id is `{arena}-{cycle}-{account}-{purpose}-{symbol}-{side}`: the same leg of the same
 cycle always gets the same id, whatever other legs the cycle has (settings may change
@@ -16,7 +17,7 @@ from mytrader.domain.book import Book
 from mytrader.domain.limits import RiskLimits
 from mytrader.domain.models import OrderRequest, OrderResult
 from mytrader.domain.risk import GateResult, Leg, Reserved, check_leg
-from mytrader.ports.broker import Broker, DuplicateOrderError
+from mytrader.ports.broker import Broker, BrokerError, DuplicateOrderError
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +77,29 @@ def gate_at_broker(
         day=as_of[:10],
         reserved=reserved,
     )
+
+
+def gate_and_place(
+    broker: Broker,
+    leg: Leg,
+    book: Book,
+    request: OrderRequest,
+    prices: dict[str, Decimal],
+    limits: RiskLimits,
+    reserved: Reserved | None,
+    reason: str,
+) -> tuple[OrderResult, OrderResult | None]:
+    """Gate, then place: the one path of a decision's leg, an exit and a protective order.
+
+    A leg the gate stops is recorded `refused` with the gate's reason, one the broker
+    refuses (BrokerError) `rejected` with the broker's message; both keep the request's
+    terms (side, quantity, type, prices) and were never placed. A placed order keeps the
+    broker's reason, else `reason`. Returns the leg's result and a stray (see `adopt`)."""
+    gate = gate_at_broker(broker, leg, book, prices, limits, request.as_of, reserved)
+    if not gate.approved:
+        return OrderResult.of(request, "refused", gate.reason), None
+    try:
+        result, stray = place(broker, request)
+    except BrokerError as exc:
+        return OrderResult.of(request, "rejected", f"broker: {exc}"), None
+    return result.model_copy(update={"reason": result.reason or reason}), stray

@@ -31,7 +31,7 @@ from mytrader.domain.limits import RiskLimits
 from mytrader.domain.models import OrderRequest, OrderResult, PendingOrder, Purpose
 from mytrader.domain.order_ids import arena_prefix, order_id
 from mytrader.domain.risk import Leg, Reserved
-from mytrader.graph.orders import adopt, gate_at_broker, place
+from mytrader.graph.orders import adopt, gate_and_place
 from mytrader.graph.settle import ended
 from mytrader.ports.broker import Broker, BrokerError
 
@@ -192,13 +192,5 @@ def submit(
         limits.fee_per_trade,
     )
     leg = Leg(request.symbol, "sell", request.qty, request.purpose, request.purpose)
-    gate = gate_at_broker(broker, leg, book, prices, limits, request.as_of, reserved)
-    base = request.model_dump(exclude={"as_of", "time_in_force"})
-    if not gate.approved:
-        return OrderResult(**base, status="refused", reason=gate.reason), None
-    try:
-        result, stray = place(broker, request)
-    except BrokerError as exc:
-        return OrderResult(**base, status="rejected", reason=f"broker: {exc}"), None
     reason = "protective order" if request.purpose == "protect" else f"{request.purpose} exit"
-    return result.model_copy(update={"reason": result.reason or reason}), stray
+    return gate_and_place(broker, leg, book, request, prices, limits, reserved, reason)

@@ -11,6 +11,9 @@ the other side in the symbol is open, a sell beyond the shares not held by open 
 a buy beyond the buying power left by open buys (when the account's cash is given) too.
 An OCO is one order: a cancel cancels it whole, at once (Alpaca's `pending_cancel` is
 never observable here; the executor handles it live).
+
+Here: the clock, the market reads and the order desk (accept, cancel, look up). What a
+bar does to an order is `fills.py`; the account's open orders and position `account.py`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from __future__ import annotations
 import bisect
 import functools
 import threading
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -28,18 +30,18 @@ from mytrader.adapters.bars import (
     FloatArray,
     IntArray,
     PriceHistory,
-    SymbolSeries,
     load_bars,
     to_decimal,
 )
+from mytrader.adapters.sim.account import Account, account_order
+from mytrader.adapters.sim.fills import broker_id, outcome, result
 from mytrader.adapters.sim.prepared import PreparedMarket, prepared_for
-from mytrader.domain.account_rules import AccountOrder, Refusal, refusal
-from mytrader.domain.models import Mover, Movers, OrderRequest, OrderResult, OrderStatus
+from mytrader.domain.account_rules import Refusal, refusal
+from mytrader.domain.models import Mover, Movers, OrderRequest, OrderResult
 from mytrader.domain.sectors import name_of, sector_of
 from mytrader.ports.broker import AssetInfo, Bar, DuplicateOrderError, MarketClock
 from mytrader.ports.ledger import InMemoryLedger, OrderLedger, SimOrder
 
-_ORDER_NS = uuid.uuid5(uuid.NAMESPACE_URL, "mytrader/sim-exchange")
 _BAR_CACHE = 65_536  # bars kept ready-made; a view re-reads ~lookback bars per symbol a day
 
 
@@ -79,7 +81,7 @@ class SimulatedExchange:
         self.account_cash = account_cash
         # One simulated account per arena (the ids' first field): two offline arenas in
         # one database do not trade one account.
-        self._accounts: dict[str, _Account] = {}
+        self._accounts: dict[str, Account] = {}
         self._accounts_lock = threading.Lock()
 
     # --- clock ---------------------------------------------------------------------------
@@ -177,13 +179,13 @@ class SimulatedExchange:
             raise DuplicateOrderError(f"client_order_id {cid!r} was used already")
         problem = self._problem(order)
         if problem is not None:
-            return _result(order, "rejected", problem)
+            return result(order, "rejected", problem)
         account = self._account_of(cid)
         with account.lock:
             refused = self._refusal(account, order) if self.account_rules else None
             if refused is not None:
-                return _result(order, "rejected", refused.text("sim"))
-            sim_order = SimOrder(request=order, broker_order_id=_broker_id(cid))
+                return result(order, "rejected", refused.text("sim"))
+            sim_order = SimOrder(request=order, broker_order_id=broker_id(cid))
             if not self.ledger.put(sim_order):  # lost a race with a concurrent submit of it
                 raise DuplicateOrderError(f"client_order_id {cid!r} was used already")
             account.opened(order)
@@ -198,28 +200,28 @@ class SimulatedExchange:
             out = [o for sym in list(account.open) for o in self._open_in(account, sym, as_of)]
         return sorted(out, key=lambda o: o.client_order_id)
 
-    def _account_of(self, client_order_id: str) -> _Account:
+    def _account_of(self, client_order_id: str) -> Account:
         arena = client_order_id.split("-", 1)[0]
         with self._accounts_lock:
             account = self._accounts.get(arena)
             if account is None:
-                account = self._accounts[arena] = _Account(arena, self.account_cash)
+                account = self._accounts[arena] = Account(arena, self.account_cash)
         return account
 
-    def _refusal(self, account: _Account, order: OrderRequest) -> Refusal | None:
+    def _refusal(self, account: Account, order: OrderRequest) -> Refusal | None:
         """Alpaca's account rules for `order`, against the account's open orders now."""
         account.load(self.ledger)
         symbols = list(account.open) if account.cash is not None else [order.symbol]
         standing = [o for sym in symbols for o in self._open_in(account, sym, order.as_of)]
-        new = _account_order(order, self._last_price(order))
+        new = account_order(order, self._last_price(order))
         return refusal(
-            [_account_order(o, o.limit_price) for o in standing],
+            [account_order(o, o.limit_price) for o in standing],
             new,
             held=account.held.get(order.symbol, 0),
             cash=account.cash,
         )
 
-    def _open_in(self, account: _Account, symbol: str, as_of: str) -> list[OrderResult]:
+    def _open_in(self, account: Account, symbol: str, as_of: str) -> list[OrderResult]:
         """The account's open orders of `symbol` at `as_of`; closed ones leave the index
         and their fills move into the account's position and cash."""
         account.load(self.ledger)
@@ -279,179 +281,8 @@ class SimulatedExchange:
         return None
 
     def _outcome(self, order: SimOrder, as_of: str | None) -> OrderResult:
-        """What became of `order` by `as_of` (None: at its placement): the first bar after
-        its placement (a day order) or any later bar (gtc) that fills it, up to `as_of` and
-        not after a cancel. Deterministic: the same bars always give the same answer."""
-        if order.final is not None:
-            return order.final
-        req = order.request
-        series = self.history.series(req.symbol)
-        assert series is not None  # checked at submit
-        first = series.count_before(self.history.cal_end(req.as_of))  # first bar after it
-        seen = series.count_before(self.history.cal_end(as_of or req.as_of))
-        last = seen if req.time_in_force == "gtc" else min(seen, first + 1)
-        canceled = order.canceled_as_of
-        if canceled is not None:
-            last = min(last, series.count_before(self.history.cal_end(canceled)))
-        i = _next_candidate(series, req, first, last)
-        while i < last:
-            bar = self._bar(req.symbol, i)
-            price = _slipped(fill_price(req, bar), req, self.slippage_bps)
-            if price is None:  # a float near miss: the exact check said no
-                i = _next_candidate(series, req, i + 1, last)
-                continue
-            return _result(
-                req,
-                "filled",
-                broker_order_id=order.broker_order_id,
-                filled_qty=req.qty,
-                filled_avg_price=price,
-                filled_at=bar.date,
-            )
-        if canceled is not None and (as_of or req.as_of) >= canceled:
-            return _result(req, "canceled", f"canceled on {canceled}", order.broker_order_id)
-        if req.time_in_force == "day" and seen > first:
-            bar = self._bar(req.symbol, first)
-            return _result(req, "expired", _not_reached(req, bar), order.broker_order_id)
-        if req.time_in_force == "day" and first >= len(series):
-            return _result(req, "expired", "no bar after the order: history ends")
-        return _result(req, "pending", "", order.broker_order_id)
-
-
-class _Account:
-    """The simulated account: the ids of orders that may be open, by symbol, and the
-    position and cash of the orders that closed. Loaded from the ledger once (it survives
-    restarts), then kept up to date; closed orders never reopen, so it only shrinks."""
-
-    def __init__(self, arena: str, cash: Decimal | None) -> None:
-        self.arena = arena
-        self.lock = threading.RLock()
-        self.cash = cash
-        self.open: dict[str, set[str]] = {}
-        self.held: dict[str, int] = {}
-        self.loaded = False
-
-    def load(self, ledger: OrderLedger) -> None:
-        if self.loaded:
-            return
-        for order in ledger.find(f"{self.arena}-"):
-            self.opened(order.request)
-        self.loaded = True
-
-    def opened(self, order: OrderRequest) -> None:
-        self.open.setdefault(order.symbol, set()).add(order.client_order_id)
-
-    def closed(self, order: OrderResult) -> None:
-        self.open.get(order.symbol, set()).discard(order.client_order_id)
-        if not order.filled_qty or order.filled_avg_price is None:
-            return
-        sign = 1 if order.side == "buy" else -1
-        self.held[order.symbol] = self.held.get(order.symbol, 0) + sign * order.filled_qty
-        if self.cash is not None:
-            self.cash -= sign * order.filled_qty * order.filled_avg_price
-
-
-def _account_order(order: OrderRequest | OrderResult, price: Decimal | None) -> AccountOrder:
-    """An order as the account rules see it: what is left of it, in its complex order."""
-    left = order.qty - (order.filled_qty if isinstance(order, OrderResult) else 0)
-    return AccountOrder(order.client_order_id, order.symbol, order.side, left, price)
-
-
-_NEAR = 1e-6  # float slack of the candidate search; the exact Decimal check decides
-
-
-def _next_candidate(series: SymbolSeries, order: OrderRequest, start: int, stop: int) -> int:
-    """The first bar in [start, stop) whose range may fill `order` (`stop` if none): one
-    vectorized search over the float columns, so a good-till-canceled order waiting for
-    months costs the same as a day order. It may only err towards a candidate too many
-    (within _NEAR), never skip a fill: the caller checks each candidate exactly.
-    (Open and close lie within [low, high]: the loader widens the range.)"""
-    if start >= stop or order.type == "market":
-        return start
-    buy = order.side == "buy"
-    levels: list[tuple[bool, float]] = []  # (falls to it: test the low, level)
-    if order.limit_price is not None and order.type == "limit":
-        levels.append((buy, float(order.limit_price)))
-    if order.stop_price is not None and (order.type == "stop" or order.order_class == "oco"):
-        levels.append((not buy, float(order.stop_price)))
-    hit = np.zeros(stop - start, dtype=bool)
-    for falls, level in levels:
-        if falls:
-            hit |= series.low[start:stop] <= level + _NEAR
-        else:
-            hit |= series.high[start:stop] >= level - _NEAR
-    found = np.flatnonzero(hit)
-    return start + int(found[0]) if len(found) else stop
-
-
-def fill_price(order: OrderRequest, bar: Bar) -> Decimal | None:
-    """The price `bar` fills the order at, or None. Market: the open. A limit fills at the
-    open when the open is already through it, else at the limit when the range reaches it;
-    a stop likewise (a gap through the stop fills at the open). An OCO sell checks its stop
-    first: when one bar reaches both, the worse outcome is assumed."""
-    limit, stop = order.limit_price, order.stop_price
-    if order.order_class == "oco":
-        assert limit is not None and stop is not None
-        if bar.open <= stop or bar.open >= limit:
-            return bar.open
-        if bar.low <= stop:
-            return stop
-        return limit if bar.high >= limit else None
-    if order.type == "market":
-        return bar.open
-    buy = order.side == "buy"
-    if order.type == "limit":
-        assert limit is not None
-        if (bar.open <= limit) if buy else (bar.open >= limit):
-            return bar.open
-        reached = bar.low <= limit if buy else bar.high >= limit
-        return limit if reached else None
-    assert stop is not None
-    if (bar.open >= stop) if buy else (bar.open <= stop):
-        return bar.open
-    reached = bar.high >= stop if buy else bar.low <= stop
-    return stop if reached else None
-
-
-def _not_reached(order: OrderRequest, bar: Bar) -> str:
-    level = order.limit_price if order.type == "limit" else order.stop_price
-    low_side = (order.side == "buy") == (order.type == "limit")
-    extreme, what = (bar.low, "low") if low_side else (bar.high, "high")
-    return f"{order.type} {level} not reached on {bar.date} ({what} {extreme})"
-
-
-def _slipped(price: Decimal | None, order: OrderRequest, bps: Decimal) -> Decimal | None:
-    """The fill moved against the order by `bps` basis points (never past a buy limit)."""
-    if price is None or not bps:
-        return price
-    sign = 1 if order.side == "buy" else -1
-    moved = (price * (1 + sign * bps / 10_000)).quantize(Decimal("0.0001"))
-    return min(moved, order.limit_price) if order.limit_price and sign > 0 else moved
-
-
-def _broker_id(client_order_id: str) -> str:
-    return str(uuid.uuid5(_ORDER_NS, client_order_id))
-
-
-def _result(
-    order: OrderRequest,
-    status: OrderStatus,
-    reason: str = "",
-    broker_order_id: str | None = None,
-    *,
-    filled_qty: int = 0,
-    filled_avg_price: Decimal | None = None,
-    filled_at: str | None = None,
-) -> OrderResult:
-    return OrderResult.of(
-        order,
-        status,
-        reason,
-        broker_order_id=broker_order_id,
-        filled_qty=filled_qty,
-        filled_avg_price=filled_avg_price,
-        filled_at=filled_at,
-    )
+        """What became of `order` by `as_of` (None: at its placement): `fills.outcome`."""
+        return outcome(order, as_of, self.history, self._bar, self.slippage_bps)
 
 
 def _mover(row: tuple[str, Any, Any, Any]) -> Mover:

@@ -172,9 +172,29 @@ def bounded(timeout: float) -> dict[str, Any]:
 
 class Tables:
     """One backend and its transactions: the base of the store's table groups, of the
-    `ArenaStore` façade and of the dashboard's `ArenaReader`."""
+    `ArenaStore` façade and of the dashboard's `ArenaReader` (both opened the same way:
+    `open`, `sqlite`, `postgres`)."""
 
     _db: Backend
+
+    def __init__(self, backend: Backend) -> None:
+        self._db = backend
+
+    @classmethod
+    def open(cls, config: StoreConfig) -> Self:
+        """PostgreSQL when the config has a URL, else `<home>/arena.sqlite`."""
+        return cls(open_backend(config))
+
+    @classmethod
+    def sqlite(cls, path: Path) -> Self:
+        return cls(SqliteBackend(Path(path).expanduser()))
+
+    @classmethod
+    def postgres(cls, url: str, *, timeout: float = 10.0) -> Self:
+        return cls(PostgresBackend(url, timeout))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.dialect}: {self.location})"
 
     @property
     def dialect(self) -> DialectName:

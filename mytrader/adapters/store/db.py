@@ -15,17 +15,12 @@ The names importers used before the split are still importable from here.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from mytrader.adapters.store.connection import (
     ARENA_FILE,
     Backend,
-    PostgresBackend,
-    SqliteBackend,
     StoreConfig,
     bounded,
     check_postgres,
-    open_backend,
 )
 from mytrader.adapters.store.cycles import CYCLE_CHANNEL, CycleTables
 from mytrader.adapters.store.dialect import Row
@@ -61,24 +56,8 @@ class ArenaStore(
     and upgrades older ones (`setup`)."""
 
     def __init__(self, backend: Backend) -> None:
-        self._db = backend
+        super().__init__(backend)
         self.setup()
-
-    @classmethod
-    def open(cls, config: StoreConfig) -> ArenaStore:
-        """PostgreSQL when the config has a URL, else `<home>/arena.sqlite`."""
-        return cls(open_backend(config))
-
-    @classmethod
-    def sqlite(cls, path: Path) -> ArenaStore:
-        return cls(SqliteBackend(Path(path).expanduser()))
-
-    @classmethod
-    def postgres(cls, url: str, *, timeout: float = 10.0) -> ArenaStore:
-        return cls(PostgresBackend(url, timeout))
-
-    def __repr__(self) -> str:
-        return f"ArenaStore({self.dialect}: {self.location})"
 
     def setup(self) -> None:
         """Create the tables and indexes if missing; safe to call any number of times."""

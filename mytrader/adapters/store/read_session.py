@@ -50,7 +50,7 @@ class ReadSession(Tables):
     """Reads only, in one snapshot per thread's session."""
 
     def __init__(self, backend: Backend) -> None:
-        self._db = backend
+        super().__init__(backend)
         self._session = threading.local()
         self._ready = False  # the tables were found current once: they stay so
 

@@ -10,15 +10,10 @@ from __future__ import annotations
 
 import threading
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from mytrader.adapters.store.connection import (
     Backend,
-    PostgresBackend,
-    SqliteBackend,
-    StoreConfig,
-    open_backend,
 )
 from mytrader.adapters.store.cycles import (
     BENCHMARK_CLOSES,
@@ -46,22 +41,6 @@ class ArenaReader(PagedReads):
         self._usage_seen: dict[str, tuple[int, str, dict[str, Usage]]] = {}
         # (arena, points) -> (last cycle, its recorded_at, the series)
         self._equity_seen: dict[tuple[str, int], tuple[int, str, dict[str, Any]]] = {}
-
-    @classmethod
-    def open(cls, config: StoreConfig) -> ArenaReader:
-        """PostgreSQL when the config has a URL, else `<home>/arena.sqlite`."""
-        return cls(open_backend(config))
-
-    @classmethod
-    def sqlite(cls, path: Path) -> ArenaReader:
-        return cls(SqliteBackend(Path(path).expanduser()))
-
-    @classmethod
-    def postgres(cls, url: str, *, timeout: float = 10.0) -> ArenaReader:
-        return cls(PostgresBackend(url, timeout))
-
-    def __repr__(self) -> str:
-        return f"ArenaReader({self.dialect}: {self.location})"
 
     def usage_totals(self, arena: str) -> dict[str, Usage]:
         """The same totals as `usage`, read incrementally: only the rows of cycles recorded

@@ -41,10 +41,10 @@ from mytrader.domain.order_plan import AccountPlan, Intent, Standing, plan_accou
 from mytrader.domain.risk import Leg, Reserved, decision_leg
 from mytrader.graph.account_check import buys_blocked
 from mytrader.graph.context import ArenaContext, ArenaServices, StateNode, arena_key
-from mytrader.graph.orders import adopt, gate_at_broker, place
+from mytrader.graph.orders import adopt, gate_and_place, gate_at_broker
 from mytrader.graph.protective import cancel, exit_purpose, protect, release
 from mytrader.graph.state import ArenaState
-from mytrader.ports.broker import Broker, BrokerError
+from mytrader.ports.broker import Broker
 
 log = logging.getLogger(__name__)
 
@@ -99,39 +99,25 @@ def execute(broker: Broker, knobs: ArenaContext, arena: str, state: ArenaState) 
         """A BUY is a marketable limit at the gate's price; a SELL is a market order."""
         return limits.buy_limit(price) if leg.side == "buy" and price is not None else None
 
-    def request_for(
-        leg: Leg, cid: str, account: str, price: Decimal | None, as_of: str
-    ) -> OrderRequest:
+    def terms(leg: Leg, cid: str, account: str, price: Decimal | None) -> dict[str, Any]:
+        """The leg's order terms: a BUY is a marketable limit at the gate's price."""
         limit = limit_of(leg, price)
-        return OrderRequest(
-            client_order_id=cid,
-            account=account,
-            symbol=leg.symbol,
-            side=leg.side,  # type: ignore[arg-type]
-            qty=leg.qty,
-            type="limit" if limit is not None else "market",
-            limit_price=limit,
-            purpose=leg.purpose,
-            as_of=as_of,
-        )
+        return {
+            "client_order_id": cid,
+            "account": account,
+            "symbol": leg.symbol,
+            "side": leg.side,
+            "qty": leg.qty,
+            "type": "limit" if limit is not None else "market",
+            "limit_price": limit,
+            "purpose": leg.purpose,
+        }
 
     def refused(
         leg: Leg, cid: str, account: str, reason: str, price: Decimal | None
     ) -> OrderResult:
-        """A leg the gate stopped, with the terms it was refused with (a BUY's limit)."""
-        limit = limit_of(leg, price)
-        return OrderResult(
-            client_order_id=cid,
-            account=account,
-            symbol=leg.symbol,
-            side=leg.side,  # type: ignore[arg-type]
-            qty=leg.qty,
-            status="refused",
-            reason=reason,
-            type="limit" if limit is not None else "market",
-            limit_price=limit,
-            purpose=leg.purpose,
-        )
+        """A leg stopped before the broker, with the terms it was refused with."""
+        return OrderResult(**terms(leg, cid, account, price), status="refused", reason=reason)
 
     def run_leg(
         book: Book,
@@ -146,18 +132,10 @@ def execute(broker: Broker, knobs: ArenaContext, arena: str, state: ArenaState) 
         price = prices.get(leg.symbol)
         if leg.qty <= 0:
             return refused(leg, cid, book.account, "quantity must be positive", price), existing
-        request = request_for(leg, cid, book.account, price, as_of)
+        request = OrderRequest(**terms(leg, cid, book.account, price), as_of=as_of)
         if existing is not None:  # placed before a crash: the broker has it, gate or not
             return adopt(existing, request)
-        gate = gate_at_broker(broker, leg, book, prices, limits, as_of, reserved)
-        if not gate.approved:
-            return refused(leg, cid, book.account, gate.reason, price), None
-        stray = None
-        try:
-            result, stray = place(broker, request)
-        except BrokerError as exc:
-            result = OrderResult.of(request, "rejected", f"broker: {exc}")  # its terms kept
-        return result.model_copy(update={"reason": result.reason or leg.reason}), stray
+        return gate_and_place(broker, leg, book, request, prices, limits, reserved, leg.reason)
 
     def intents_of(
         account: str,
