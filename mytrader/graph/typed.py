@@ -8,8 +8,9 @@ reader the same model, found by the identity of the JSON it came from (the JSON 
 with it, so its id is never reused while it is remembered). A value read from a
 checkpoint (a resumed cycle) is a new object: validated again, never a stale model.
 
-This rests on two rules the nodes keep: a state value is never changed in place (a node
-returns new values, as LangGraph wants), and a model from `shared` is read-only. A node
+This rests on three rules the nodes keep: a state value is never changed in place (a node
+returns new values, as LangGraph wants), a value of the state is a full dump of its model
+(`dump` gives it back as is), and a model from `shared` is read-only. A node
 that changes a model (the screener books fills, the record node marks the books) takes
 its own with `fresh`.
 """
@@ -28,6 +29,7 @@ M = TypeVar("M", bound=BaseModel)
 KEPT = 512  # a cycle reads a few dozen values; the rest are older cycles'
 
 _memo: OrderedDict[tuple[type[BaseModel], int], tuple[object, BaseModel]] = OrderedDict()
+_json: dict[int, tuple[BaseModel, object]] = {}  # id(model) -> (model, the JSON it came from)
 _lock = threading.Lock()  # the personas' turns may run on threads
 
 
@@ -40,14 +42,27 @@ def shared(model: type[M], data: Any) -> M:
     made = model.model_validate(data)
     with _lock:
         _memo[key] = (data, made)
+        _json[id(made)] = (made, data)
         while len(_memo) > KEPT:
-            _memo.popitem(last=False)  # the oldest
+            _, (_, old) = _memo.popitem(last=False)  # the oldest
+            _json.pop(id(old), None)
     return made
 
 
 def shared_list(model: type[M], items: Iterable[Any] | None) -> list[M]:
     """Each item through `shared`: a list of its own, of read-only models."""
     return [shared(model, item) for item in items or ()]
+
+
+def dump(model: BaseModel) -> Any:
+    """`model.model_dump(mode="json")`; for a model `shared` made, the JSON it came from
+    (an order settlement left as it was goes on as the same value: no dump, and its next
+    readers find its model). The state's JSON is always a full dump of its model, so the
+    two are equal."""
+    hit = _json.get(id(model))
+    if hit is not None and hit[0] is model:
+        return hit[1]
+    return model.model_dump(mode="json")
 
 
 def fresh(model: type[M], data: Any) -> M:

@@ -44,7 +44,7 @@ from mytrader.graph.context import ArenaContext, ArenaServices, StateNode, arena
 from mytrader.graph.orders import adopt, gate_at_broker, place
 from mytrader.graph.protective import cancel, exit_purpose, protect, release
 from mytrader.graph.state import ArenaState
-from mytrader.graph.typed import shared, shared_list
+from mytrader.graph.typed import dump, shared, shared_list
 from mytrader.ports.broker import Broker, BrokerError
 
 log = logging.getLogger(__name__)
@@ -332,7 +332,7 @@ def execute(broker: Broker, knobs: ArenaContext, arena: str, state: ArenaState) 
         ]
         return {
             "orders": [o.model_dump(mode="json") for o in orders],
-            "pending": [p.model_dump(mode="json") for p in pending],
+            "pending": [dump(p) for p in pending],  # entries left as they were: as they were
         }
 
     def restore(

@@ -18,7 +18,7 @@ from mytrader.graph.account_check import cycle_check
 from mytrader.graph.context import ArenaContext, ArenaServices, StateNode
 from mytrader.graph.settle import settle
 from mytrader.graph.state import ArenaState
-from mytrader.graph.typed import fresh, shared_list
+from mytrader.graph.typed import dump, fresh, shared_list
 from mytrader.ports.broker import Broker
 from mytrader.tools.market_view import build_market_view
 
@@ -77,7 +77,7 @@ def make_screener(services: ArenaServices) -> StateNode:
         return {
             **per_cycle_reset(),
             "books": {a: b.model_dump(mode="json") for a, b in open_books.items()},
-            "pending": [p.model_dump(mode="json") for p in still_open],
+            "pending": [dump(p) for p in still_open],
             "settled": [p.model_dump(mode="json") for p in settled],
             **checked,
             "cycle": cycle,
