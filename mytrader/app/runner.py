@@ -44,6 +44,7 @@ from mytrader.domain.warmup import MIN_WARMUP, warmup_shortfall
 from mytrader.graph.builder import GRAPH_NAME, ArenaGraph, build_builder
 from mytrader.graph.context import arena_key
 from mytrader.graph.inline import CONFIG_KEY_RUNNER_SUBMIT, inline_submit
+from mytrader.graph.typed import shared, shared_list
 
 log = logging.getLogger(__name__)
 
@@ -343,12 +344,11 @@ def summarize(values: dict[str, Any], *, resumed: bool = False) -> CycleSummary:
         status=values.get("status") or "",
         message=values.get("message") or "",
         resumed=resumed,
-        decisions={
-            a: AgentDecision.model_validate(d) for a, d in (values.get("decisions") or {}).items()
-        },
-        vote=VoteResult.model_validate(vote) if vote else None,
-        orders=[OrderResult.model_validate(o) for o in values.get("orders") or []],
-        settled=[PendingOrder.model_validate(p) for p in values.get("settled") or []],
+        # the nodes' own models of these values (read-only), not a second validation
+        decisions={a: shared(AgentDecision, d) for a, d in (values.get("decisions") or {}).items()},
+        vote=shared(VoteResult, vote) if vote else None,
+        orders=shared_list(OrderResult, values.get("orders")),
+        settled=shared_list(PendingOrder, values.get("settled")),
     )
 
 

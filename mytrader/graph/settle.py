@@ -74,10 +74,12 @@ def settle(
     changed: list[PendingOrder] = []
     for entry in pending:
         updated = settle_one(broker, books, entry, as_of, cycle, fee)
+        if updated == entry:
+            updated = entry  # nothing new: the entry itself goes on (and its state JSON)
+        else:
+            changed.append(updated)
         if updated.order.is_open:
             still_open.append(updated)
-        if updated != entry:
-            changed.append(updated)
     return still_open, changed
 
 

@@ -31,6 +31,7 @@ from mytrader.domain.stances import default_stances, parse_stances
 from mytrader.domain.text import scrub_secrets
 from mytrader.graph.context import ArenaContext, ArenaServices, TaskNode
 from mytrader.graph.state import AgentTask
+from mytrader.graph.typed import shared
 from mytrader.prompts import decision_messages, decision_payload, repair_message
 
 log = logging.getLogger(__name__)
@@ -156,10 +157,11 @@ class AgentTurn:
         self.knobs = knobs
         self.agent = task["agent"]
         self.cycle = task["cycle"]
-        self.view = MarketView.model_validate(task["market"])
-        self.book = Book.model_validate(task["book"])
+        # read-only: the cycle's view and the book are the vote's and the executor's too
+        self.view = shared(MarketView, task["market"])
+        self.book = shared(Book, task["book"])
         note = task.get("critique")
-        self.critique = CritiqueNote.model_validate(note) if note else None
+        self.critique = shared(CritiqueNote, note) if note else None
         self.model: BaseChatModel = services.models[self.agent]
         self.model_id = knobs.model_id(self.agent)
         self.provider = knobs.provider(self.agent)

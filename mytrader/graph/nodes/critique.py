@@ -31,6 +31,7 @@ from mytrader.domain.text import scrub_secrets
 from mytrader.graph.context import ArenaContext, ArenaServices, TaskNode
 from mytrader.graph.nodes.agent import UsageMeter, call_config, listening, over_budget, text_of
 from mytrader.graph.state import AgentTask
+from mytrader.graph.typed import shared
 from mytrader.prompts import critique_messages, critique_payload
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,8 @@ def task_due(task: AgentTask, knobs: ArenaContext) -> bool:
     """Whether this persona's turn starts with a critique (and its budget allows a call)."""
     note = task.get("critique")
     due = critique_due(
-        Book.model_validate(task["book"]),
-        CritiqueNote.model_validate(note) if note else None,
+        shared(Book, task["book"]),
+        shared(CritiqueNote, note) if note else None,
         knobs.critique_interval,
     )
     return due and over_budget(knobs, task["agent"], Decimal(task["spent_today"])) is None
@@ -59,10 +60,10 @@ def run_critique(services: ArenaServices, knobs: ArenaContext, task: AgentTask) 
     """The critique call; the state update (note, logs) and the usage of the call."""
     agent, cycle = task["agent"], task["cycle"]
     model_id = knobs.model_id(agent)
-    book = Book.model_validate(task["book"])
-    view = MarketView.model_validate(task["market"])
+    book = shared(Book, task["book"])
+    view = shared(MarketView, task["market"])
     old = task.get("critique")
-    note = CritiqueNote.model_validate(old) if old else None
+    note = shared(CritiqueNote, old) if old else None
     payload = critique_payload(
         agent=agent,
         cycle=cycle,

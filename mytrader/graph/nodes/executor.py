@@ -44,6 +44,7 @@ from mytrader.graph.context import ArenaContext, ArenaServices, StateNode, arena
 from mytrader.graph.orders import adopt, gate_and_place, gate_at_broker
 from mytrader.graph.protective import cancel, exit_purpose, protect, release
 from mytrader.graph.state import ArenaState
+from mytrader.graph.typed import dump, shared, shared_list
 from mytrader.ports.broker import Broker
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,9 @@ log = logging.getLogger(__name__)
 def account_decision(state: ArenaState, account: str) -> Decision:
     if account == COLLABORATIVE:
         vote = state.get("vote")
-        return VoteResult.model_validate(vote).decision if vote else Decision.hold("no vote")
+        return shared(VoteResult, vote).decision if vote else Decision.hold("no vote")
     agent = (state.get("decisions") or {}).get(account)
-    return AgentDecision.model_validate(agent).decision if agent else Decision.hold("none")
+    return shared(AgentDecision, agent).decision if agent else Decision.hold("none")
 
 
 def collaborative_size(leg: Leg, book: Book) -> Leg:
@@ -214,10 +215,10 @@ def execute(broker: Broker, knobs: ArenaContext, arena: str, state: ArenaState) 
 
     def run() -> dict[str, Any]:
         cycle, as_of = state["cycle"], state["as_of"] or ""
-        view = MarketView.model_validate(state["market"])
+        view = shared(MarketView, state["market"])
         prices = {s: v.price for s, v in view.symbols.items()}
-        books = {a: Book.model_validate(state["books"][a]) for a in knobs.accounts}
-        pending = [PendingOrder.model_validate(p) for p in state.get("pending") or []]
+        books = {a: shared(Book, state["books"][a]) for a in knobs.accounts}  # read-only
+        pending = shared_list(PendingOrder, state.get("pending"))
         # Orders this cycle placed before a crash: adopted, never placed twice.
         placed = {
             o.client_order_id: o for o in broker.find_orders(cycle_prefix(arena, cycle), as_of)
@@ -309,7 +310,7 @@ def execute(broker: Broker, knobs: ArenaContext, arena: str, state: ArenaState) 
         ]
         return {
             "orders": [o.model_dump(mode="json") for o in orders],
-            "pending": [p.model_dump(mode="json") for p in pending],
+            "pending": [dump(p) for p in pending],  # entries left as they were: as they were
         }
 
     def restore(

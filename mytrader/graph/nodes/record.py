@@ -25,6 +25,7 @@ from mytrader.domain.text import scrub_secrets
 from mytrader.graph.context import ArenaContext, ArenaServices, StateNode, arena_key
 from mytrader.graph.settle import ended_orders
 from mytrader.graph.state import ArenaState
+from mytrader.graph.typed import fresh, shared, shared_list
 
 Row = TypeVar("Row", bound=BaseModel)
 
@@ -97,18 +98,18 @@ def record_cycle(
     """The record node's work (also `mytrader repair`'s, outside a run): the rows, then
     the marked books and the day's spend."""
     cycle, as_of = state["cycle"], state["as_of"] or ""
-    view = MarketView.model_validate(state["market"])
+    view = shared(MarketView, state["market"])
     prices = {s: v.price for s, v in view.symbols.items()}
     accounts = knobs.accounts
-    books = {a: Book.model_validate(state["books"][a]) for a in accounts}
-    usage = [Usage.model_validate(u) for u in (state.get("usage") or {}).values()]
+    books = {a: fresh(Book, state["books"][a]) for a in accounts}  # marked below
+    usage = shared_list(Usage, (state.get("usage") or {}).values())
     snapshots = [snapshot_of(books[a], prices, cycle, as_of) for a in accounts]
     for book in books.values():
         book.mark(prices, day=as_of[:10])
-    legs = [OrderResult.model_validate(o) for o in state.get("orders") or []]
+    legs = shared_list(OrderResult, state.get("orders"))
     settled = rows_to_rewrite(
-        [PendingOrder.model_validate(p) for p in state.get("settled") or []],
-        [PendingOrder.model_validate(p) for p in state.get("pending") or []],
+        shared_list(PendingOrder, state.get("settled")),
+        shared_list(PendingOrder, state.get("pending")),
         legs,
     )
     services.store.record_cycle(
@@ -120,8 +121,8 @@ def record_cycle(
             settled=settled,
             benchmark=view.benchmark,
             logs=[
-                scrubbed(LogEntry.model_validate(e), "content", services.secrets)
-                for e in state.get("logs") or []
+                scrubbed(e, "content", services.secrets)
+                for e in shared_list(LogEntry, state.get("logs"))
             ],
             snapshots=snapshots,
             usage=usage,

@@ -18,6 +18,7 @@ from mytrader.graph.account_check import cycle_check
 from mytrader.graph.context import ArenaContext, ArenaServices, StateNode
 from mytrader.graph.settle import settle
 from mytrader.graph.state import ArenaState
+from mytrader.graph.typed import dump, fresh, shared_list
 from mytrader.ports.broker import Broker
 from mytrader.tools.market_view import build_market_view
 
@@ -61,8 +62,8 @@ def make_screener(services: ArenaServices) -> StateNode:
                 "no trading day left to step to (mytrader reset starts over)",
             }
         # Fills since the last cycle are booked first: the agents see today's books.
-        open_books = {a: Book.model_validate(b) for a, b in books.items()}
-        pending = [PendingOrder.model_validate(p) for p in state.get("pending") or []]
+        open_books = {a: fresh(Book, b) for a, b in books.items()}  # settle books fills
+        pending = shared_list(PendingOrder, state.get("pending"))
         cycle = (state.get("cycle") or 0) + 1
         still_open, settled = settle(
             broker, open_books, pending, as_of, cycle, settings.fee_per_trade
@@ -76,7 +77,7 @@ def make_screener(services: ArenaServices) -> StateNode:
         return {
             **per_cycle_reset(),
             "books": {a: b.model_dump(mode="json") for a, b in open_books.items()},
-            "pending": [p.model_dump(mode="json") for p in still_open],
+            "pending": [dump(p) for p in still_open],
             "settled": [p.model_dump(mode="json") for p in settled],
             **checked,
             "cycle": cycle,

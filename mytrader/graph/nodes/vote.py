@@ -48,6 +48,7 @@ from mytrader.domain.risk import Reserved, exit_legs, max_buy_qty
 from mytrader.domain.stances import default_stances
 from mytrader.graph.context import ArenaContext, ArenaServices, StateNode
 from mytrader.graph.state import ArenaState
+from mytrader.graph.typed import shared, shared_list
 
 Mode = VoteMode
 
@@ -252,7 +253,7 @@ def agent_stances(
         if agent not in given:
             out[agent] = default_stances(Decision.hold("no decision"), symbols)
             continue
-        result = AgentDecision.model_validate(given[agent])
+        result = shared(AgentDecision, given[agent])
         base = default_stances(result.decision, symbols)
         out[agent] = {**base, **{s: result.stances[s] for s in symbols if s in result.stances}}
     return out
@@ -277,9 +278,9 @@ def make_vote(services: ArenaServices) -> StateNode:
     def vote(state: ArenaState, runtime: Runtime[ArenaContext]) -> dict[str, Any]:
         knobs = services.knobs(runtime)
         rule, personas = knobs.vote_rule, knobs.personas
-        view = MarketView.model_validate(state["market"])
+        view = shared(MarketView, state["market"])
         prices = {s: v.price for s, v in view.symbols.items()}
-        books = {a: Book.model_validate(state["books"][a]) for a in knobs.accounts}
+        books = {a: shared(Book, state["books"][a]) for a in knobs.accounts}
         # This cycle's mark joins each agent's record before the weights are read.
         track = extend_track(
             state.get("track") or {},
@@ -290,7 +291,7 @@ def make_vote(services: ArenaServices) -> StateNode:
             {a: [Decimal(e) for e in track[a]] for a in personas}, rule.edge_pct
         )
         stances = agent_stances(state.get("decisions") or {}, personas, view.symbols)
-        pending = [PendingOrder.model_validate(p) for p in state.get("pending") or []]
+        pending = shared_list(PendingOrder, state.get("pending"))
         reserved = committed(pending, knobs.fee_per_trade)
         result = tally_votes(
             stances,
