@@ -129,6 +129,12 @@ def test_the_same_backtest_twice_gives_byte_identical_metrics_and_trades(tmp_pat
     metrics = json.loads((a / "metrics.json").read_text())
     assert set(metrics["accounts"]) == {"grok", "deepseek", "openai", "collaborative"}
     assert set(metrics["benchmarks"]) == {"SPY", "equal weight"}
+    # the evidence section: the same accounts, who beats whom with SPY, in both runs' bytes
+    ev = metrics["evidence"]
+    assert {a["account"] for a in ev["accounts"]} == set(metrics["accounts"])
+    assert ev["beats"]["names"][-1] == "SPY" and ev["params"]["min_days"] == 20
+    assert all(a["status"]["text"] for a in ev["accounts"])
+    assert "Who beats whom" in done.stdout and "Calibration" in done.stdout
     trades = list(csv.DictReader((a / "trades.csv").open()))
     assert any(t["status"] == "filled" for t in trades)
     equity = list(csv.DictReader((a / "equity.csv").open()))
