@@ -21,6 +21,8 @@ def equity_chart(report: Report, path: Path) -> Path:
     from mytrader.backtest.report import EQUAL_BH, SPY_BH
 
     days = np.array(report.dates, dtype="datetime64[D]")
+    # each account's label says how sure its Sharpe is (the evidence's status and interval)
+    status = {a.account: a for a in report.evidence.accounts} if report.evidence else {}
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(11, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
@@ -32,8 +34,17 @@ def equity_chart(report: Report, path: Path) -> Path:
             "linewidth": 1.6,
             "color": "black" if name == SPY_BH else "grey",
         }
+        label = name
+        if name in status:
+            g = status[name].gross
+            ci = (
+                ""
+                if g.ci95_low is None
+                else f" Sharpe {g.sharpe:.2f} [{g.ci95_low:.2f}, {g.ci95_high:.2f}];"
+            )
+            label = f"{name}:{ci} {status[name].status.text}"
         line = top.plot(
-            days, x / x[0] * 100.0, label=name, **(style if bench else {"linewidth": 1.2})
+            days, x / x[0] * 100.0, label=label, **(style if bench else {"linewidth": 1.2})
         )
         dd = (x / np.maximum.accumulate(x) - 1.0) * 100.0
         bottom.plot(

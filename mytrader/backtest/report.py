@@ -3,7 +3,8 @@
 Everything comes from what the graph recorded under the run id (portfolio_snapshots,
 trades, llm_usage), so the report shows exactly what a dashboard browsing that arena
 shows. `metrics.json` is byte-identical across reruns: sorted keys, fixed rounding, no
-run id and no timestamp in it.
+run id and no timestamp in it; its `evidence` section is `app.evidence.arena_evidence` of
+the run (seeded bootstraps), the one the leaderboard and the dashboard show.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from rich.table import Table
 
 from mytrader.adapters.bars import PriceHistory
 from mytrader.adapters.store.db import ArenaStore
+from mytrader.app.evidence import arena_evidence
 from mytrader.backtest import benchmarks as bm
-from mytrader.domain.metrics import Figures, SharpeSkill, figures, rounded, skill
+from mytrader.domain.evidence import Evidence
+from mytrader.domain.evidence_trades import BANDS
+from mytrader.domain.metrics import Figures, figures, rounded
 from mytrader.domain.records import Snapshot
 from mytrader.domain.text import csv_cell
 from mytrader.domain.text import for_terminal as shown
@@ -41,7 +45,6 @@ class AccountFigures(BaseModel):
     fees: Decimal = Decimal("0")
     exposure_pct: float | None = None  # mean share of equity held in positions
     llm_cost_usd: Decimal | None = None  # only when real models ran
-    vs_spy: SharpeSkill | None = None
 
 
 class Report(BaseModel):
@@ -50,6 +53,7 @@ class Report(BaseModel):
     curves: dict[str, list[Decimal]]  # account or benchmark -> equity per date
     accounts: dict[str, AccountFigures]
     benchmarks: dict[str, Figures]
+    evidence: Evidence | None = None  # how sure: app.evidence, as every leaderboard
 
 
 def curves_of(snapshots: Sequence[Snapshot]) -> tuple[list[str], dict[str, list[Snapshot]]]:
@@ -116,9 +120,16 @@ def build_report(
             fees=last.fees,
             exposure_pct=sum(exposure) / len(exposure) * 100.0 if exposure else None,
             llm_cost_usd=paid.cost_usd if paid and paid.calls and not _house(paid.model) else None,
-            vs_spy=skill(equity, spy) if spy is not None and len(spy) == len(equity) else None,
         )
-    return Report(run=run, dates=dates, curves=curves, accounts=figures_of, benchmarks=benchmarks)
+    evidence = arena_evidence(store, run_id, accounts=list(figures_of)) if figures_of else None
+    return Report(
+        run=run,
+        dates=dates,
+        curves=curves,
+        accounts=figures_of,
+        benchmarks=benchmarks,
+        evidence=evidence,
+    )
 
 
 def _house(model: str) -> bool:
@@ -133,6 +144,7 @@ def metrics_json(report: Report) -> str:
         "run": report.run,
         "accounts": {a: rounded(f) for a, f in report.accounts.items()},
         "benchmarks": {b: rounded(f) for b, f in report.benchmarks.items()},
+        "evidence": None if report.evidence is None else report.evidence.model_dump(mode="json"),
     }
     return json.dumps(rounded(body), sort_keys=True, indent=2) + "\n"
 
@@ -212,16 +224,11 @@ def tables(report: Report) -> list[Table]:
             _f(fig.calmar, "{:.2f}"),
         )
     paid = any(a.llm_cost_usd is not None for a in report.accounts.values())
-    trading = Table(title="Trading, and excess return over SPY: skill or luck?")
+    trading = Table(title="Trading")
     cols = ["", "trades", "win%", "fees", "exposure", *(["LLM $"] if paid else [])]
-    for c in [*cols, "excess Sharpe [95% CI]", "PSR"]:
+    for c in cols:
         trading.add_column(c, justify="left" if c == "" else "right")
     for name, acc in report.accounts.items():
-        s = acc.vs_spy
-        ci = "-"
-        if s is not None and s.excess_sharpe is not None:
-            low, high = _f(s.ci95_low, "{:+.2f}"), _f(s.ci95_high, "{:+.2f}")
-            ci = f"{s.excess_sharpe:+.2f} [{low}, {high}]"
         cells = [
             shown(name),
             str(acc.trades),
@@ -231,6 +238,73 @@ def tables(report: Report) -> list[Table]:
         ]
         if paid:
             cells.append(f"{acc.llm_cost_usd:.4f}" if acc.llm_cost_usd is not None else "-")
-        psr = s.psr * 100 if s is not None and s.psr is not None else None
-        trading.add_row(*cells, ci, _f(psr, "{:.0f}%"))
-    return [perf, trading]
+        trading.add_row(*cells)
+    return [perf, trading, *evidence_tables(report.evidence)]
+
+
+def _p(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:.0f}%"
+
+
+def evidence_tables(ev: Evidence | None) -> list[Table]:
+    """How sure: the Sharpe's block-bootstrap interval, PSR and minimum track record with
+    the status in words; who beats whom; calibration; attribution of the collaborative P&L."""
+    if ev is None:
+        return []
+    sure = Table(title="Skill or luck? Sharpe with its block-bootstrap interval")
+    for head in ("", "Sharpe [95% CI]", "PSR>0", "PSR>SPY", "MinTRL", "net Sharpe", "evidence"):
+        sure.add_column(head, justify="left" if head in ("", "evidence") else "right")
+    for a in ev.accounts:
+        g = a.gross
+        ci = "-"
+        if g.sharpe is not None:
+            ci = f"{g.sharpe:.2f}"
+            if g.ci95_low is not None and g.ci95_high is not None:
+                ci += f" [{g.ci95_low:.2f}, {g.ci95_high:.2f}]"
+        trl = "-" if g.min_track_record_days is None else f"{g.min_track_record_days} d"
+        net = "-" if a.net.sharpe is None else f"{a.net.sharpe:.2f}"
+        sure.add_row(
+            shown(a.account),
+            ci,
+            _p(g.psr_vs_zero),
+            _p(g.psr_vs_spy),
+            trl,
+            net if a.pays_llm_bill else f"{net} (no bill)",
+            a.status.text,
+        )
+    beats = Table(title="Who beats whom: P(row's Sharpe > column's), paired block bootstrap")
+    beats.add_column("")
+    for n in ev.beats.names:
+        beats.add_column(shown(n[:8]), justify="right")
+    for i, n in enumerate(ev.beats.names):
+        beats.add_row(
+            shown(n),
+            *("" if i == j else _p(p) for j, p in enumerate(ev.beats.p[i])),
+        )
+    calibration = Table(title="Calibration: stated confidence as P(win), closed trades")
+    for head in ("", "closed", "Brier", "base", "hit(w)", *(f"{lo}-{hi}" for lo, hi in BANDS)):
+        calibration.add_column(head, justify="left" if head == "" else "right")
+    for who, cal in ev.calibration.items():
+        bands = [
+            "-" if b.trades == 0 else f"{_p(b.mean_stated)}→{_p(b.win_rate)}" for b in cal.bands
+        ]
+        calibration.add_row(
+            shown(who),
+            str(cal.trades),
+            _f(cal.brier, "{:.3f}"),
+            _f(cal.brier_of_base_rate, "{:.3f}"),
+            _p(cal.weighted_hit_rate),
+            *bands,
+        )
+    out = [sure, beats, calibration]
+    if ev.attribution is not None:
+        at = ev.attribution
+        attribution = Table(title=f"Attribution of the collaborative P&L ({at.total_pnl:,.2f})")
+        attribution.add_column("persona")
+        attribution.add_column("P&L carried", justify="right")
+        for who, pnl in at.by_persona.items():
+            attribution.add_row(shown(who), f"{pnl:,.2f}")
+        if at.unattributed:
+            attribution.add_row("unattributed", f"{at.unattributed:,.2f}")
+        out.append(attribution)
+    return out

@@ -21,6 +21,33 @@ if TYPE_CHECKING:  # the store is imported only by the commands that read it
     pass
 
 
+def sharpe_cell(r: Standing) -> str:
+    """No bare Sharpe: below the minimum days the words; from it on with its interval."""
+    if r.status_code == "too_early":
+        return f"too early to tell\n{r.days} of {r.status.split(' of ')[-1] if r.status else '?'}"
+    if r.sharpe is None:
+        return "-"
+    low, high = r.sharpe_ci95_low, r.sharpe_ci95_high
+    return f"{r.sharpe:.2f}" + ("" if low is None or high is None else f" [{low:.1f}, {high:.1f}]")
+
+
+def evidence_cell(r: Standing) -> str:
+    """The status, short: the full sentence is in `--json` (`status`)."""
+    needed = r.min_track_record_days if r.status_code != "too_early" else None
+    match r.status_code:
+        case "too_early":
+            return r.status or ""
+        case "short":
+            return f"too early: {r.days}/{needed} d"
+        case "no_edge":
+            return "no edge shown"
+        case "flat":
+            return "no Sharpe"
+        case "enough":
+            return f"enough: {r.days}/{needed} d"
+    return "-"
+
+
 def show_table(rows: list[Standing]) -> None:
     if not rows:
         console.print("No cycle recorded yet: run `mytrader run --cycles 20`.")
@@ -29,32 +56,40 @@ def show_table(rows: list[Standing]) -> None:
     spy = rows[0].spy_return_pct
     vs = "" if spy is None else f"; SPY {spy:+.2f}% over the same days"
     table = Table(title=f"Leaderboard at cycle {rows[0].cycle} ({shown(rows[0].as_of)}){vs}")
-    # Cash and positions are left to --json, to make room for the risk figures.
-    columns = ["account", "equity", "return", "Sharpe", "max DD", "trades", "fees", "win%"]
+    # Cash, positions and fees are left to --json, to make room for the evidence; the net
+    # return (after the LLM bill) stands beside the gross one when a model cost anything.
+    columns = ["account", "equity", "return", *(["net"] if paid else [])]
+    columns += ["Sharpe [95% CI]", "max DD", "trades", "win%"]
     for col in [*columns, *(["LLM $"] if paid else [])]:
         table.add_column(col, justify="left" if col == "account" else "right")
     for r in rows:
-        # Whole dollars on screen (fits 80 columns); `--json` has the exact figures.
-        cells = [
-            shown(r.account),
-            f"{r.equity:,.0f}",
-            f"{r.return_pct:+.2f}%",
-            "-" if r.sharpe is None else f"{r.sharpe:.2f}",
+        # Whole dollars on screen; `--json` has the exact figures.
+        cells = [shown(r.account), f"{r.equity:,.0f}", f"{r.return_pct:+.2f}%"]
+        if paid:
+            cells.append("-" if r.net_return_pct is None else f"{r.net_return_pct:+.2f}%")
+        cells += [
+            # the Sharpe and, below it, how sure it is
+            sharpe_cell(r) + ("" if r.status_code == "too_early" else f"\n{evidence_cell(r)}"),
             "-" if r.max_drawdown_pct is None else f"{r.max_drawdown_pct:.1f}%",
             str(r.trades),
-            f"{r.fees:,.0f}",
             "-" if r.win_rate is None else f"{r.win_rate:.0%}",
         ]
         if paid:
             cells.append(f"{r.llm_cost_usd:.4f}")
         table.add_row(*cells)
     console.print(table)
+    if any(r.status_code in ("too_early", "short") for r in rows):
+        console.print(
+            "Too early to tell: no Sharpe below the minimum days, and none is significant"
+            " before its minimum track record (README: How sure is the leaderboard)."
+        )
 
 
 def leaderboard(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
-    """Per account: equity, return, cash, positions, trades, fees, win rate, LLM cost."""
+    """Per account: equity, return (gross and net of the LLM bill), Sharpe with its interval or
+    "too early to tell", drawdown, trades, fees, win rate, LLM cost."""
     from mytrader.app.storage import open_store
 
     settings = settings_or_exit()

@@ -236,6 +236,9 @@ class VoteResult(BaseModel):
     total: int = 0  # all agents' weight; an option wins with strictly more than half
     returns: dict[str, str] = Field(default_factory=dict)  # trailing return % (weighted mode)
     agreeing: list[str] = Field(default_factory=list)
+    # the agreeing agents' conviction on the winning option: who carried the vote, and
+    # how strongly (the attribution of the collaborative P&L reads it with `weights`)
+    convictions: dict[str, int] = Field(default_factory=dict)
     reason: str = ""
 
 

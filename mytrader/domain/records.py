@@ -97,3 +97,24 @@ class Heartbeat(BaseModel):
     interval_s: int | None = None  # the scheduler's interval; None for a one-shot run
     next_at: str | None = None  # when the scheduler plans the next cycle
     pid: int | None = None
+
+
+# --- evidence (issue 17): what the leaderboards' statistics read beyond the snapshots ---
+
+
+class CostRow(BaseModel):
+    """One agent's LLM cost in one cycle (a row of llm_usage that cost anything)."""
+
+    cycle: int
+    as_of: str
+    agent: str
+    cost_usd: Decimal
+
+
+class EvidenceRows(BaseModel):
+    """The LLM bill per cycle, every order leg that filled, and the DECISION logs of the
+    cycles in which an account's BUY filled (its stated confidence, or the vote)."""
+
+    costs: list[CostRow] = Field(default_factory=list)
+    fills: list[TradeRow] = Field(default_factory=list)
+    decisions: list[LogRow] = Field(default_factory=list)

@@ -19,10 +19,10 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import BaseModel
 
 from mytrader.adapters.store.reads import ArenaReader
-from mytrader.app.leaderboard import Standing
-from mytrader.app.leaderboard import leaderboard as leaderboard_of
+from mytrader.app.leaderboard import Standing, leaderboard_and_evidence
 from mytrader.config import COLLABORATIVE
-from mytrader.domain.records import Snapshot, Usage
+from mytrader.domain.evidence import Evidence
+from mytrader.domain.records import EvidenceRows, Snapshot, Usage
 from mytrader.web.bounds import (
     PAGE_BYTES,
     clipped,
@@ -94,6 +94,16 @@ def leaderboard(by: ServedBy, name: ArenaName, limit: Limit = 100, offset: Offse
     rows = _leaderboard(by.reader, name)
     items = [s.model_dump(mode="json") for s in rows[offset : offset + limit]]
     return _json({"arena": name, "items": items})
+
+
+@router.get("/evidence", summary="How sure the leaderboard is (README: How sure...)")
+def evidence(by: ServedBy, name: ArenaName) -> Response:
+    """The leaderboard's evidence: per account the status in words, the Sharpe with its
+    block-bootstrap interval, PSR, minimum track record, gross and net of the LLM bill;
+    who beats whom; calibration of the stated confidence; attribution of the collaborative
+    P&L. `evidence` is None before the first cycle."""
+    found = _board(by.reader, name)[1]
+    return _json({"arena": name, "evidence": None if found is None else _plain(found)})
 
 
 @router.get(
@@ -217,18 +227,31 @@ class _DashboardReads:
     def benchmark_closes(self, arena: str) -> list[tuple[str, Decimal]]:
         return self._reader.benchmark_closes(arena)
 
+    def evidence_rows(self, arena: str) -> EvidenceRows:
+        return self._reader.evidence_rows(arena)
 
-# reader -> arena -> (the books and usage read, the leaderboard made of them)
-_boards: weakref.WeakKeyDictionary[ArenaReader, dict[str, tuple[str, list[Standing]]]] = (
+
+Board = tuple[list[Standing], Evidence | None]
+# reader -> arena -> (the books and usage read, the leaderboard and evidence made of them)
+_boards: weakref.WeakKeyDictionary[ArenaReader, dict[str, tuple[str, Board]]] = (
     weakref.WeakKeyDictionary()
 )
 _boards_lock = threading.Lock()
 
 
 def _leaderboard(reader: ArenaReader, name: str) -> list[Standing]:
-    """`leaderboard` (the CLI's), kept while the arena's books and usage stay the same:
-    its risk figures read every snapshot, which a long arena must not pay per request.
-    Not inside `reader.session()`: the history is read through the store's own queries."""
+    return _board(reader, name)[0]
+
+
+def _plain(evidence: Evidence) -> Any:
+    return evidence.model_dump(mode="json")
+
+
+def _board(reader: ArenaReader, name: str) -> Board:
+    """`leaderboard` (the CLI's) and its evidence, kept while the arena's books and usage
+    stay the same: they read every snapshot and bootstrap every curve, which a long arena
+    must not pay per request. Not inside `reader.session()`: the history is read through
+    the store's own queries."""
     reads = _DashboardReads(reader)
     books, usage = reads.latest_snapshots(name), reads.usage(name)
     key = json.dumps(
@@ -241,13 +264,13 @@ def _leaderboard(reader: ArenaReader, name: str) -> list[Standing]:
         kept = _boards.setdefault(reader, {}).get(name)
     if kept is not None and kept[0] == key:
         return kept[1]
-    rows = leaderboard_of(reads, name)
+    board = leaderboard_and_evidence(reads, name)
     with _boards_lock:
         arenas = _boards.setdefault(reader, {})
         if len(arenas) > 64:
             arenas.clear()
-        arenas[name] = (key, rows)
-    return rows
+        arenas[name] = (key, board)
+    return board
 
 
 def _agents(reader: ArenaReader, name: str) -> dict[str, Any]:

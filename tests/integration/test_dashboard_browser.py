@@ -214,3 +214,54 @@ def test_token_login_in_chromium_stays_on_the_site(settings: Settings, store: Ar
                 wait_for(driver, "return document.body.dataset.loaded", "true")
     finally:
         reader.close()
+
+
+def test_page_shows_the_evidence_badges_matrix_and_calibration(
+    settings: Settings, store: ArenaStore
+) -> None:
+    """An arena past the minimum days: every account's badge says how sure its Sharpe is
+    (the status of `/api/evidence`), the who-beats-whom matrix names every account and
+    SPY, and the calibration table has a row per author of a stated confidence."""
+    from mytrader.app.evidence import arena_evidence
+    from mytrader.app.runner import open_arena
+
+    with open_arena(settings) as arena:
+        for _ in range(25):
+            arena.run_cycle()
+    expected = arena_evidence(store, settings.arena_id)
+    app, reader = build(settings)
+    try:
+        with live_server(app) as base, chromium() as driver:
+            driver.get(base + "/")
+            wait_for(driver, "return document.body.dataset.loaded", "true")
+            badges = js(
+                driver,
+                "return Object.fromEntries([...document.querySelectorAll('#leaderboard .badge')]"
+                ".map(b => [b.dataset.account, b.textContent]))",
+            )
+            assert badges == {a.account: a.status.text for a in expected.accounts}
+            assert all(b.is_displayed() for b in driver.find_elements(By.CSS_SELECTOR, ".badge"))
+            heads = js(
+                driver,
+                "return [...document.querySelectorAll('#beats tr:first-child th')]"
+                ".map(th => th.textContent)",
+            )
+            assert heads[1:] == expected.beats.names and heads[-1] == "SPY"
+            rows = js(driver, "return document.querySelectorAll('#beats tr').length")
+            assert rows == len(expected.beats.names) + 1
+            p = expected.beats.p[0][1]
+            cell = "#beats tr:nth-child(2) td:nth-child(3)"
+            assert driver.find_element(By.CSS_SELECTOR, cell).text == (
+                f"{round(p * 100)}%" if p is not None else f"{expected.beats.days[0][1]} d"
+            )
+            calibrated = js(
+                driver,
+                "return [...document.querySelectorAll('#calibration tr td:first-child')]"
+                ".map(td => td.textContent.split(' ')[0])",
+            )
+            assert calibrated == list(expected.calibration)
+            assert expected.calibration, "house models close trades in 25 days"
+            assert "Brier" in driver.find_element(By.ID, "calibration").text
+            assert driver.find_element(By.ID, "attribution").text
+    finally:
+        reader.close()

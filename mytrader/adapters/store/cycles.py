@@ -12,7 +12,7 @@ from mytrader.adapters.store.connection import Tables
 from mytrader.adapters.store.dialect import Row
 from mytrader.adapters.store.filters import where
 from mytrader.adapters.store.schema import TABLES
-from mytrader.domain.records import CycleRecord, LogKind, LogRow, Snapshot
+from mytrader.domain.records import CycleRecord, EvidenceRows, LogKind, LogRow, Snapshot
 
 # PostgreSQL NOTIFY channel of every recorded cycle; payload `<arena>:<cycle>`.
 CYCLE_CHANNEL = "mytrader_cycles"
@@ -252,6 +252,13 @@ class CycleTables(Tables):
         """(as_of, close) of the benchmark symbol at every cycle that has one, in order."""
         with self._tx(write=False) as tx:
             return [benchmark_close(r) for r in tx.rows(BENCHMARK_CLOSES, (arena,))]
+
+    def evidence_rows(self, arena: str) -> EvidenceRows:
+        """The LLM bill per cycle, the filled legs, the BUYs' decisions (`evidence`)."""
+        from mytrader.adapters.store.evidence import evidence_rows
+
+        with self._tx(write=False) as tx:
+            return evidence_rows(lambda q, p: tx.rows(q, p), self.dialect, arena)
 
     def arena_ids(self, prefix: str = "") -> list[str]:
         """Every arena with a recorded cycle whose id starts with `prefix` (backtest runs)."""

@@ -22,11 +22,12 @@ from mytrader.adapters.store.cycles import (
     snapshot,
     snapshots_query,
 )
+from mytrader.adapters.store.evidence import evidence_rows
 from mytrader.adapters.store.filters import MAX_PAGE, page_limit
 from mytrader.adapters.store.pages import PagedReads
 from mytrader.adapters.store.read_session import SchemaNotReady, plain
 from mytrader.adapters.store.usage import add
-from mytrader.domain.records import Snapshot, Usage
+from mytrader.domain.records import EvidenceRows, Snapshot, Usage
 
 __all__ = ["MAX_PAGE", "ArenaReader", "SchemaNotReady", "plain"]
 
@@ -94,6 +95,11 @@ class ArenaReader(PagedReads):
     def benchmark_closes(self, arena: str) -> list[tuple[str, Decimal]]:
         """(as_of, close) of the benchmark at every cycle that has one (the store's rows)."""
         return [benchmark_close(r) for r in self._rows(BENCHMARK_CLOSES, (arena,))]
+
+    def evidence_rows(self, arena: str) -> EvidenceRows:
+        """The store's `evidence_rows`, in one read transaction."""
+        with self.session():
+            return evidence_rows(lambda q, p: self._rows(q, tuple(p)), self.dialect, arena)
 
     def _usage_between(self, arena: str, after: int, upto: int) -> dict[str, Usage]:
         """Each agent's usage over cycles (after, upto]: counts summed in SQL (integers,

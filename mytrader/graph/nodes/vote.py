@@ -239,6 +239,7 @@ def tally_votes(
         total=total,
         returns=shown,
         agreeing=list(w.agents),
+        convictions={a: stances[a][w.symbol].conviction for a in w.agents},
         reason=reasoning,
     )
 

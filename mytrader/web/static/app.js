@@ -187,25 +187,42 @@ function appendEquity(bundle) {
 
 // --- leaderboard -----------------------------------------------------------------------
 
+function sharpeCell(r) {
+  // No bare Sharpe below the minimum days: the badge says so in words (as the CLI).
+  const td = el("td");
+  if (r.sharpe != null) {
+    const ci = r.sharpe_ci95_low != null ? ` [${r.sharpe_ci95_low.toFixed(2)}, ${r.sharpe_ci95_high.toFixed(2)}]` : "";
+    td.appendChild(el("span", "sharpe", `${r.sharpe.toFixed(2)}${ci}`));
+  }
+  if (r.status) {
+    const badge = el("span", `badge ${r.status_code}`, r.status);
+    badge.dataset.account = r.account;
+    td.appendChild(badge);
+  }
+  if (!td.childNodes.length) td.textContent = "-";
+  return td;
+}
+
 function renderLeaderboard(rows) {
   const t = $("leaderboard");
   t.replaceChildren();
-  // Sharpe and max drawdown (the CLI's figures) once an arena has the cycles for them.
-  const risk = rows.some((r) => r.sharpe != null || r.max_drawdown_pct != null);
+  const risk = rows.some((r) => r.status != null || r.max_drawdown_pct != null);
+  const paid = rows.some((r) => Number(r.llm_cost_usd) > 0);
   const head = el("tr");
-  const cols = ["account", "equity", "return", ...(risk ? ["Sharpe", "max DD"] : []), "cash", "trades", "fees", "win%", "LLM $"];
+  const cols = ["account", "equity", "return", ...(paid ? ["net of LLM"] : []), ...(risk ? ["Sharpe [95% CI]", "max DD"] : []), "cash", "trades", "fees", "win%", "LLM $"];
   for (const h of cols) head.appendChild(el("th", null, h));
   t.appendChild(head);
+  const pct = (v) => { const n = Number(v); return el("td", n > 0 ? "up" : n < 0 ? "down" : "", `${n > 0 ? "+" : ""}${n.toFixed(2)}%`); };
   for (const r of rows) {
     const tr = el("tr");
     const name = el("td", null, r.account);
     name.style.color = colorOf(r.account);
     tr.appendChild(name);
     tr.appendChild(el("td", null, money(r.equity)));
-    const ret = Number(r.return_pct);
-    tr.appendChild(el("td", ret > 0 ? "up" : ret < 0 ? "down" : "", `${ret > 0 ? "+" : ""}${ret.toFixed(2)}%`));
+    tr.appendChild(pct(r.return_pct));
+    if (paid) tr.appendChild(r.net_return_pct == null ? el("td", null, "-") : pct(r.net_return_pct));
     if (risk) {
-      tr.appendChild(el("td", null, r.sharpe == null ? "-" : r.sharpe.toFixed(2)));
+      tr.appendChild(sharpeCell(r));
       tr.appendChild(el("td", null, r.max_drawdown_pct == null ? "-" : `${r.max_drawdown_pct.toFixed(1)}%`));
     }
     tr.appendChild(el("td", null, money(r.cash)));
@@ -223,7 +240,61 @@ function refreshLeaderboard() {
   state.leaderboardTimer = setTimeout(async () => {
     const data = await api("/api/leaderboard", { arena: state.arena });
     if (gen === state.gen) renderLeaderboard(data.items);
+    refreshEvidence(gen);
   }, 150);
+}
+
+// --- evidence: who beats whom, calibration, attribution (README: How sure ...) ------------
+
+const pctOf = (p) => (p == null ? "-" : `${Math.round(p * 100)}%`);
+
+function table(id, head, rows) {
+  const t = $(id);
+  t.replaceChildren();
+  const tr = el("tr");
+  for (const h of head) tr.appendChild(el("th", null, h));
+  t.appendChild(tr);
+  for (const cells of rows) {
+    const row = el("tr");
+    for (const c of cells) row.appendChild(c instanceof Node ? c : el("td", null, c));
+    t.appendChild(row);
+  }
+}
+
+function renderEvidence(ev) {
+  $("evidence-note").textContent = ev
+    ? `Minimum ${ev.params.min_days} days of returns before any Sharpe; intervals: ${ev.params.block_rule}, ${ev.params.samples} resamples.`
+    : "no cycle yet";
+  if (!ev) { for (const id of ["beats", "calibration", "attribution"]) $(id).replaceChildren(); return; }
+  // who beats whom: row beats column with this probability
+  const names = ev.beats.names;
+  table("beats", ["P(row's Sharpe > column's)", ...names], names.map((a, i) => [
+    el("th", "text", a),
+    ...names.map((b, j) => {
+      const p = ev.beats.p[i][j];
+      const td = el("td", p == null ? "muted" : p >= 0.95 ? "up" : p <= 0.05 ? "down" : "", i === j ? "" : p == null ? `${ev.beats.days[i][j]} d` : pctOf(p));
+      td.title = `${ev.beats.days[i][j]} common days`;
+      return td;
+    }),
+  ]));
+  // calibration: stated confidence read as the probability of winning
+  const bands = ["0-19", "20-39", "40-59", "60-79", "80-100"];
+  table("calibration", ["who", "closed", "Brier", "base-rate Brier", "win rate", "weighted hit", ...bands.map((b) => `${b}: stated → won`)],
+    Object.entries(ev.calibration).map(([who, c]) => [
+      el("td", "text", who === "collaborative" ? "collaborative (vote conviction)" : who),
+      c.trades, c.brier == null ? "-" : c.brier.toFixed(3), c.brier_of_base_rate == null ? "-" : c.brier_of_base_rate.toFixed(3),
+      pctOf(c.win_rate), pctOf(c.weighted_hit_rate),
+      ...c.bands.map((b) => (b.trades ? `${pctOf(b.mean_stated)} → ${pctOf(b.win_rate)} (${b.trades})` : "-")),
+    ]));
+  const at = ev.attribution;
+  const rows = at ? Object.entries(at.by_persona).map(([who, pnl]) => [el("td", "text", who), money(pnl, 2)]) : [];
+  if (at) rows.push([el("td", "text", "unattributed"), money(at.unattributed, 2)], [el("th", "text", "collaborative realized P&L"), money(at.total_pnl, 2)]);
+  table("attribution", ["persona", "P&L it carried"], rows);
+}
+
+async function refreshEvidence(gen) {
+  const data = await api("/api/evidence", { arena: state.arena });
+  if (gen === state.gen) renderEvidence(data.evidence);
 }
 
 // --- agents: latest decision, reasoning, confidence, critique ---------------------------
@@ -456,6 +527,7 @@ async function load(arena) {
   setLast(lastCycle, equity.as_of.length ? equity.as_of[equity.as_of.length - 1] : null);
   if (!lastCycle) $("clock").textContent = "no cycle yet";
   renderLeaderboard(view.leaderboard);
+  await refreshEvidence(gen);
   drawChart(); renderAgents(); renderVote(); renderPositions(); renderTrades();
   // The feed starts with the last few cycles, oldest first so the newest ends on top.
   for (const bundle of view.recent) if (bundle.cycle <= state.last) addFeed(bundle);
