@@ -8,7 +8,8 @@ Comparing the folders of two commits says whether anything changed, and where.
 
 Only the `mytrader` command and the files it writes are used, so the script runs the
 same on any commit. Left out as they differ from run to run by design: timestamps of
-writing (created_at, recorded_at), the backtest's run id and wall-clock figures.
+writing (created_at, recorded_at), the backtest's run id (and the broker order ids made
+from it) and wall-clock figures.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from pathlib import Path
 
 CYCLES = 120
 BACKTEST = ["--start", "2024-06-03", "--end", "2025-03-31"]
-VOLATILE_COLUMNS = {"created_at", "recorded_at", "updated_at", "at", "ts", "id"}
+# broker_order_id: the simulated exchange derives it from the full client order id, which
+# holds the backtest's random run id.
+VOLATILE_COLUMNS = {"created_at", "recorded_at", "updated_at", "id", "broker_order_id"}
 RUN_ID = re.compile(r"bt_[0-9a-f]{8}")
 TABLES = ("cycles", "trades", "agent_logs", "portfolio_snapshots", "llm_usage", "sim_orders")
 
