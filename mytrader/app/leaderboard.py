@@ -14,9 +14,8 @@ from pydantic import BaseModel
 
 from mytrader.app.evidence import arena_evidence
 from mytrader.domain.evidence import AccountEvidence, Evidence
+from mytrader.domain.money import HUNDRED
 from mytrader.domain.records import EvidenceRows, Snapshot, Usage
-
-HUNDRED = Decimal("100")
 
 
 class Standing(BaseModel):

@@ -35,8 +35,10 @@ from decimal import ROUND_DOWN, Decimal, localcontext
 
 from pydantic import BaseModel, Field, field_validator
 
+from mytrader.domain.money import CENT
+
 BANDS: tuple[tuple[int, int], ...] = ((0, 20), (20, 40), (40, 60), (60, 80), (80, 100))
-CENT = Decimal("0.01")
+
 DIGITS = 6  # floats rounded: stable JSON
 
 
