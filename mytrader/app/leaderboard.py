@@ -8,14 +8,15 @@ leaderboard` and the dashboard's (`leaderboard_and_evidence` gives the evidence 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel
 
-from mytrader.app.evidence import arena_evidence
-from mytrader.domain.evidence import AccountEvidence, Evidence
 from mytrader.domain.money import HUNDRED
 from mytrader.domain.records import EvidenceRows, Snapshot, Usage
+
+if TYPE_CHECKING:  # the statistics (scipy, arch) are imported when a leaderboard is made
+    from mytrader.domain.evidence import AccountEvidence, Evidence
 
 
 class Standing(BaseModel):
@@ -83,6 +84,8 @@ def leaderboard_and_evidence(
     closes = reads.benchmark_closes(arena)  # SPY at each cycle, as the record step kept it
     spy = float(closes[-1][1] / closes[0][1] - 1) * 100.0 if len(closes) > 1 else None
     rows = with_risk(rows, reads.snapshots(arena), None if spy is None else round(spy, 4))
+    from mytrader.app.evidence import arena_evidence
+
     evidence = arena_evidence(reads, arena)
     return with_evidence(rows, evidence), evidence
 

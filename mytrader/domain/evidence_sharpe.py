@@ -37,7 +37,6 @@ import warnings
 
 import numpy as np
 import numpy.typing as npt
-from arch.bootstrap import StationaryBootstrap, optimal_block_length
 from pydantic import BaseModel
 from scipy import stats
 
@@ -90,6 +89,8 @@ def moments(r: FloatArray) -> tuple[float, float]:
 def block_length(*series: FloatArray) -> int:
     """The documented rule: Politis-White for the stationary bootstrap, the largest over the
     series, rounded up, bounded to [1, n / 2]."""
+    from arch.bootstrap import optimal_block_length  # lazy: arch costs seconds to import
+
     n = min(len(s) for s in series)
     found = []
     for s in series:
@@ -102,6 +103,8 @@ def block_length(*series: FloatArray) -> int:
 
 def resampled_days(n: int, block: int, samples: int = SAMPLES, seed: int = SEED) -> IntArray:
     """samples x n day indices of the stationary bootstrap (mean block length `block`)."""
+    from arch.bootstrap import StationaryBootstrap  # lazy: arch costs seconds to import
+
     boot = StationaryBootstrap(block, np.arange(n), seed=seed)
     return np.stack([data[0][0] for data in boot.bootstrap(samples)]).astype(np.int64)
 
