@@ -182,3 +182,10 @@ def test_overfitting_handles_flat_columns() -> None:
 def test_overfitting_refuses_bad_input(matrix: np.ndarray, blocks: int, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ss.overfitting(matrix, blocks=blocks)
+
+
+def test_overfitting_does_not_depend_on_the_order_of_the_variants() -> None:
+    m = np.random.default_rng(12).normal(0, 0.01, (60, 7))
+    a = ss.overfitting(m, blocks=6)
+    b = ss.overfitting(m[:, [3, 6, 0, 5, 1, 4, 2]], blocks=6)
+    assert b.logits == pytest.approx(a.logits, abs=1e-12) and b.pbo == a.pbo
