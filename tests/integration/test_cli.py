@@ -118,6 +118,17 @@ def test_a_second_run_of_a_busy_arena_is_refused(backend, tmp_path):
     assert "cycle 1" in free.stdout
 
 
+def test_a_released_arena_can_be_taken_again_at_once(backend):
+    """The lock is free the moment its holder leaves (PostgreSQL: released before the
+    session closes, not when the server gets round to ending the session)."""
+    from mytrader.adapters.store.lock import arena_lock
+
+    config = store_config(make_settings(**backend))
+    for _ in range(30):
+        with arena_lock(config, "arena"):
+            pass
+
+
 def test_unreachable_database_and_missing_data_are_reported(tmp_path):
     env = {"MYTRADER_HOME": str(tmp_path), "DATABASE_URL": "postgresql://u:pw-x9@127.0.0.1:1/db"}
     out = mytrader(["run"], env, tmp_path)

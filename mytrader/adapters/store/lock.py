@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psycopg
@@ -52,7 +52,13 @@ def _postgres_lock(url: str, arena: str, timeout: float) -> Iterator[None]:
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(arena),)).fetchone()
         if not row or not row[0]:
             raise ArenaBusy(f"arena '{arena}' is being run by another process ({mask_url(url)})")
-        yield  # closing the session releases the lock
+        try:
+            yield
+        finally:
+            # Released before the session closes: the server ends a closed session a moment
+            # later, and a run started in that moment found the arena busy.
+            with suppress(psycopg.Error):  # a lost server: closing releases it anyway
+                conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(arena),))
 
 
 @contextmanager
