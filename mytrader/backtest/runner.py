@@ -157,12 +157,14 @@ Progress = Callable[[int, int, str], None]  # (days done, days total, as_of)
 
 
 def prepare(
-    options: BacktestOptions, **settings_overrides: Any
+    options: BacktestOptions, history: PriceHistory | None = None, **settings_overrides: Any
 ) -> tuple[BacktestRun, SimulatedExchange]:
-    """Load and check the data and the range; no database, no model yet."""
+    """Load and check the data and the range; no database, no model yet. `history`: the
+    data already loaded from `options.data` (a study's worker loads it once)."""
     run_id = options.run_id or new_run_id()
     settings = backtest_settings(options, run_id, **settings_overrides)
-    history = load_history(options.data)
+    if history is None:
+        history = load_history(options.data)
     start, end = trading_range(history, options.start, options.end, settings.warmup_days)
     broker = SimulatedExchange(
         history,

@@ -12,6 +12,7 @@ from mytrader.cli.backtest import backtest
 from mytrader.cli.output import LOG_FORMAT
 from mytrader.cli.read import leaderboard, logs, trades
 from mytrader.cli.serve import serve
+from mytrader.cli.study import study
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -25,7 +26,19 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
 
 app.callback()(main)
 # In the order `mytrader --help` lists them.
-for command in (run, leaderboard, logs, trades, reset, status, repair, serve, backtest, reconcile):
+for command in (
+    run,
+    leaderboard,
+    logs,
+    trades,
+    reset,
+    status,
+    repair,
+    serve,
+    backtest,
+    study,
+    reconcile,
+):
     app.command()(command)
 
 

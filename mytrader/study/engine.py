@@ -1,0 +1,124 @@
+"""Where a study's runs execute: Dask distributed.
+
+With no address, an embedded LocalCluster of worker processes on this machine (no server to
+start); given an address (--address, or Dask's own DASK_SCHEDULER_ADDRESS), the scheduler of
+a cluster. Each task is one backtest. A task whose worker dies (killed, out of memory, the
+machine gone) is given to another worker by the scheduler, up to Dask's
+`distributed.scheduler.allowed-failures` times (3 by default); a task that raises is retried
+once (a database that went away for a moment), then its error is the run's.
+
+`workers=0` runs the same tasks one after another in this process, without the engine: the
+reference a distributed study must equal, and a way to debug one run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from mytrader.study.task import RunResult, RunTask, run_one
+
+ADDRESS_VARIABLE = "DASK_SCHEDULER_ADDRESS"
+TASK_RETRIES = 1
+
+
+class EngineError(RuntimeError):
+    """The cluster cannot be reached or started (exit 3); the message says which."""
+
+
+Done = Callable[[RunTask, RunResult | BaseException], None]
+
+
+def run_on_worker(task: RunTask) -> RunResult:
+    """The task as a worker runs it, named after the worker that ran it."""
+    from distributed import get_worker
+
+    try:
+        name = str(get_worker().name)
+    except ValueError:  # not on a worker
+        name = "local"
+    return run_one(task, worker=name)
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+@contextmanager
+def dask_client(
+    workers: int, address: str | None, connect_timeout_s: float = 10.0
+) -> Iterator[Any]:
+    """A client of the cluster at `address`, or of a LocalCluster of `workers` processes."""
+    from distributed import Client, LocalCluster
+
+    if address:
+        try:
+            client = Client(address, timeout=f"{connect_timeout_s}s")
+        except (OSError, TimeoutError) as exc:
+            raise EngineError(
+                f"no Dask scheduler answers at {address} (within {connect_timeout_s:g} s): {exc}"
+            ) from None
+        with client:
+            yield client
+        return
+    # Dask's own logs would speak over the progress bar; its warnings stay.
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,  # a backtest is one process' work (and its GIL)
+            processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def run_tasks(
+    tasks: Sequence[RunTask],
+    on_done: Done,
+    *,
+    workers: int,
+    address: str | None = None,
+) -> None:
+    """Run every task; `on_done(task, result or error)` in this process as each one ends, in
+    the order they end. KeyboardInterrupt cancels what has not finished and is re-raised."""
+    if not tasks:
+        return
+    if workers == 0 and not address:
+        for task in tasks:
+            try:
+                outcome: RunResult | BaseException = run_one(task, worker="in-process")
+            except Exception as exc:  # the run's error, reported; the others go on
+                outcome = exc
+            on_done(task, outcome)
+        return
+    from distributed import as_completed
+
+    with dask_client(workers, address) as client:
+        by_key = {}
+        futures = []
+        for task in tasks:
+            future = client.submit(
+                run_on_worker,
+                task,
+                key=f"study-run-{task.run.run_id}",
+                pure=False,
+                retries=TASK_RETRIES,
+            )
+            by_key[future.key] = task
+            futures.append(future)
+        try:
+            for future in as_completed(futures):
+                try:
+                    outcome = future.result()
+                except Exception as exc:
+                    outcome = exc
+                on_done(by_key[future.key], outcome)
+        except KeyboardInterrupt:
+            client.cancel(futures)
+            raise
