@@ -177,8 +177,7 @@ def study_command(
     if no_spy:
         console.print(f"warning: {no_spy}", style="yellow", markup=False, highlight=False)
     folder = out / spec.grid.study_id
-    runs_dir = folder / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    runs_dir = folder / "runs"  # made by the first run that ends: nothing before
     results = done_runs(runs_dir, runs)
     todo = [r for r in runs if r.run_id not in results]
     digest = file_digest(spec.data) if spec.data else None

@@ -33,14 +33,14 @@ Done = Callable[[RunTask, RunResult | BaseException], None]
 
 
 def run_on_worker(task: RunTask) -> RunResult:
-    """The task as a worker runs it, named after the worker that ran it."""
+    """The task as a worker runs it, marked with the address of the worker that ran it."""
     from distributed import get_worker
 
     try:
-        name = str(get_worker().name)
+        where = str(get_worker().address)
     except ValueError:  # not on a worker
-        name = "local"
-    return run_one(task, worker=name)
+        where = "local"
+    return run_one(task, worker=where)
 
 
 def default_workers() -> int:
@@ -95,6 +95,8 @@ def run_tasks(
                 outcome: RunResult | BaseException = run_one(task, worker="in-process")
             except Exception as exc:  # the run's error, reported; the others go on
                 outcome = exc
+            if isinstance(outcome, RunResult) and outcome.interrupted:
+                raise KeyboardInterrupt  # Ctrl-C ended the run's day: the study stops too
             on_done(task, outcome)
         return
     from distributed import as_completed

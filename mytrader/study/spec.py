@@ -65,7 +65,7 @@ class StudySpec(BaseModel):
     grid: StudyGrid
     data: Path | None = None
     account: str = DEFAULT_ACCOUNT
-    blocks: int = Field(default=16, ge=2)
+    blocks: int = Field(default=16, ge=2, le=20)  # CSCV splits: C(blocks, blocks / 2)
 
 
 def known_variant_keys() -> frozenset[str]:

@@ -1,0 +1,290 @@
+"""`mytrader study` on a real Dask cluster of worker processes: the same bytes as the same
+backtests one after another, also when a worker is killed during a task; Ctrl-C keeps the
+runs done and the same command resumes; bad input is exit 2 or 3 with nothing written."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from mytrader.study.command import study_command
+from mytrader.study.spec import spec_of
+from mytrader.study.summary import StudySummary, study_json
+from tests.helpers import clean_env, run_cli
+
+WINDOWS = [["2025-02-03", "2025-03-14"], ["2025-03-17", "2025-04-25"]]  # 30 days each
+VARIANTS = [
+    {"name": "majority", "vote_mode": "majority"},
+    {"name": "weighted-fee", "vote_mode": "weighted", "fee_per_trade": 2},
+]
+STUDY_TOML = """
+id = "{id}"
+windows = {windows}
+[[variants]]
+name = "majority"
+vote_mode = "majority"
+[[variants]]
+name = "weighted-fee"
+vote_mode = "weighted"
+fee_per_trade = 2
+"""
+
+
+def spec(study_id: str = "pair"):  # type: ignore[no-untyped-def]
+    return spec_of({"id": study_id, "windows": WINDOWS, "variants": VARIANTS})
+
+
+def quiet() -> Console:
+    return Console(file=open(os.devnull, "w"), width=120)  # noqa: SIM115
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh MYTRADER_HOME (SQLite tables), set in the environment the workers inherit."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MYTRADER_HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+def report_bytes(out: Path, study_id: str = "pair") -> dict[str, bytes]:
+    """study.json and every run's backtest metrics.json and trades.csv, by path."""
+    folder = out / study_id
+    files = {"study.json": (folder / "study.json").read_bytes()}
+    for run in sorted((folder / "runs").iterdir()):
+        for name in ("metrics.json", "trades.csv", "equity.csv"):
+            files[f"{run.name}/{name}"] = (run / name).read_bytes()
+    return files
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """The four backtests one after another in this process: the reference."""
+    root = tmp_path_factory.mktemp("sequential")
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.chdir(root)
+        mp.setenv("MYTRADER_HOME", str(root / "home"))
+        study_command(spec(), quiet(), out=root / "studies", workers=0)
+    finally:
+        mp.undo()
+    return report_bytes(root / "studies")
+
+
+def test_two_local_workers_give_the_bytes_of_one_run_after_another(
+    home: Path, sequential: dict[str, bytes]
+) -> None:
+    summary = study_command(spec(), quiet(), out=home / "studies", workers=2)
+    got = report_bytes(home / "studies")
+    assert got.keys() == sequential.keys()
+    assert [k for k in got if got[k] != sequential[k]] == []
+    assert len(summary.runs) == 4 and {r.variant for r in summary.runs} == {
+        "majority",
+        "weighted-fee",
+    }
+    # The variants really differ (a fee of 2 and the weighted vote), so equal bytes mean
+    # each worker ran its own variant, not the same one twice.
+    by_variant = {r.variant: r.total_return_pct for r in summary.runs if r.start == "2025-02-03"}
+    assert by_variant["majority"] != by_variant["weighted-fee"]
+    # Each run can be opened like any backtest: its rows are in the tables under its id.
+    from mytrader.app.storage import open_store
+    from mytrader.config import load_settings
+
+    with open_store(load_settings()) as store:
+        assert set(store.arena_ids("st_")) == {r.run_id for r in summary.runs}
+    assert study_json(summary).encode() == sequential["study.json"]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_two_workers_give_the_same_bytes(
+    home: Path, sequential: dict[str, bytes], postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import _empty_database
+
+    _empty_database(postgres_url)
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    study_command(spec(), quiet(), out=home / "studies", workers=2)
+    got = report_bytes(home / "studies")
+    assert [k for k in got if got[k] != sequential[k]] == []
+    assert not (home / "home" / "arena.sqlite").exists()  # the tables were PostgreSQL's
+
+
+@pytest.fixture
+def cluster() -> Iterator[object]:
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as c,
+        Client(c) as client,
+    ):
+        yield client
+
+
+def test_a_worker_killed_during_a_task_and_the_study_completes_with_the_same_bytes(
+    home: Path, sequential: dict[str, bytes], cluster: object
+) -> None:
+    client = cluster
+    killed: dict[str, object] = {}
+
+    def kill_a_busy_worker() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            busy = {w: keys for w, keys in client.processing().items() if keys}  # type: ignore[attr-defined]
+            if busy:
+                address, keys = sorted(busy.items())[0]
+                pid = client.run(os.getpid, workers=[address])[address]  # type: ignore[attr-defined]
+                time.sleep(0.3)  # inside the backtest, past the worker's start
+                os.kill(pid, signal.SIGKILL)
+                killed.update(address=address, keys=list(keys))
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_a_busy_worker, daemon=True)
+    killer.start()
+    summary: StudySummary = study_command(
+        spec(),
+        quiet(),
+        out=home / "studies",
+        workers=0,
+        address=client.scheduler.address,  # type: ignore[attr-defined]
+    )
+    killer.join(5)
+    assert killed, "no task was seen running"
+    runs_hit = [str(k).removeprefix("study-run-") for k in killed["keys"]]  # type: ignore[attr-defined]
+    for run_id in runs_hit:
+        result_file = home / "studies" / "pair" / "runs" / run_id / "result.json"
+        assert killed["address"] not in result_file.read_text()  # finished by another worker
+    got = report_bytes(home / "studies")
+    assert [k for k in got if got[k] != sequential[k]] == []
+    assert len(summary.runs) == 4
+
+
+def _study_file(tmp: Path, study_id: str, windows: str) -> Path:
+    path = tmp / f"{study_id}.toml"
+    path.write_text(STUDY_TOML.format(id=study_id, windows=windows))
+    return path
+
+
+def test_ctrl_c_keeps_the_runs_done_and_the_same_command_resumes(tmp_path: Path) -> None:
+    # Six windows of 15 days x 2 variants: Ctrl-C after the first run is done.
+    windows = (
+        '["2025-01-02..2025-01-23", "2025-01-24..2025-02-13", "2025-02-14..2025-03-07", '
+        '"2025-03-10..2025-03-28", "2025-03-31..2025-04-21", "2025-04-22..2025-05-12"]'
+    )
+    study = _study_file(tmp_path, "stopped", windows)
+    env = {**clean_env(), "MYTRADER_HOME": str(tmp_path / "home"), "COLUMNS": "160"}
+    runs = tmp_path / "studies" / "stopped" / "runs"
+    args = [sys.executable, "-m", "mytrader.cli.main", "study", str(study), "--workers", "1"]
+    proc = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not list(runs.glob("*/result.json")):
+        assert proc.poll() is None, proc.stdout.read()  # type: ignore[union-attr]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    assert "run the same command again to resume" in " ".join(out.split())
+    kept = sorted(p.parent.name for p in runs.glob("*/result.json"))
+    assert 1 <= len(kept) < 12
+    assert not (tmp_path / "studies" / "stopped" / "study.json").exists()
+    stamps = {k: (runs / k / "result.json").stat().st_mtime_ns for k in kept}
+
+    again = run_cli(["study", str(study), "--workers", "1"], env, tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"{len(kept)} already done" in " ".join(again.stdout.split())
+    assert {k: (runs / k / "result.json").stat().st_mtime_ns for k in kept} == stamps  # not redone
+    assert len(list(runs.glob("*/result.json"))) == 12
+
+    # The resumed study equals the same study run whole, one run after another.
+    fresh = run_cli(
+        ["study", str(study), "--workers", "0", "--out", str(tmp_path / "whole")], env, tmp_path
+    )
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    resumed = (tmp_path / "studies" / "stopped" / "study.json").read_bytes()
+    assert resumed == (tmp_path / "whole" / "stopped" / "study.json").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "said"),
+    [
+        (
+            ["--windows", "2025-02-03..2025-03-14", "--variant", "a:vote_mod=weighted"],
+            2,
+            "variant 'a': 'vote_mod' is not a setting (did you mean 'vote_mode'?)",
+        ),
+        (
+            ["--windows", "2025-02-03..2025-03-14", "--variant", "a:critique_interval=0"],
+            2,
+            "CRITIQUE_INTERVAL",
+        ),
+        (["--windows", "", "--variant", "a:vote_mode=weighted"], 2, "the study has no windows"),
+        (
+            ["--windows", "2025-02-03..2025-03-14,2025-03-10..2025-04-25", "--variant", "a"],
+            2,
+            "windows 2025-02-03..2025-03-14 and 2025-03-10..2025-04-25 overlap",
+        ),
+        (["--windows", "2031-01-02..2031-03-14", "--variant", "a"], 2, "is outside the data"),
+        (["--windows", "2025-02-03..2025-03-14"], 2, "the study has no variants"),
+        (["--windows", "2025-02-03..2025-03-14", "--variant", "a:models=gpt"], 2, "variant 'a'"),
+        (
+            [
+                "--windows",
+                "2025-02-03..2025-03-14",
+                "--variant",
+                "a",
+                "--address",
+                "tcp://127.0.0.1:{port}",
+            ],
+            3,
+            "no Dask scheduler answers at tcp://127.0.0.1:",
+        ),
+    ],
+    ids=[
+        "unknown-setting",
+        "bad-value",
+        "empty-windows",
+        "overlap",
+        "outside-data",
+        "no-variants",
+        "bad-option",
+        "no-scheduler",
+    ],
+)
+def test_bad_input_names_the_problem_exits_2_or_3_and_writes_nothing(
+    tmp_path: Path, args: list[str], status: int, said: str
+) -> None:
+    from tests.helpers import free_port
+
+    args = [a.format(port=free_port()) for a in args]
+    env = {"MYTRADER_HOME": str(tmp_path / "home")}
+    out = run_cli(["study", "--id", "bad", *args], env, tmp_path, timeout=120)
+    assert out.returncode == status, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+    assert " ".join(said.split()) in " ".join(out.stdout.split()), out.stdout
+    assert not (tmp_path / "studies").exists()
+
+
+def test_a_study_file_in_yaml_runs_like_toml(home: Path) -> None:
+    path = home / "y.yaml"
+    path.write_text(
+        "id: yml\nwindows: [2025-02-03..2025-02-21]\n"
+        "variants:\n  - name: base\n  - name: blind\n    blind: true\n"
+    )
+    from mytrader.study.spec import load_study_file
+
+    summary = study_command(load_study_file(path), quiet(), out=home / "studies", workers=0)
+    assert [r.variant for r in summary.runs] == ["base", "blind"]
+    facts = [
+        (home / "studies" / "yml" / "runs" / r.run_id / "metrics.json").read_text()
+        for r in summary.runs
+    ]
+    assert '"blind": false' in facts[0] and '"blind": true' in facts[1]
