@@ -35,7 +35,11 @@ class SQLiteLLMCache(BaseCache):
         path = Path(path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # A study's workers share the file: WAL lets them read while one writes, and a
+        # writer waits up to 30 s for another's commit instead of failing "locked".
+        self._conn = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None, timeout=30.0
+        )
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS llm_cache ("

@@ -288,3 +288,38 @@ def test_a_study_file_in_yaml_runs_like_toml(home: Path) -> None:
         for r in summary.runs
     ]
     assert '"blind": false' in facts[0] and '"blind": true' in facts[1]
+
+
+def test_real_models_on_two_workers_share_one_llm_cache(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ChatOpenAI against the local OpenAI server from two worker processes: every answer
+    lands in the one SQLite cache, and the same study run again asks the server nothing."""
+    from tests.integration.test_openrouter_agents import API_KEY, trader
+    from tests.servers import ChatServer
+
+    real = spec_of(
+        {
+            "id": "real",
+            "windows": [["2025-02-03", "2025-02-14"]],
+            "variants": [
+                {"name": "majority", "models": "openrouter"},
+                {"name": "weighted", "models": "openrouter", "vote_mode": "weighted"},
+            ],
+        }
+    )
+    with ChatServer(default=trader()) as srv:
+        # Set before the cluster starts: its worker processes inherit the environment.
+        monkeypatch.setenv("OPENROUTER_API_KEY", API_KEY)
+        monkeypatch.setenv("OPENROUTER_BASE_URL", srv.base_url)
+        monkeypatch.setenv("LLM_MAX_RETRIES", "0")
+        first = study_command(real, quiet(), out=home / "first", workers=2)
+        asked = len(srv.chat_requests)
+        again = study_command(real, quiet(), out=home / "again", workers=2)
+        assert srv.errors == []
+        assert len(srv.chat_requests) == asked > 0  # the rerun: every answer from the cache
+    assert study_json(again) == study_json(first)
+    assert sum(r.trades for r in first.runs) > 0  # the scripted model trades
+    cached = (home / "home" / "llm_cache.sqlite").stat().st_size
+    assert cached > 0
+    assert API_KEY not in (home / "first" / "real" / "study.json").read_text()
