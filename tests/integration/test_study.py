@@ -323,3 +323,45 @@ def test_real_models_on_two_workers_share_one_llm_cache(
     cached = (home / "home" / "llm_cache.sqlite").stat().st_size
     assert cached > 0
     assert API_KEY not in (home / "first" / "real" / "study.json").read_text()
+
+
+def test_the_cluster_recipe_scheduler_and_workers_started_by_hand(
+    tmp_path: Path, sequential: dict[str, bytes]
+) -> None:
+    """The README's two-machine recipe on one machine: `dask scheduler`, `dask worker`
+    processes given its address, and `mytrader study` pointed at it by
+    DASK_SCHEDULER_ADDRESS: the bytes of the runs one after another."""
+    from tests.helpers import free_port
+
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**clean_env(), "MYTRADER_HOME": str(tmp_path / "home")}
+    dask = str(Path(sys.executable).with_name("dask"))
+    procs = [
+        subprocess.Popen(
+            [dask, "scheduler", "--port", str(port), "--no-dashboard"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+    ]
+    try:
+        time.sleep(2)
+        procs.append(
+            subprocess.Popen(
+                [dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        study = _study_file(tmp_path, "pair", str(WINDOWS).replace("'", '"'))
+        out = run_cli(["study", str(study)], {**env, "DASK_SCHEDULER_ADDRESS": address}, tmp_path)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert f"cluster {address}" in " ".join(out.stdout.split())
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            p.wait(30)
+    got = report_bytes(tmp_path / "studies")
+    assert [k for k in got if got[k] != sequential[k]] == []
