@@ -16,7 +16,11 @@ def excess_sharpe_chart(summary: StudySummary, path: Path) -> Path:
 
     names = list(summary.variants)
     windows = sorted({(r.start, r.end) for r in summary.runs})
-    labels = [s[:7] if len(windows) > 6 else f"{s}\n{e}" for s, e in windows]
+    years = [s[:4] for s, _ in windows]
+    if all(s[:4] == e[:4] for s, e in windows) and len(set(years)) == len(years):
+        labels = years  # calendar years: the year says it
+    else:
+        labels = [s[:7] if len(windows) > 6 else f"{s}\n{e}" for s, e in windows]
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [3, 1.4]}, constrained_layout=True
     )

@@ -94,10 +94,12 @@ def planned(spec: StudySpec, settings: Settings, history: PriceHistory) -> list[
         raise StudyInputError(f"{exc}{first if 'outside' in str(exc) else ''}") from None
 
 
-def done_runs(runs_dir: Path, runs: Sequence[Run]) -> dict[str, RunResult]:
-    """The runs already done: their result.json is there, with the same fingerprint."""
+def done_runs(runs_dir: Path, tasks: Sequence[RunTask]) -> dict[str, RunResult]:
+    """The runs already done: their result.json is there, with the same fingerprint (the
+    same window, variant, settings and data)."""
     done: dict[str, RunResult] = {}
-    for run in runs:
+    for task in tasks:
+        run = task.run
         path = runs_dir / run.run_id / RESULT
         if not path.is_file():
             continue
@@ -105,7 +107,7 @@ def done_runs(runs_dir: Path, runs: Sequence[Run]) -> dict[str, RunResult]:
             result = RunResult.model_validate_json(path.read_text(encoding="utf-8"))
         except (OSError, ValidationError):
             continue  # unreadable: run it again
-        if result.fingerprint == run.fingerprint and not result.interrupted:
+        if result.fingerprint == task.fingerprint and not result.interrupted:
             done[run.run_id] = result
     return done
 
@@ -178,10 +180,10 @@ def study_command(
         console.print(f"warning: {no_spy}", style="yellow", markup=False, highlight=False)
     folder = out / spec.grid.study_id
     runs_dir = folder / "runs"  # made by the first run that ends: nothing before
-    results = done_runs(runs_dir, runs)
-    todo = [r for r in runs if r.run_id not in results]
     digest = file_digest(spec.data) if spec.data else None
-    tasks = [RunTask(run=r, data=spec.data, data_digest=digest, settings=base) for r in todo]
+    every = [RunTask(run=r, data=spec.data, data_digest=digest, settings=base) for r in runs]
+    results = done_runs(runs_dir, every)
+    tasks = [t for t in every if t.run.run_id not in results]
     days_of = {r.run_id: _days(history, r) for r in runs}
     console.print(
         f"study [bold]{spec.grid.study_id}[/bold]: {len(runs)} runs "
@@ -311,7 +313,7 @@ def tables(summary: StudySummary) -> list[Table]:
             _fmt(None if v.psr_vs_zero.median is None else v.psr_vs_zero.median * 100, "{:.0f}%"),
         )
     sel = summary.selection
-    pick = Table(title="Selection: skill or the best of many tries?")
+    pick = Table(title="Selection: skill or the best of many tries?", show_header=False)
     pick.add_column("")
     pick.add_column("")
     pick.add_row("best variant", sel.best_variant or "-")

@@ -14,6 +14,7 @@ one attempt records.
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 import time
 from decimal import Decimal
@@ -42,6 +43,12 @@ class RunTask(BaseModel):
     data_digest: str | None  # SHA-256 of the data file: a worker with another file refuses
     settings: dict[str, Any]  # the driver's settings that decide the result
 
+    @property
+    def fingerprint(self) -> str:
+        """The run's own (window, variant, overrides), the settings and the data: a resume
+        redoes a run when any of them changed."""
+        return fingerprint_of(self.run, self.settings, self.data_digest)
+
 
 class RunResult(BaseModel):
     """What a run gives back: its curves (cents, as text) and report, and how it went."""
@@ -59,6 +66,15 @@ class RunResult(BaseModel):
     files: dict[str, bytes] = {}  # the backtest report by file name (not in result.json)
     elapsed_s: float
     worker: str
+
+
+def fingerprint_of(run: Run, settings: dict[str, Any], data_digest: str | None) -> str:
+    text = json.dumps(
+        {"run": run.fingerprint, "settings": settings, "data": data_digest},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def shipped_settings(settings: Settings) -> dict[str, Any]:
@@ -125,7 +141,7 @@ def run_one(task: RunTask, worker: str = "") -> RunResult:
         variant=task.run.variant.name,
         start=run.start,
         end=run.end,
-        fingerprint=task.run.fingerprint,
+        fingerprint=task.fingerprint,
         dates=report.dates,
         curves=curves,
         evidence=_headline_evidence(report.evidence),

@@ -365,3 +365,23 @@ def test_the_cluster_recipe_scheduler_and_workers_started_by_hand(
             p.wait(30)
     got = report_bytes(tmp_path / "studies")
     assert [k for k in got if got[k] != sequential[k]] == []
+
+
+def test_a_resume_redoes_the_runs_whose_settings_changed(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one = spec_of(
+        {"id": "one", "windows": [["2025-02-03", "2025-02-14"]], "variants": [{"name": "a"}]}
+    )
+    out = home / "studies"
+    first = study_command(one, quiet(), out=out, workers=0)
+    result = next((out / "one" / "runs").glob("*/result.json"))
+    stamp = result.stat().st_mtime_ns
+    same = study_command(one, quiet(), out=out, workers=0)  # nothing changed: nothing redone
+    assert result.stat().st_mtime_ns == stamp and study_json(same) == study_json(first)
+    monkeypatch.setenv("STARTING_CASH", "50000")  # the driver's settings changed
+    changed = study_command(one, quiet(), out=out, workers=0)
+    assert result.stat().st_mtime_ns != stamp
+    assert study_json(changed) != study_json(first)
+    facts = (out / "one" / "runs" / first.runs[0].run_id / "metrics.json").read_text()
+    assert '"starting_cash": "50000' in facts  # the worker ran with the driver's new settings
