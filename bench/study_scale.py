@@ -20,14 +20,10 @@ Part 2, real-model settings (`models = "openrouter"` for every persona) against 
 OpenAI-compatible server started in this process, answering every request with a HOLD
 decision after `--delay` seconds: 2 windows of `--llm-days` trading days of the bundled
 sample x 2 variants, one after another against 2 workers, each way with a fresh home, so its
-LLM cache (<MYTRADER_HOME>/llm_cache.sqlite, shared by the runs of a study) starts empty.
-The personas' prompts do not depend on the vote mode, so two variants that differ only in
-it would send identical requests and the second would be answered from that shared cache
-(and one after another would then do half the calls of 2 workers, where both variants of
-a window run at once): the second variant also sets a different llm_temperature, which is
-part of the cache key, so every call goes to the server; the requests it served are
-printed against the expected (runs x days x personas: a HOLD never trades, so no critique
-is due).
+LLM cache (<MYTRADER_HOME>/llm_cache.sqlite) starts empty. The two variants differ only in
+the vote, so their personas send the same requests; each run keeps its answers to itself
+(the cache's namespace), so both ways ask the server the same requests, printed against
+the expected (runs x days x personas: a HOLD never trades, so no critique is due).
 
 `--quick`: the bundled sample with 3 monthly windows and 2-day LLM windows (about a minute).
 Nothing here asserts a time: the figures and their baselines are printed.
@@ -58,7 +54,7 @@ BIG = next(
 DEFAULT_VARIANTS = ["majority:vote_mode=majority", "weighted:vote_mode=weighted"]
 LLM_VARIANTS = [
     "majority:vote_mode=majority,models=openrouter",
-    "weighted:vote_mode=weighted,models=openrouter,llm_temperature=0.5",
+    "weighted:vote_mode=weighted,models=openrouter",
 ]
 LLM_ENV = {  # the real-model settings of part 2 (besides the server's address and key)
     "LLM_MAX_RETRIES": "0",

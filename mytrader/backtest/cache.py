@@ -29,9 +29,15 @@ from langchain_core.load import dumps, loads
 
 
 class SQLiteLLMCache(BaseCache):
-    """(prompt, llm_string) -> generations, in one SQLite file; safe across threads."""
+    """(prompt, llm_string) -> generations, in one SQLite file; safe across threads.
 
-    def __init__(self, path: Path) -> None:
+    `namespace` keeps one run's answers to itself: a study's runs share the file, and two
+    variants whose personas send the same request would otherwise share an answer when run
+    one after another but not when run at once on two workers (both miss, both ask), so the
+    result would depend on the scheduling. A backtest's namespace is "" (the file's keys
+    before namespaces existed)."""
+
+    def __init__(self, path: Path, namespace: str = "") -> None:
         path = Path(path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -46,12 +52,13 @@ class SQLiteLLMCache(BaseCache):
             " key TEXT PRIMARY KEY, prompt TEXT NOT NULL, llm TEXT NOT NULL, value TEXT NOT NULL)"
         )
         self._lock = threading.Lock()
+        self._namespace = namespace
         self.hits = 0
         self.misses = 0
 
-    @staticmethod
-    def _key(prompt: str, llm_string: str) -> str:
-        return hashlib.sha256(f"{llm_string}\x00{_request(prompt)}".encode()).hexdigest()
+    def _key(self, prompt: str, llm_string: str) -> str:
+        space = f"{self._namespace}\x00" if self._namespace else ""
+        return hashlib.sha256(f"{space}{llm_string}\x00{_request(prompt)}".encode()).hexdigest()
 
     def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
         with self._lock:

@@ -63,6 +63,7 @@ class BacktestOptions(BaseModel):
     slippage_bps: Decimal = Decimal("0")
     blind: bool = False
     cache: Path | None = None  # default: <MYTRADER_HOME>/llm_cache.sqlite
+    cache_namespace: str = ""  # a study's run: its answers its own (SQLiteLLMCache)
     run_id: str | None = None
 
     @field_validator("slippage_bps")
@@ -221,7 +222,10 @@ def run_backtest(
     cache: SQLiteLLMCache | None = None
     real = [p for p in settings.personas if settings.llm_kind(p) == "openrouter"]
     if real:
-        cache = SQLiteLLMCache(run.options.cache or settings.mytrader_home / CACHE_FILE)
+        cache = SQLiteLLMCache(
+            run.options.cache or settings.mytrader_home / CACHE_FILE,
+            namespace=run.options.cache_namespace,
+        )
         with_cache(chosen, cache, real)
     if run.options.blind:
         chosen = blind_models(chosen, Blindfold.of(run.history))

@@ -46,7 +46,13 @@ from mytrader.domain.text import for_log
 from mytrader.study.engine import EngineError, run_tasks
 from mytrader.study.spec import OPTION_KEYS, StudyInputError, StudySpec, known_variant_keys
 from mytrader.study.summary import StudySummary, runs_csv, study_json, summarize
-from mytrader.study.task import RunResult, RunTask, file_digest, shipped_settings
+from mytrader.study.task import (
+    RunResult,
+    RunTask,
+    file_digest,
+    keep_history,
+    shipped_settings,
+)
 
 RESULT = "result.json"
 
@@ -181,10 +187,13 @@ def study_command(
     folder = out / spec.grid.study_id
     runs_dir = folder / "runs"  # made by the first run that ends: nothing before
     digest = file_digest(spec.data) if spec.data else None
+    days_of = {r.run_id: _days(history, r) for r in runs}
+    if workers == 0 and not address:
+        keep_history(spec.data, digest, history)  # the runs in this process use this copy
+    del history  # the workers load their own: the driver needs no second copy meanwhile
     every = [RunTask(run=r, data=spec.data, data_digest=digest, settings=base) for r in runs]
     results = done_runs(runs_dir, every)
     tasks = [t for t in every if t.run.run_id not in results]
-    days_of = {r.run_id: _days(history, r) for r in runs}
     console.print(
         f"study [bold]{spec.grid.study_id}[/bold]: {len(runs)} runs "
         f"({len({r.window for r in runs})} windows × {len(spec.grid.variants)} variants), "

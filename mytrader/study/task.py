@@ -18,7 +18,6 @@ import json
 import tempfile
 import time
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,20 @@ class RunTask(BaseModel):
     data: Path | None  # the same path on every worker (a shared or copied file)
     data_digest: str | None  # SHA-256 of the data file: a worker with another file refuses
     settings: dict[str, Any]  # the driver's settings that decide the result
+
+    @property
+    def cache_namespace(self) -> str:
+        """The run's LLM answers are its own, keyed by what decides the run but not the
+        study's name: another study with the same window, variant and settings reuses them."""
+        return "study:" + _digest(
+            {
+                "start": self.run.window.start.isoformat(),
+                "end": self.run.window.end.isoformat(),
+                "overrides": self.run.variant.overrides,
+                "settings": self.settings,
+                "data": self.data_digest,
+            }
+        )
 
     @property
     def fingerprint(self) -> str:
@@ -68,13 +81,13 @@ class RunResult(BaseModel):
     worker: str
 
 
-def fingerprint_of(run: Run, settings: dict[str, Any], data_digest: str | None) -> str:
-    text = json.dumps(
-        {"run": run.fingerprint, "settings": settings, "data": data_digest},
-        sort_keys=True,
-        default=str,
-    )
+def _digest(payload: dict[str, Any]) -> str:
+    text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def fingerprint_of(run: Run, settings: dict[str, Any], data_digest: str | None) -> str:
+    return _digest({"run": run.fingerprint, "settings": settings, "data": data_digest})
 
 
 def shipped_settings(settings: Settings) -> dict[str, Any]:
@@ -91,12 +104,25 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-@lru_cache(maxsize=2)
+# One load per worker process and file: the 20-year S&P 500 file takes seconds and ~650 MB,
+# so a process keeps the last one it loaded (a study has one data file).
+_loaded: dict[tuple[Path | None, str | None], PriceHistory] = {}
+
+
 def _history(path: Path | None, digest: str | None) -> PriceHistory:
-    """One load per worker process and file: the 20-year S&P 500 file takes seconds."""
-    if path is not None and digest is not None and file_digest(path) != digest:
-        raise ValueError(f"the data file {path} on this worker differs from the driver's")
-    return load_history(path)
+    key = (path, digest)
+    if key not in _loaded:
+        if path is not None and digest is not None and file_digest(path) != digest:
+            raise ValueError(f"the data file {path} on this worker differs from the driver's")
+        _loaded.clear()
+        _loaded[key] = load_history(path)
+    return _loaded[key]
+
+
+def keep_history(path: Path | None, digest: str | None, history: PriceHistory) -> None:
+    """The driver's own load, for runs made in its process (no second copy)."""
+    _loaded.clear()
+    _loaded[(path, digest)] = history
 
 
 def options_of(task: RunTask) -> tuple[BacktestOptions, dict[str, Any]]:
@@ -109,6 +135,7 @@ def options_of(task: RunTask) -> tuple[BacktestOptions, dict[str, Any]]:
             "start": run.window.start.isoformat(),
             "end": run.window.end.isoformat(),
             "run_id": run.run_id,
+            "cache_namespace": task.cache_namespace,
             **chosen,
         }
     )

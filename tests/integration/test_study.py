@@ -294,7 +294,10 @@ def test_real_models_on_two_workers_share_one_llm_cache(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """ChatOpenAI against the local OpenAI server from two worker processes: every answer
-    lands in the one SQLite cache, and the same study run again asks the server nothing."""
+    lands in the one SQLite cache, and the same study run again asks the server nothing.
+    The two variants differ only in the vote, so their personas send the same requests:
+    each run still asks for its own answers, on two workers as one after another (the
+    answers a run sees do not depend on which runs happened to finish before it)."""
     from tests.integration.test_openrouter_agents import API_KEY, trader
     from tests.servers import ChatServer
 
@@ -316,8 +319,12 @@ def test_real_models_on_two_workers_share_one_llm_cache(
         first = study_command(real, quiet(), out=home / "first", workers=2)
         asked = len(srv.chat_requests)
         again = study_command(real, quiet(), out=home / "again", workers=2)
-        assert srv.errors == []
         assert len(srv.chat_requests) == asked > 0  # the rerun: every answer from the cache
+        monkeypatch.setenv("MYTRADER_HOME", str(home / "fresh"))  # an empty cache
+        alone = study_command(real, quiet(), out=home / "alone", workers=0)
+        assert len(srv.chat_requests) == 2 * asked  # one after another: the same requests
+        assert srv.errors == []
+    assert study_json(alone) == study_json(first)
     assert study_json(again) == study_json(first)
     assert sum(r.trades for r in first.runs) > 0  # the scripted model trades
     cached = (home / "home" / "llm_cache.sqlite").stat().st_size
