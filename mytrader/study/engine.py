@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -66,16 +68,31 @@ def dask_client(
         return
     # Dask's own logs would speak over the progress bar; its warnings stay.
     logging.getLogger("distributed").setLevel(logging.ERROR)
-    with (
-        LocalCluster(
+    with ctrl_c_for_this_process_only():
+        cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,  # a backtest is one process' work (and its GIL)
             processes=True,
             dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+        )
+    with cluster, Client(cluster) as client:
         yield client
+
+
+@contextmanager
+def ctrl_c_for_this_process_only() -> Iterator[None]:
+    """Worker processes started inside ignore SIGINT (an ignored signal stays ignored
+    across exec): a Ctrl-C at the terminal reaches the whole process group, and the study,
+    not each worker with its traceback, decides what stops (it cancels, then closes the
+    cluster)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_tasks(

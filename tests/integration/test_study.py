@@ -183,15 +183,25 @@ def test_ctrl_c_keeps_the_runs_done_and_the_same_command_resumes(tmp_path: Path)
     study = _study_file(tmp_path, "stopped", windows)
     env = {**clean_env(), "MYTRADER_HOME": str(tmp_path / "home"), "COLUMNS": "160"}
     runs = tmp_path / "studies" / "stopped" / "runs"
-    args = [sys.executable, "-m", "mytrader.cli.main", "study", str(study), "--workers", "1"]
-    proc = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    args = [sys.executable, "-m", "mytrader.cli.main", "study", str(study), "--workers", "2"]
+    # Its own process group, as a terminal's: Ctrl-C reaches the driver and its workers.
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and not list(runs.glob("*/result.json")):
         assert proc.poll() is None, proc.stdout.read()  # type: ignore[union-attr]
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 130, out
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err, err  # the workers ignore it; the study stops them
     assert "run the same command again to resume" in " ".join(out.split())
     kept = sorted(p.parent.name for p in runs.glob("*/result.json"))
     assert 1 <= len(kept) < 12
