@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from mytrader.study.command import study_command
+from mytrader.study.command import StudyExit, study_command
 from mytrader.study.spec import spec_of
 from mytrader.study.summary import StudySummary, study_json
 from tests.helpers import clean_env, run_cli
@@ -402,3 +402,34 @@ def test_a_resume_redoes_the_runs_whose_settings_changed(
     assert study_json(changed) != study_json(first)
     facts = (out / "one" / "runs" / first.runs[0].run_id / "metrics.json").read_text()
     assert '"starting_cash": "50000' in facts  # the worker ran with the driver's new settings
+
+
+def test_a_worker_whose_data_file_differs_refuses_and_the_study_exits_1(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver's digest of the data file does not match the worker's file: the worker
+    refuses the run, the study names it, exits 1 and writes no report."""
+    import io
+    import shutil
+
+    import mytrader
+
+    data = home / "bars.csv.gz"
+    shutil.copy(Path(mytrader.__file__).parent / "data" / "sample_daily.csv.gz", data)
+    monkeypatch.setattr("mytrader.study.command.file_digest", lambda path: "0" * 64)
+    other = spec_of(
+        {
+            "id": "other",
+            "data": str(data),
+            "windows": [["2025-02-03", "2025-02-07"]],
+            "variants": [{"name": "a"}],
+        }
+    )
+    console = Console(file=io.StringIO(), width=300)
+    with pytest.raises(StudyExit) as stop:
+        study_command(other, console, out=home / "studies", workers=1)
+    assert stop.value.status == 1
+    said = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "differs from the driver's" in said and "run st_" in said, said
+    assert "1 run(s) failed" in said
+    assert not (home / "studies" / "other" / "study.json").exists()
