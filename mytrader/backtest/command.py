@@ -34,6 +34,7 @@ from mytrader.backtest.report import (
 from mytrader.backtest.runner import RUN_PREFIX, BacktestOptions, prepare, run_backtest
 from mytrader.config import ConfigError
 from mytrader.domain.metrics import figures
+from mytrader.domain.study_grid import RUN_PREFIX as STUDY_RUN_PREFIX
 from mytrader.domain.text import for_log
 from mytrader.domain.text import for_terminal as shown
 
@@ -131,7 +132,8 @@ def list_command(settings: Any, console: Console) -> None:
         console.print(for_log(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(3) from None
     with store:
-        runs = store.arena_ids(RUN_PREFIX)
+        # A study's runs (st_...) are backtests too: listed after the single runs.
+        runs = store.arena_ids(RUN_PREFIX) + store.arena_ids(STUDY_RUN_PREFIX)
         if not runs:
             console.print("No backtest recorded yet: run `mytrader backtest`.")
             return

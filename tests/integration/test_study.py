@@ -100,6 +100,9 @@ def test_two_local_workers_give_the_bytes_of_one_run_after_another(
 
     with open_store(load_settings()) as store:
         assert set(store.arena_ids("st_")) == {r.run_id for r in summary.runs}
+    listed = run_cli(["backtest", "--list"], {"MYTRADER_HOME": str(home / "home")}, home)
+    assert listed.returncode == 0, listed.stderr
+    assert all(r.run_id in listed.stdout for r in summary.runs), listed.stdout
     assert study_json(summary).encode() == sequential["study.json"]
 
 
