@@ -9,14 +9,6 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from mytrader.adapters.bars import MarketDataError
@@ -24,6 +16,7 @@ from mytrader.adapters.store.db import StoreError
 from mytrader.app.storage import open_store
 from mytrader.backtest.benchmarks import SPY
 from mytrader.backtest.data import missing_benchmark
+from mytrader.backtest.progress import days_progress
 from mytrader.backtest.report import (
     curves_of,
     report_of,
@@ -60,17 +53,7 @@ def run_command(options: BacktestOptions, out: Path | None, console: Console) ->
             f"{options.models} models{', blind' if options.blind else ''} "
             f"(database {shown(store.location)})"
         )
-        progress = Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        )
+        progress = days_progress(console)
         with progress:
             task = progress.add_task("days", total=run.days_total, rate="")
 

@@ -12,7 +12,7 @@ This module only re-exports them. Nothing here runs at import time: call
 from mytrader.config.bounds import BOUNDS, MAX_STARTING_CASH, Bounds
 from mytrader.config.checks import ACCOUNTS, PERSONAS
 from mytrader.config.providers import DEFAULT_PROVIDER, ProviderSettings
-from mytrader.config.settings import ConfigError, Settings, load_settings
+from mytrader.config.settings import SECRET_FIELDS, ConfigError, Settings, load_settings
 from mytrader.domain.models import COLLABORATIVE
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "MAX_STARTING_CASH",
     "PERSONAS",
     "ProviderSettings",
+    "SECRET_FIELDS",
     "Bounds",
     "ConfigError",
     "Settings",

@@ -30,7 +30,6 @@ from pydantic_settings import (
 
 from mytrader.config.bounds import BOUNDS, check_bounds
 from mytrader.config.checks import (
-    ACCOUNTS,
     FIELD_CHECKS,
     PERSONAS,
     check_roster_complete,
@@ -45,11 +44,6 @@ from mytrader.config.providers import (
     parse_provider,
 )
 from mytrader.domain.models import COLLABORATIVE
-
-_SECRET_FIELDS = {"alpaca_api_key", "alpaca_api_secret", "openrouter_api_key", "database_url"}
-_SECRET_FIELDS |= {f"{a}_alpaca_api_{k}" for a in ACCOUNTS for k in ("key", "secret")}
-_SECRET_FIELDS |= {"x_bearer_token"}  # --- X search for Grok ---
-_SECRET_FIELDS |= {"provider_vars"}  # --- providers: their keys and headers ---
 
 
 class ConfigError(ValueError):
@@ -362,6 +356,13 @@ class Settings(BaseSettings):
         return self
 
 
+# The settings whose values are secrets: every SecretStr one (keys, tokens, the database
+# URL) and the providers' variables (their keys and headers). Never echoed, never shipped.
+SECRET_FIELDS = frozenset(
+    name for name, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation)
+) | {"provider_vars"}
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build settings; a wrong value raises ConfigError naming the setting (env name)."""
     try:
@@ -374,7 +375,7 @@ def load_settings(**overrides: object) -> Settings:
                 problems.append(str(err["msg"]).removeprefix("Value error, "))
                 continue
             # Never echo a secret back: only non-secret values are shown.
-            shown = "" if name in _SECRET_FIELDS else f" (got {err.get('input')!r})"
+            shown = "" if name in SECRET_FIELDS else f" (got {err.get('input')!r})"
             message = str(err["msg"]).removeprefix("Value error, ")
             problems.append(f"{name.upper()}: {message}{shown}")
         raise ConfigError("bad setting: " + "; ".join(problems)) from None

@@ -207,14 +207,18 @@ def check_variants(variants: Sequence[Variant], known: Collection[str] | None = 
             raise StudyGridError(f"variant {v.name!r}: {name!r} is not a setting{hint}")
 
 
-def _digest(payload: dict[str, object]) -> str:
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+def digest(payload: dict[str, object]) -> str:
+    """16 hex digits of SHA-256 over the payload as canonical JSON (values JSON cannot
+    hold, such as Decimal or Path, as their text)."""
+    text = json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def run_id(study_id: str, window: Window, variant_name: str) -> str:
     """The stable id of a study's run (a valid arena id)."""
-    return RUN_PREFIX + _digest(
+    return RUN_PREFIX + digest(
         {
             "study": study_id,
             "start": window.start.isoformat(),
@@ -233,7 +237,7 @@ def plan(grid: StudyGrid, dates: Sequence[date], known_settings: Collection[str]
     runs = []
     for w in windows:
         for v in grid.variants:
-            fingerprint = _digest(
+            fingerprint = digest(
                 {
                     "study": grid.study_id,
                     "start": w.start.isoformat(),

@@ -24,14 +24,6 @@ from typing import Any
 
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from mytrader.adapters.bars import MarketDataError, PriceHistory
@@ -39,12 +31,19 @@ from mytrader.adapters.store.db import StoreError
 from mytrader.app.storage import open_store
 from mytrader.backtest.benchmarks import SPY
 from mytrader.backtest.data import load_history, missing_benchmark
+from mytrader.backtest.progress import days_progress
 from mytrader.backtest.runner import BacktestOptions
 from mytrader.config import ConfigError, Settings, load_settings
 from mytrader.domain.study_grid import Run, StudyGridError, plan
 from mytrader.domain.text import for_log
 from mytrader.study.engine import EngineError, run_tasks
-from mytrader.study.spec import OPTION_KEYS, StudyInputError, StudySpec, known_variant_keys
+from mytrader.study.spec import (
+    OPTION_KEYS,
+    StudyInputError,
+    StudySpec,
+    known_variant_keys,
+    validation_problem,
+)
 from mytrader.study.summary import StudySummary, runs_csv, study_json, summarize
 from mytrader.study.task import (
     RunResult,
@@ -70,7 +69,7 @@ def _fail(console: Console, message: object, status: int) -> StudyExit:
     return StudyExit(status)
 
 
-def check_variants(spec: StudySpec, base: dict[str, Any]) -> None:
+def check_variant_values(spec: StudySpec, base: dict[str, Any]) -> None:
     """Every variant's settings and options are valid, before anything runs."""
     for v in spec.grid.variants:
         options = {k: x for k, x in v.overrides.items() if k in OPTION_KEYS}
@@ -78,11 +77,7 @@ def check_variants(spec: StudySpec, base: dict[str, Any]) -> None:
         try:
             BacktestOptions.model_validate(options)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise StudyInputError(
-                f"variant {v.name!r}: {'.'.join(map(str, err['loc']))}: "
-                f"{str(err['msg']).removeprefix('Value error, ')}"
-            ) from None
+            raise StudyInputError(f"variant {v.name!r}: {validation_problem(exc)}") from None
         try:
             load_settings(**{**base, **settings})
         except ConfigError as exc:
@@ -158,7 +153,7 @@ def study_command(
         settings = load_settings()
         base = shipped_settings(settings)
         history = load_history(spec.data)
-        check_variants(spec, base)
+        check_variant_values(spec, base)
         runs = planned(spec, settings, history)
     except (StudyInputError, ConfigError, MarketDataError) as exc:
         raise _fail(console, exc, 2) from None
@@ -245,17 +240,7 @@ def _run(
     if not tasks:
         return failures
     total_days = sum(days_of[t.run.run_id] for t in tasks)
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("days · {task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )
+    progress = days_progress(console, unit="days · ")
     t0 = time.perf_counter()
     finished = 0
 

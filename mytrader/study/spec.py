@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from mytrader.config import Settings
+from mytrader.config import SECRET_FIELDS, Settings
 from mytrader.domain.study_grid import (
     OverrideValue,
     Rolling,
@@ -49,9 +49,6 @@ OPTION_KEYS = frozenset({"models", "blind", "slippage_bps"})
 FIXED_SETTINGS = frozenset(
     {"arena_id", "market_data_path", "mytrader_home", "database_url", "database_timeout_s"}
 )
-SECRET_SETTINGS = frozenset(
-    name for name, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation)
-) | {"provider_vars"}
 DEFAULT_ACCOUNT = "collaborative"
 
 
@@ -70,11 +67,12 @@ class StudySpec(BaseModel):
 
 def known_variant_keys() -> frozenset[str]:
     """What a variant may override: settings (not fixed, not secret) and backtest options."""
-    settings = frozenset(Settings.model_fields) - FIXED_SETTINGS - SECRET_SETTINGS
+    settings = frozenset(Settings.model_fields) - FIXED_SETTINGS - SECRET_FIELDS
     return settings | OPTION_KEYS
 
 
-def _problem(exc: ValidationError) -> str:
+def validation_problem(exc: ValidationError) -> str:
+    """`where: what` for each error of a pydantic validation."""
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"])
@@ -90,7 +88,7 @@ def _variant(raw: object, i: int) -> Variant:
     try:
         return Variant(name=str(raw["name"]), overrides=overrides)
     except ValidationError as exc:
-        raise StudyInputError(f"variant {raw['name']!r}: {_problem(exc)}") from None
+        raise StudyInputError(f"variant {raw['name']!r}: {validation_problem(exc)}") from None
 
 
 def parse_windows(raw: object) -> WindowSpec:
@@ -107,7 +105,7 @@ def parse_windows(raw: object) -> WindowSpec:
         try:
             return Rolling(days=raw["rolling"])
         except ValidationError as exc:
-            raise StudyInputError(f"windows: rolling: {_problem(exc)}") from None
+            raise StudyInputError(f"windows: rolling: {validation_problem(exc)}") from None
     if not isinstance(raw, list):
         raise StudyInputError(
             f"windows: 'yearly', 'rolling:N' or a list of ranges (start..end), not {raw!r}"
@@ -123,7 +121,7 @@ def parse_windows(raw: object) -> WindowSpec:
             )
             windows.append(Window(start=start, end=end))
         except (ValueError, ValidationError) as exc:
-            msg = _problem(exc) if isinstance(exc, ValidationError) else str(exc)
+            msg = validation_problem(exc) if isinstance(exc, ValidationError) else str(exc)
             raise StudyInputError(f"windows: {item!r}: {msg}") from None
     return windows
 
@@ -157,7 +155,7 @@ def spec_of(raw: dict[str, Any], default_id: str | None = None) -> StudySpec:
     except StudyGridError as exc:
         raise StudyInputError(str(exc)) from None
     except ValidationError as exc:
-        raise StudyInputError(_problem(exc)) from None
+        raise StudyInputError(validation_problem(exc)) from None
 
 
 def load_study_file(path: Path) -> StudySpec:

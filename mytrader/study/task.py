@@ -14,7 +14,6 @@ one attempt records.
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 import time
 from decimal import Decimal
@@ -29,9 +28,10 @@ from mytrader.backtest.command import run_facts
 from mytrader.backtest.data import load_history
 from mytrader.backtest.report import report_of, trade_rows, write_files
 from mytrader.backtest.runner import BacktestOptions, prepare, run_backtest
-from mytrader.config import Settings
-from mytrader.domain.study_grid import Run
-from mytrader.study.spec import FIXED_SETTINGS, OPTION_KEYS, SECRET_SETTINGS
+from mytrader.config import SECRET_FIELDS, Settings
+from mytrader.domain.evidence import Evidence
+from mytrader.domain.study_grid import Run, digest
+from mytrader.study.spec import FIXED_SETTINGS, OPTION_KEYS
 
 
 class RunTask(BaseModel):
@@ -46,7 +46,7 @@ class RunTask(BaseModel):
     def cache_namespace(self) -> str:
         """The run's LLM answers are its own, keyed by what decides the run but not the
         study's name: another study with the same window, variant and settings reuses them."""
-        return "study:" + _digest(
+        return "study:" + digest(
             {
                 "start": self.run.window.start.isoformat(),
                 "end": self.run.window.end.isoformat(),
@@ -81,18 +81,13 @@ class RunResult(BaseModel):
     worker: str
 
 
-def _digest(payload: dict[str, Any]) -> str:
-    text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def fingerprint_of(run: Run, settings: dict[str, Any], data_digest: str | None) -> str:
-    return _digest({"run": run.fingerprint, "settings": settings, "data": data_digest})
+    return digest({"run": run.fingerprint, "settings": settings, "data": data_digest})
 
 
 def shipped_settings(settings: Settings) -> dict[str, Any]:
     """The driver's settings a worker must use: all but secrets and locations."""
-    skip = SECRET_SETTINGS | FIXED_SETTINGS
+    skip = SECRET_FIELDS | FIXED_SETTINGS
     return {k: v for k, v in settings.model_dump().items() if k not in skip}
 
 
@@ -109,20 +104,20 @@ def file_digest(path: Path) -> str:
 _loaded: dict[tuple[Path | None, str | None], PriceHistory] = {}
 
 
-def _history(path: Path | None, digest: str | None) -> PriceHistory:
-    key = (path, digest)
+def _history(path: Path | None, sha: str | None) -> PriceHistory:
+    key = (path, sha)
     if key not in _loaded:
-        if path is not None and digest is not None and file_digest(path) != digest:
+        if path is not None and sha is not None and file_digest(path) != sha:
             raise ValueError(f"the data file {path} on this worker differs from the driver's")
         _loaded.clear()
         _loaded[key] = load_history(path)
     return _loaded[key]
 
 
-def keep_history(path: Path | None, digest: str | None, history: PriceHistory) -> None:
+def keep_history(path: Path | None, sha: str | None, history: PriceHistory) -> None:
     """The driver's own load, for runs made in its process (no second copy)."""
     _loaded.clear()
-    _loaded[(path, digest)] = history
+    _loaded[(path, sha)] = history
 
 
 def options_of(task: RunTask) -> tuple[BacktestOptions, dict[str, Any]]:
@@ -180,7 +175,7 @@ def run_one(task: RunTask, worker: str = "") -> RunResult:
     )
 
 
-def _headline_evidence(evidence: Any) -> dict[str, Any] | None:
+def _headline_evidence(evidence: Evidence | None) -> dict[str, Any] | None:
     """Per account: PSR against 0 and SPY, the minimum track record, the status in words."""
     if evidence is None:
         return None
