@@ -76,7 +76,25 @@ def dask_client(
             dashboard_address=None,
         )
     with cluster, Client(cluster) as client:
-        yield client
+        try:
+            yield client
+        finally:
+            quiet_workers(client)
+
+
+def _silence_dask_logs() -> None:
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
+
+def quiet_workers(client: Any) -> None:
+    """Our own workers say nothing more: while a cluster closes, a worker's heartbeat can
+    race the scheduler's goodbye (an ERROR with a traceback), and a canceled run logs a
+    CancelledError warning; neither is news to someone who pressed Ctrl-C or whose study
+    ended. A run's own failure still comes back through its future."""
+    try:
+        client.run(_silence_dask_logs, on_error="ignore")
+    except Exception:  # a worker gone already has nothing to say
+        pass
 
 
 @contextmanager
@@ -139,5 +157,7 @@ def run_tasks(
                     outcome = exc
                 on_done(by_key[future.key], outcome)
         except KeyboardInterrupt:
+            if not address:  # a cluster of one's own; someone else's keeps its logs
+                quiet_workers(client)
             client.cancel(futures)
             raise

@@ -205,6 +205,7 @@ def test_ctrl_c_keeps_the_runs_done_and_the_same_command_resumes(tmp_path: Path)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, out + err
     assert "Traceback" not in err, err  # the workers ignore it; the study stops them
+    assert "CancelledError" not in err, err  # a canceled run is no news after Ctrl-C
     assert "run the same command again to resume" in " ".join(out.split())
     kept = sorted(p.parent.name for p in runs.glob("*/result.json"))
     assert 1 <= len(kept) < 12
