@@ -75,7 +75,12 @@ def dask_client(
             processes=True,
             dashboard_address=None,
         )
+    from mytrader.study.worker_plugin import IgnoreCtrlC
+
     with cluster, Client(cluster) as client:
+        # A worker the nanny restarts after a death is spawned with the driver's handler,
+        # not an ignored SIGINT: the plugin ignores it in every worker, present or future.
+        client.register_plugin(IgnoreCtrlC(), name="mytrader-ignore-ctrl-c")
         try:
             yield client
         finally:

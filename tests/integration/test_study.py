@@ -10,9 +10,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from rich.console import Console
 
@@ -175,6 +176,69 @@ def _study_file(tmp: Path, study_id: str, windows: str) -> Path:
     path = tmp / f"{study_id}.toml"
     path.write_text(STUDY_TOML.format(id=study_id, windows=windows))
     return path
+
+
+def _worker_processes(driver: int) -> dict[int, psutil.Process]:
+    """The driver's Dask worker processes (spawned), by pid."""
+    found = {}
+    for child in psutil.Process(driver).children(recursive=True):
+        try:
+            if "spawn_main" in " ".join(child.cmdline()):
+                found[child.pid] = child
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def _busy(process: psutil.Process, cpu_s: float = 3.0) -> bool:
+    """Running a backtest: more CPU time than starting a worker takes."""
+    try:
+        return process.cpu_times().user > cpu_s
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_a_worker_restarted_after_a_death_ignores_ctrl_c_too(tmp_path: Path) -> None:
+    # A worker the nanny restarts is spawned after the driver restored its own SIGINT
+    # handler: without the worker plugin, it meets Ctrl-C with a KeyboardInterrupt traceback.
+    study = _study_file(tmp_path, "restarted", '"rolling:60"')
+    env = {**clean_env(), "MYTRADER_HOME": str(tmp_path / "home"), "COLUMNS": "160"}
+    args = [sys.executable, "-m", "mytrader.cli.main", "study", str(study), "--workers", "2"]
+    with (tmp_path / "out").open("w+") as out, (tmp_path / "err").open("w+") as err:
+        proc = subprocess.Popen(
+            args, env=env, cwd=tmp_path, stdout=out, stderr=err, start_new_session=True
+        )
+        try:
+
+            def wait_for(what: str, ready: Callable[[], object]) -> object:
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    assert proc.poll() is None, (tmp_path / "err").read_text()
+                    if found := ready():
+                        return found
+                    time.sleep(0.1)
+                raise AssertionError(f"no {what} within 120 s")
+
+            wait_for("busy worker", lambda: any(map(_busy, _worker_processes(proc.pid).values())))
+            originals = _worker_processes(proc.pid)
+            next(w for w in originals.values() if _busy(w)).kill()
+            wait_for(
+                "busy restarted worker",
+                lambda: [
+                    w
+                    for pid, w in _worker_processes(proc.pid).items()
+                    if pid not in originals and _busy(w)
+                ],
+            )
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        stderr = (tmp_path / "err").read_text()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    assert "KeyboardInterrupt" not in stderr, stderr
 
 
 def test_ctrl_c_keeps_the_runs_done_and_the_same_command_resumes(tmp_path: Path) -> None:
