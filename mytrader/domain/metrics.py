@@ -2,9 +2,8 @@
 
 Standard ratios come from empyrical-reloaded (the library pyfolio and zipline use), so the
 definitions are the usual ones: daily simple returns, 252 trading days a year, sample
-standard deviation. What it lacks is here, written out: drawdown dates, the bootstrap
-interval of the Sharpe ratio and the probabilistic Sharpe ratio (Bailey & López de Prado,
-2012), both on the excess daily return over SPY so a lucky run is not read as skill.
+standard deviation. What it lacks is here, written out: drawdown dates. Whether a figure is
+skill or luck (Sharpe intervals, PSR, minimum track record) is `evidence.py`'s job.
 
 Equity is Decimal in the books; the ratios are statistics, computed in float64.
 """
@@ -20,11 +19,8 @@ import empyrical as ep
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel
-from scipy import stats
 
 TRADING_DAYS = 252
-BOOTSTRAP_SAMPLES = 2000
-BOOTSTRAP_SEED = 20240101  # fixed: the same run gives the same interval, byte for byte
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -34,15 +30,6 @@ class Drawdown(BaseModel):
     peak: str | None  # date of the peak before the deepest trough
     trough: str | None
     recovery: str | None  # first date back at the peak; None if never
-
-
-class SharpeSkill(BaseModel):
-    """How sure we are that the excess return over the benchmark is skill."""
-
-    excess_sharpe: float | None  # annualised Sharpe of daily (account - benchmark) returns
-    ci95_low: float | None  # bootstrap percentile interval of that Sharpe
-    ci95_high: float | None
-    psr: float | None  # probabilistic Sharpe ratio: P(true excess Sharpe > 0)
 
 
 class Figures(BaseModel):
@@ -118,59 +105,6 @@ def figures(dates: Sequence[str], equity: Sequence[Decimal]) -> Figures:
 def _pct(x: float) -> float | None:
     v = _finite(x)
     return None if v is None else v * 100.0
-
-
-def sharpe(r: FloatArray) -> float | None:
-    """Annualised Sharpe of daily returns (no risk-free rate): empyrical's definition."""
-    if len(r) < 2 or not np.std(r) > 0:
-        return None
-    return _finite(ep.sharpe_ratio(r))
-
-
-def bootstrap_sharpe_ci(
-    r: FloatArray, samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED
-) -> tuple[float | None, float | None]:
-    """95 % percentile interval of the annualised Sharpe, resampling days with replacement
-    (seeded: deterministic). Days are resampled one by one: the i.i.d. bootstrap, which
-    ignores autocorrelation; daily returns have little."""
-    n = len(r)
-    if n < 3 or not np.std(r) > 0:
-        return None, None
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(samples, n))
-    draws = r[idx]
-    sd = draws.std(axis=1, ddof=1)
-    ok = sd > 0
-    values = draws.mean(axis=1)[ok] / sd[ok] * math.sqrt(TRADING_DAYS)
-    if not len(values):
-        return None, None
-    low, high = np.percentile(values, [2.5, 97.5])
-    return float(low), float(high)
-
-
-def probabilistic_sharpe(r: FloatArray, benchmark_sharpe: float = 0.0) -> float | None:
-    """P(true Sharpe > benchmark_sharpe) given the sample's length, skew and kurtosis
-    (Bailey & López de Prado 2012); Sharpe per period, not annualised, as the formula wants."""
-    n = len(r)
-    if n < 3 or not np.std(r) > 0:
-        return None
-    sr = float(r.mean() / r.std(ddof=1))
-    skew = float(stats.skew(r, bias=True))
-    kurt = float(stats.kurtosis(r, fisher=False, bias=True))  # 3 for a normal
-    var = 1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr * sr
-    if var <= 0:
-        return None
-    z = (sr - benchmark_sharpe) * math.sqrt(n - 1) / math.sqrt(var)
-    return float(stats.norm.cdf(z))
-
-
-def skill(equity: Sequence[Decimal], benchmark: Sequence[Decimal]) -> SharpeSkill:
-    """Sharpe of the daily excess return over the benchmark, with its uncertainty."""
-    excess = returns_of(equity) - returns_of(benchmark)
-    low, high = bootstrap_sharpe_ci(excess)
-    return SharpeSkill(
-        excess_sharpe=sharpe(excess), ci95_low=low, ci95_high=high, psr=probabilistic_sharpe(excess)
-    )
 
 
 def rounded(value: Any, digits: int = 6) -> Any:

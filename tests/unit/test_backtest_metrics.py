@@ -8,13 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from mytrader.domain.metrics import (
-    bootstrap_sharpe_ci,
-    figures,
-    probabilistic_sharpe,
-    returns_of,
-    skill,
-)
+from mytrader.domain.metrics import figures
 
 DATES = ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05", "2024-01-08", "2024-01-09"]
 EQUITY = [Decimal(x) for x in ("100000", "110000", "99000", "101000", "120780", "118000")]
@@ -42,33 +36,3 @@ def test_figures_of_a_hand_made_curve() -> None:
         "2024-01-08",
     )
     assert f.calmar == pytest.approx(cagr / 0.10)
-
-
-def test_probabilistic_sharpe_by_hand() -> None:
-    r = returns_of(EQUITY)
-    x = [float(v) for v in r]
-    n, mean = len(x), statistics.mean(x)
-    sr = mean / statistics.stdev(x)
-    m2 = sum((v - mean) ** 2 for v in x) / n
-    skew = sum((v - mean) ** 3 for v in x) / n / m2**1.5
-    kurt = sum((v - mean) ** 4 for v in x) / n / m2**2
-    z = sr * math.sqrt(n - 1) / math.sqrt(1 - skew * sr + (kurt - 1) / 4 * sr**2)
-    expected = 0.5 * (1 + math.erf(z / math.sqrt(2)))
-    assert probabilistic_sharpe(r) == pytest.approx(expected)
-
-
-def test_bootstrap_interval_is_seeded_and_brackets_the_sample_sharpe() -> None:
-    curve = [Decimal(100000)]
-    for i in range(300):  # a wobbly uptrend
-        curve.append(curve[-1] * Decimal(1 + 0.001 + 0.01 * math.sin(i * 1.7)))
-    r = returns_of(curve)
-    low, high = bootstrap_sharpe_ci(r)
-    assert (low, high) == bootstrap_sharpe_ci(r)  # same seed, same interval
-    sample = figures([f"d{i:04d}" for i in range(len(curve))], curve).sharpe
-    assert low is not None and high is not None and sample is not None
-    assert low < sample < high
-
-
-def test_excess_over_itself_has_no_skill_figures() -> None:
-    s = skill(EQUITY, EQUITY)
-    assert s.excess_sharpe is None and s.psr is None and s.ci95_low is None
