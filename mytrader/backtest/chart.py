@@ -8,10 +8,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from mytrader.backtest.report import Report
 
 
 def equity_chart(report: Report, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig = equity_figure(report)
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def equity_figure(report: Report) -> Figure:
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display, works on a server
@@ -61,11 +72,10 @@ def equity_chart(report: Report, path: Path) -> Path:
     )
     top.set_ylabel("equity (start = 100)")
     top.grid(alpha=0.3)
-    top.legend(loc="upper left", fontsize=8, ncol=2)
+    # one column: the labels carry the evidence and are long; two would leave the figure
+    top.legend(loc="upper left", fontsize=8, ncol=1)
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
     bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return fig
