@@ -32,11 +32,12 @@ from pydantic import BaseModel, field_validator
 from mytrader.adapters.bars import PriceHistory
 from mytrader.adapters.sim.exchange import SimulatedExchange
 from mytrader.adapters.store.db import ArenaStore
+from mytrader.adapters.store.llm_cache import LLMCache
 from mytrader.app.models import build_models
 from mytrader.app.runner import Arena
 from mytrader.app.services import open_services
 from mytrader.backtest.blind import Blindfold, blind_models
-from mytrader.backtest.cache import SQLiteLLMCache, with_cache
+from mytrader.backtest.cache import open_llm_cache, with_cache
 from mytrader.backtest.data import load_history, trading_range
 from mytrader.config import Bounds, Settings, load_settings
 from mytrader.domain.records import CycleRecord
@@ -47,7 +48,6 @@ from mytrader.ports.ledger import InMemoryLedger
 SLIPPAGE_BPS = Bounds(0, 10_000, "basis points of the fill price", below=True)
 RUN_PREFIX = "bt_"
 BATCH_DAYS = 100  # days recorded per database transaction
-CACHE_FILE = "llm_cache.sqlite"
 
 
 class BacktestOptions(BaseModel):
@@ -62,8 +62,8 @@ class BacktestOptions(BaseModel):
     fee: Decimal | None = None
     slippage_bps: Decimal = Decimal("0")
     blind: bool = False
-    cache: Path | None = None  # default: <MYTRADER_HOME>/llm_cache.sqlite
-    cache_namespace: str = ""  # a study's run: its answers its own (SQLiteLLMCache)
+    cache: Path | None = None  # a file; default: LLM_CACHE (backtest/cache.py)
+    cache_namespace: str = ""  # a study's run: its answers its own (LLMCache)
     run_id: str | None = None
 
     @field_validator("slippage_bps")
@@ -219,13 +219,10 @@ def run_backtest(
     `inline_turns`: the personas' turns one after another (None: when all are house models)."""
     settings = run.settings
     chosen = dict(models or build_models(settings))
-    cache: SQLiteLLMCache | None = None
+    cache: LLMCache | None = None
     real = [p for p in settings.personas if settings.llm_kind(p) == "openrouter"]
     if real:
-        cache = SQLiteLLMCache(
-            run.options.cache or settings.mytrader_home / CACHE_FILE,
-            namespace=run.options.cache_namespace,
-        )
+        cache = open_llm_cache(settings, run.options.cache, run.options.cache_namespace)
         with_cache(chosen, cache, real)
     if run.options.blind:
         chosen = blind_models(chosen, Blindfold.of(run.history))

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # ends the command within this bound instead of hanging (README: Damaged databases).
     database_timeout_s: float = Field(10.0, gt=0, le=600)
     mytrader_home: Path = Field(default_factory=lambda: Path.home() / ".mytrader")
+    # Where backtests keep real models' answers: "file" (MYTRADER_HOME/llm_cache.sqlite, one
+    # per machine) or "database" (the tables' database: DATABASE_URL, shared by a cluster).
+    llm_cache: Literal["file", "database"] = "file"
 
     # Which model each persona runs on. "house" is the offline deterministic model.
     grok_model: str = "x-ai/grok-4.1-fast"

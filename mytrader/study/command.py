@@ -176,6 +176,13 @@ def study_command(
             markup=False,
             highlight=False,
         )
+    if address and settings.llm_cache == "file" and real_models(spec, settings):
+        console.print(
+            "note: each machine keeps its own LLM cache (LLM_CACHE=file); LLM_CACHE=database "
+            "keeps the answers in the tables' database, shared by every worker",
+            markup=False,
+            highlight=False,
+        )
     no_spy = missing_benchmark(history, SPY, spec.data)
     if no_spy:
         console.print(f"warning: {no_spy}", style="yellow", markup=False, highlight=False)
@@ -186,7 +193,12 @@ def study_command(
     if workers == 0 and not address:
         keep_history(spec.data, digest, history)  # the runs in this process use this copy
     del history  # the workers load their own: the driver needs no second copy meanwhile
-    every = [RunTask(run=r, data=spec.data, data_digest=digest, settings=base) for r in runs]
+    every = [
+        RunTask(
+            run=r, data=spec.data, data_digest=digest, settings=base, llm_cache=settings.llm_cache
+        )
+        for r in runs
+    ]
     results = done_runs(runs_dir, every)
     tasks = [t for t in every if t.run.run_id not in results]
     console.print(
@@ -327,3 +339,11 @@ def tables(summary: StudySummary) -> list[Table]:
     for note in sel.notes:
         pick.add_row("note", note)
     return [t, pick]
+
+
+def real_models(spec: StudySpec, settings: Settings) -> bool:
+    """Whether a run of the study asks a real model (its answers then go to the cache)."""
+    chosen = {v.overrides.get("models") for v in spec.grid.variants}
+    return "openrouter" in chosen or any(
+        settings.llm_kind(p) == "openrouter" for p in settings.personas
+    )

@@ -47,7 +47,14 @@ OPTION_KEYS = frozenset({"models", "blind", "slippage_bps"})
 # Settings a variant may not set: the study decides them (the run id, the data) or they say
 # where things are, not how the arena trades (and some are secrets).
 FIXED_SETTINGS = frozenset(
-    {"arena_id", "market_data_path", "mytrader_home", "database_url", "database_timeout_s"}
+    {
+        "arena_id",
+        "market_data_path",
+        "mytrader_home",
+        "database_url",
+        "database_timeout_s",
+        "llm_cache",  # the driver's, carried by each task (RunTask.llm_cache)
+    }
 )
 DEFAULT_ACCOUNT = "collaborative"
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -41,6 +41,9 @@ class RunTask(BaseModel):
     data: Path | None  # the same path on every worker (a shared or copied file)
     data_digest: str | None  # SHA-256 of the data file: a worker with another file refuses
     settings: dict[str, Any]  # the driver's settings that decide the result
+    # Where the answers of real models are kept: the driver's LLM_CACHE, so one setting
+    # where the study starts puts a cluster's answers in its shared database.
+    llm_cache: Literal["file", "database"] = "file"
 
     @property
     def cache_namespace(self) -> str:
@@ -134,7 +137,7 @@ def options_of(task: RunTask) -> tuple[BacktestOptions, dict[str, Any]]:
             **chosen,
         }
     )
-    overrides = {**task.settings}
+    overrides = {**task.settings, "llm_cache": task.llm_cache}
     overrides.update({k: v for k, v in run.variant.overrides.items() if k not in OPTION_KEYS})
     return options, overrides
 

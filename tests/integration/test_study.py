@@ -410,6 +410,49 @@ def test_real_models_on_two_workers_share_one_llm_cache(
     assert API_KEY not in (home / "first" / "real" / "study.json").read_text()
 
 
+def test_with_llm_cache_database_a_cluster_shares_answers_through_postgresql(
+    home: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LLM_CACHE=database where the study starts: the answers go to PostgreSQL, so workers
+    with another MYTRADER_HOME (another machine) ask the models nothing for the same study,
+    and no machine keeps a cache file."""
+    from tests.conftest import _empty_database
+    from tests.integration.test_openrouter_agents import API_KEY, trader
+    from tests.servers import ChatServer
+
+    _empty_database(postgres_url)
+    real = spec_of(
+        {
+            "id": "shared",
+            "windows": [["2025-02-03", "2025-02-14"]],
+            "variants": [
+                {"name": "majority", "models": "openrouter"},
+                {"name": "weighted", "models": "openrouter", "vote_mode": "weighted"},
+            ],
+        }
+    )
+    with ChatServer(default=trader()) as srv:
+        monkeypatch.setenv("OPENROUTER_API_KEY", API_KEY)
+        monkeypatch.setenv("OPENROUTER_BASE_URL", srv.base_url)
+        monkeypatch.setenv("LLM_MAX_RETRIES", "0")
+        monkeypatch.setenv("DATABASE_URL", postgres_url)
+        monkeypatch.setenv("LLM_CACHE", "database")
+        first = study_command(real, quiet(), out=home / "first", workers=2)
+        asked = len(srv.chat_requests)
+        monkeypatch.setenv("MYTRADER_HOME", str(home / "machine-b"))  # no file of its own
+        again = study_command(real, quiet(), out=home / "again", workers=2)
+        assert len(srv.chat_requests) == asked > 0  # every answer from PostgreSQL
+        assert srv.errors == []
+    assert study_json(again) == study_json(first)
+    assert not list(home.rglob("llm_cache.sqlite"))
+    import psycopg
+
+    with psycopg.connect(postgres_url) as conn:
+        row = conn.execute("SELECT count(*), max(value) FROM llm_cache").fetchone()
+    assert row is not None and row[0] == asked  # one row per answer: each run its own
+    assert API_KEY not in str(row[1])
+
+
 def test_the_cluster_recipe_scheduler_and_workers_started_by_hand(
     tmp_path: Path, sequential: dict[str, bytes]
 ) -> None:

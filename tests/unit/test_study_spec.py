@@ -97,3 +97,23 @@ def test_duplicate_variant_names_and_relative_data(tmp_path: Path) -> None:
     f = tmp_path / "d.yaml"
     f.write_text("windows: yearly\ndata: bars.csv\nvariants: [{name: a}]\n")
     assert load_study_file(f).data == tmp_path / "bars.csv"  # beside the study file
+
+
+def test_real_models_are_seen_in_a_variant_or_in_the_settings() -> None:
+    from mytrader.config import load_settings
+    from mytrader.study.command import real_models
+    from mytrader.study.spec import StudySpec
+
+    def grid(models: str) -> StudySpec:
+        return spec_of(
+            {
+                "id": "s",
+                "windows": [["2025-02-03", "2025-02-14"]],
+                "variants": [{"name": "a", "models": models}],
+            }
+        )
+
+    house = load_settings(_env_file=None, openrouter_api_key=None)
+    assert not real_models(grid("house"), house)
+    assert real_models(grid("openrouter"), house)
+    assert real_models(grid("house"), load_settings(_env_file=None, grok_llm="openrouter"))
