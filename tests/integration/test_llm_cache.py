@@ -23,7 +23,6 @@ def prompt(text: str) -> str:
 
 
 def answer(text: str) -> list[ChatGeneration]:
-    # Outside text as a model may send it: an escape sequence, a bidi control, non-ASCII.
     return [ChatGeneration(message=AIMessage(content=text, id="run-1"))]
 
 
@@ -35,6 +34,7 @@ def cache_settings(request: pytest.FixtureRequest, settings: Settings) -> Settin
 def test_an_answer_comes_back_as_given_and_a_namespace_keeps_its_own(
     cache_settings: Settings,
 ) -> None:
+    # Outside text as a model may send it: an escape sequence, a bidi control, non-ASCII.
     said = "BUY 10 NVDA \x1b[31m‮ café 🚀"
     cache = open_llm_cache(cache_settings)
     try:

@@ -368,6 +368,31 @@ def test_a_study_file_in_yaml_runs_like_toml(home: Path) -> None:
     assert '"blind": false' in facts[0] and '"blind": true' in facts[1]
 
 
+def real_models_study(study_id: str):  # type: ignore[no-untyped-def]
+    """One window, two variants on real models that differ only in the vote: their
+    personas send the same requests."""
+    return spec_of(
+        {
+            "id": study_id,
+            "windows": [["2025-02-03", "2025-02-14"]],
+            "variants": [
+                {"name": "majority", "models": "openrouter"},
+                {"name": "weighted", "models": "openrouter", "vote_mode": "weighted"},
+            ],
+        }
+    )
+
+
+def to_model_server(monkeypatch: pytest.MonkeyPatch, base_url: str) -> None:
+    """Real models at the local OpenAI server; set before a cluster starts, as its worker
+    processes inherit the environment."""
+    from tests.integration.test_openrouter_agents import API_KEY
+
+    monkeypatch.setenv("OPENROUTER_API_KEY", API_KEY)
+    monkeypatch.setenv("OPENROUTER_BASE_URL", base_url)
+    monkeypatch.setenv("LLM_MAX_RETRIES", "0")
+
+
 def test_real_models_on_two_workers_share_one_llm_cache(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -379,21 +404,9 @@ def test_real_models_on_two_workers_share_one_llm_cache(
     from tests.integration.test_openrouter_agents import API_KEY, trader
     from tests.servers import ChatServer
 
-    real = spec_of(
-        {
-            "id": "real",
-            "windows": [["2025-02-03", "2025-02-14"]],
-            "variants": [
-                {"name": "majority", "models": "openrouter"},
-                {"name": "weighted", "models": "openrouter", "vote_mode": "weighted"},
-            ],
-        }
-    )
+    real = real_models_study("real")
     with ChatServer(default=trader()) as srv:
-        # Set before the cluster starts: its worker processes inherit the environment.
-        monkeypatch.setenv("OPENROUTER_API_KEY", API_KEY)
-        monkeypatch.setenv("OPENROUTER_BASE_URL", srv.base_url)
-        monkeypatch.setenv("LLM_MAX_RETRIES", "0")
+        to_model_server(monkeypatch, srv.base_url)
         first = study_command(real, quiet(), out=home / "first", workers=2)
         asked = len(srv.chat_requests)
         again = study_command(real, quiet(), out=home / "again", workers=2)
@@ -421,20 +434,9 @@ def test_with_llm_cache_database_a_cluster_shares_answers_through_postgresql(
     from tests.servers import ChatServer
 
     _empty_database(postgres_url)
-    real = spec_of(
-        {
-            "id": "shared",
-            "windows": [["2025-02-03", "2025-02-14"]],
-            "variants": [
-                {"name": "majority", "models": "openrouter"},
-                {"name": "weighted", "models": "openrouter", "vote_mode": "weighted"},
-            ],
-        }
-    )
+    real = real_models_study("shared")
     with ChatServer(default=trader()) as srv:
-        monkeypatch.setenv("OPENROUTER_API_KEY", API_KEY)
-        monkeypatch.setenv("OPENROUTER_BASE_URL", srv.base_url)
-        monkeypatch.setenv("LLM_MAX_RETRIES", "0")
+        to_model_server(monkeypatch, srv.base_url)
         monkeypatch.setenv("DATABASE_URL", postgres_url)
         monkeypatch.setenv("LLM_CACHE", "database")
         first = study_command(real, quiet(), out=home / "first", workers=2)

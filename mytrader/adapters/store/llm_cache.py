@@ -62,7 +62,6 @@ class LLMCache(BaseCache):
 
     def __init__(self, backend: Backend, namespace: str = "") -> None:
         self._backend = backend
-        self.location = backend.location  # a path, or the URL with its password masked
         with backend.transaction() as tx:
             if tx.dialect.name == "postgres":  # concurrent CREATE ... IF NOT EXISTS collide
                 tx.run("SELECT pg_advisory_xact_lock(?)", (SETUP_LOCK_KEY,))
